@@ -1,0 +1,92 @@
+"""Tiny models built on the fly, so tests never need downloaded weights."""
+import tarfile
+from pathlib import Path
+
+import torch
+
+from workbench.denoise import Demucs, save_package
+
+TINY_DEMUCS = dict(hidden=4, depth=3, kernel_size=8, stride=4, resample=4)
+JAMO_LABELS = [" "] + [chr(c) for c in range(0x1100, 0x1113)] + [chr(c) for c in range(0x1161, 0x1176)] \
+    + [chr(c) for c in range(0x11A8, 0x11C3)]
+
+
+def tiny_demucs(seed: int = 0, **overrides) -> Demucs:
+    torch.manual_seed(seed)
+    return Demucs(**{**TINY_DEMUCS, **overrides}).eval()
+
+
+def save_demucs_layouts(model: Demucs, folder: Path) -> dict[str, Path]:
+    """The same weights in facebook's three layouts: bare state_dict, package, training checkpoint."""
+    from omegaconf import OmegaConf
+
+    paths = {name: folder / f"{name}.th" for name in ("state_dict", "package", "training")}
+    torch.save(model.state_dict(), paths["state_dict"])
+    save_package(model, paths["package"])
+    config = OmegaConf.create({"lr": 3e-4, "demucs": {"hidden": model.hidden}, "dset": {"train": "x"}})
+    best = {key: value.clone() for key, value in model.state_dict().items()}
+    stale = {key: torch.zeros_like(value) for key, value in model.state_dict().items()}
+    stale_model = Demucs(**model.init_kwargs)
+    stale_model.load_state_dict(stale)
+    save_package(stale_model, paths["training"], training={
+        "best_state": best, "args": config, "history": [{"train": 0.1, "valid": 0.2}], "optimizer": {}})
+    return paths
+
+
+def ctc_config(labels: list[str] | None = None, tokenizer_dir: str | None = None, d_model: int = 32):
+    from omegaconf import OmegaConf
+
+    decoder = {"_target_": "nemo.collections.asr.modules.ConvASRDecoder", "feat_in": d_model,
+               "num_classes": -1 if tokenizer_dir else len(labels), "vocabulary": [] if tokenizer_dir else labels}
+    config = {
+        "sample_rate": 16000,
+        "preprocessor": {"_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
+                         "sample_rate": 16000, "normalize": "NA", "window_size": 0.025,
+                         "window_stride": 0.01, "features": 40, "n_fft": 512, "dither": 0.0, "pad_to": 0},
+        "encoder": {"_target_": "nemo.collections.asr.modules.ConformerEncoder", "feat_in": 40,
+                    "n_layers": 2, "d_model": d_model, "subsampling": "dw_striding",
+                    "subsampling_factor": 4, "subsampling_conv_channels": 16, "ff_expansion_factor": 2,
+                    "n_heads": 2, "conv_kernel_size": 9, "dropout": 0.0, "dropout_emb": 0.0,
+                    "dropout_att": 0.0},
+        "decoder": decoder,
+    }
+    if tokenizer_dir:
+        config["tokenizer"] = {"dir": tokenizer_dir, "type": "bpe"}
+    else:
+        config["labels"] = labels
+    return OmegaConf.create(config)
+
+
+def tiny_char_ctc(path: Path, seed: int = 0) -> Path:
+    from nemo.collections.asr.models import EncDecCTCModel
+
+    torch.manual_seed(seed)
+    EncDecCTCModel(cfg=ctc_config(JAMO_LABELS)).save_to(str(path))
+    return path
+
+
+def tiny_bpe_ctc(path: Path, seed: int = 0) -> Path:
+    import sentencepiece
+    from nemo.collections.asr.models import EncDecCTCModelBPE
+
+    folder = path.parent / "tokenizer"
+    folder.mkdir(exist_ok=True)
+    text = folder / "text.txt"
+    text.write_text("\n".join(["안녕하세요 반갑습니다", "오늘 날씨가 좋네요", "지하철 역이 어디에 있나요",
+                               "커피 한 잔 주세요", "전화 연결해 주세요"] * 20), encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(input=str(text), model_prefix=str(folder / "tokenizer"),
+                                             vocab_size=60, model_type="bpe", character_coverage=1.0)
+    vocab = [line.split("\t")[0] for line in (folder / "tokenizer.vocab").read_text("utf-8").splitlines()]
+    (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    torch.manual_seed(seed)
+    EncDecCTCModelBPE(cfg=ctc_config(tokenizer_dir=str(folder))).save_to(str(path))
+    return path
+
+
+def non_ctc_nemo(path: Path) -> Path:
+    """A .nemo archive whose config declares an RNN-T model."""
+    config = path.parent / "model_config.yaml"
+    config.write_text("target: nemo.collections.asr.models.rnnt_models.EncDecRNNTModel\nsample_rate: 16000\n")
+    with tarfile.open(path, "w") as archive:
+        archive.add(config, arcname="model_config.yaml")
+    return path

@@ -1,0 +1,146 @@
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import speechlike
+from models import tiny_demucs
+from workbench import CheckpointError, Denoiser, load_denoiser, mix
+from workbench.denoise import Demucs, load_demucs
+from workbench.denoise.checkpoint import _infer_kwargs
+
+
+def offline(model, audio):
+    with torch.no_grad():
+        return model(torch.from_numpy(audio).view(1, 1, -1))[0, 0].numpy()
+
+
+@pytest.mark.parametrize("layout", ["state_dict", "package", "training"])
+def test_every_facebook_layout_loads_the_same_weights(demucs_files, layout):
+    model, paths = demucs_files
+    audio = speechlike(1.0)
+    loaded = load_denoiser(paths[layout])
+    assert np.abs(loaded.denoise(audio) - offline(model, audio)).max() < 1e-6
+
+
+def test_pickled_classes_are_not_imported_or_run(demucs_files):
+    _, paths = demucs_files
+    sys.modules.pop("denoiser", None), sys.modules.pop("denoiser.demucs", None)
+    load_demucs(paths["package"]), load_demucs(paths["training"])
+    assert "denoiser" not in sys.modules and "denoiser.demucs" not in sys.modules
+    with pytest.raises(Exception):  # plain weights-only loading refuses the file
+        torch.load(paths["package"], weights_only=True)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(hidden=48), dict(hidden=64), dict(hidden=16, depth=4, glu=False),
+    dict(hidden=8, causal=False), dict(hidden=8, growth=2, max_hidden=16),
+])
+def test_hyper_parameters_inferred_from_bare_state_dict(kwargs):
+    model = Demucs(**kwargs)
+    inferred = Demucs(**_infer_kwargs(model.state_dict()))
+    assert inferred.init_kwargs == {**model.init_kwargs, "growth": 2}
+    inferred.load_state_dict(model.state_dict())
+
+
+def test_dns48_sized_state_dict_loads(tmp_path):
+    model = Demucs(hidden=48)
+    torch.save(model.state_dict(), tmp_path / "dns48.th")
+    denoiser = load_denoiser(tmp_path / "dns48.th")
+    assert 18_000_000 < denoiser.parameters < 19_500_000
+
+
+@pytest.mark.parametrize("overrides", [{}, dict(hidden=8, depth=5), dict(depth=3, resample=2),
+                                       dict(depth=4, resample=1, stride=2, kernel_size=4)])
+def test_streaming_equals_offline(overrides):
+    model = tiny_demucs(**overrides)
+    denoiser = Denoiser(model)
+    audio = speechlike(2.3, seed=1)
+    expected = denoiser.enhance(audio, dry=0.2)
+    stream = denoiser.stream(dry=0.2, hop_ms=32, scale=Denoiser.offline_scale(audio))
+    rng, pieces, start = np.random.default_rng(0), [], 0
+    while start < len(audio):
+        size = int(rng.integers(1, 2500))
+        pieces.append(stream.feed(audio[start:start + size]))
+        start = min(start + size, len(audio))
+        assert start - sum(map(len, pieces)) <= stream.latency  # fixed, documented latency
+    pieces.append(stream.flush())
+    streamed = np.concatenate(pieces)
+    assert len(streamed) == len(audio)
+    assert np.abs(streamed - expected).max() <= 1e-4
+
+
+def test_stream_memory_stays_bounded():
+    stream = Denoiser(tiny_demucs()).stream(dry=0.0)
+    chunk = speechlike(1.0)
+    for _ in range(30):
+        stream.feed(chunk)
+    assert len(stream._raw) < 2 * (stream.latency + stream.geometry.left_context)
+    assert len(stream._lstm_out) < 40
+
+
+def test_running_scale_stream_tracks_offline():
+    denoiser = Denoiser(tiny_demucs())
+    audio = speechlike(4.0, seed=2)
+    stream = denoiser.stream(dry=0.0)
+    streamed = np.concatenate([stream.feed(c) for c in np.array_split(audio, 40)] + [stream.flush()])
+    reference = denoiser.denoise(audio)
+    assert len(streamed) == len(audio) and np.isfinite(streamed).all()
+    tail = slice(len(audio) // 2, None)  # once the running RMS has settled
+    error = np.linalg.norm(streamed[tail] - reference[tail]) / np.linalg.norm(reference[tail])
+    assert error < 0.5
+
+
+def test_dry_mix():
+    denoiser = Denoiser(tiny_demucs())
+    audio = speechlike(1.0)
+    denoised = denoiser.denoise(audio)
+    assert np.array_equal(denoiser.enhance(audio, dry=1.0), audio)
+    assert np.allclose(denoiser.enhance(audio, dry=0.0), denoised, atol=1e-6)
+    assert np.allclose(denoiser.enhance(audio, dry=0.3), 0.3 * audio + 0.7 * denoised, atol=1e-6)
+    assert np.array_equal(mix(audio, denoised, 1.0), audio)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="dry"):
+            mix(audio, denoised, bad)
+        with pytest.raises(ValueError, match="dry"):
+            denoiser.stream(dry=bad)
+
+
+def test_bidirectional_model_does_not_stream():
+    denoiser = Denoiser(tiny_demucs(causal=False))
+    assert denoiser.denoise(speechlike(0.5)).shape == (8000,)
+    with pytest.raises(ValueError, match="causal"):
+        denoiser.stream()
+
+
+def test_checkpoint_errors(tmp_path, demucs_files):
+    _, paths = demucs_files
+    with pytest.raises(CheckpointError, match="not found.*workbench.train denoiser"):
+        load_denoiser(tmp_path / "missing.th")
+    (tmp_path / "garbage.th").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        load_denoiser(tmp_path / "garbage.th")
+    data = paths["package"].read_bytes()
+    (tmp_path / "truncated.th").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated, corrupt"):
+        load_denoiser(tmp_path / "truncated.th")
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "other.th")
+    with pytest.raises(CheckpointError, match="no Demucs weights"):
+        load_denoiser(tmp_path / "other.th")
+    state = tiny_demucs().state_dict()
+    state["encoder.0.0.weight"] = torch.zeros(4, 1, 5)
+    torch.save(state, tmp_path / "mismatch.th")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        load_denoiser(tmp_path / "mismatch.th")
+
+
+def test_unknown_device(demucs_files):
+    from workbench import DeviceError
+
+    _, paths = demucs_files
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+        load_denoiser(paths["package"], device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceError, match="CUDA is not available"):
+            load_denoiser(paths["package"], device="cuda")

@@ -1,0 +1,109 @@
+"""Command line: ``python -m workbench transcribe|enhance ...``."""
+import argparse
+import json
+import signal
+import sys
+
+from .denoise import DEFAULT_DRY
+from .errors import WorkbenchError
+from .paths import DEFAULT_ASR, DEFAULT_DENOISER
+
+
+def _dry(value: str) -> float:
+    dry = float(value)
+    if not 0.0 <= dry <= 1.0:
+        raise argparse.ArgumentTypeError("dry must be between 0 and 1")
+    return dry
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    transcribe = commands.add_parser("transcribe", help="stream a transcript of a file or the microphone")
+    transcribe.add_argument("path", nargs="?", help="audio file (not needed with --mode microphone)")
+    transcribe.add_argument("--mode", choices=("file", "microphone"), default="file")
+    transcribe.add_argument("--input-device", help="microphone index or part of its name")
+    transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
+    transcribe.add_argument("--chunk-s", type=float, default=1.0, help="ASR chunk length")
+    transcribe.add_argument("--left-s", type=float, default=2.0, help="ASR left context")
+    transcribe.add_argument("--right-s", type=float, default=0.5, help="ASR right context")
+    transcribe.add_argument("--json", action="store_true", help="one JSON object per event")
+
+    enhance = commands.add_parser("enhance", help="write the denoised (dry-mixed) audio")
+    enhance.add_argument("input")
+    enhance.add_argument("output")
+
+    for command in (transcribe, enhance):
+        command.add_argument("--device", default="cpu", help="cpu or cuda")
+        command.add_argument("--dry", type=_dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
+        command.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
+    return parser
+
+
+def _print_event(event, as_json: bool, live: bool) -> None:
+    if as_json:
+        print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
+    elif event.final:
+        print(f"\r\033[K[{event.start_s:6.2f} - {event.end_s:6.2f}] {event.text}" if live
+              else f"[{event.start_s:6.2f} - {event.end_s:6.2f}] {event.text}", flush=True)
+    elif live:
+        print(f"\r\033[K… {event.text}", end="", flush=True)
+
+
+def _transcribe(args) -> None:
+    from .asr import load_transcriber
+    from .audio import load_audio
+    from .denoise import load_denoiser
+    from .pipeline import Pipeline
+
+    if args.mode == "file" and not args.path:
+        raise WorkbenchError("transcribe needs an audio file path (or --mode microphone)")
+    source = None
+    if args.mode == "microphone":
+        from .sources import MicrophoneSource
+
+        source = MicrophoneSource(args.input_device)
+    else:
+        audio = load_audio(args.path)
+    denoiser = load_denoiser(args.denoiser, args.device) if args.dry < 1.0 else None
+    transcriber = load_transcriber(args.asr, args.device)
+    pipeline = Pipeline(transcriber, denoiser, args.dry, chunk_s=args.chunk_s,
+                        left_s=args.left_s, right_s=args.right_s)
+    events = pipeline.transcribe_file(audio) if source is None else pipeline.stream(source)
+    live = sys.stdout.isatty() and not args.json
+    if source is not None:
+        signal.signal(signal.SIGINT, lambda *_: source.stop())  # stop, then flush the stream
+        print(f"recording from {source.name}; Ctrl-C to stop", file=sys.stderr)
+    for event in events:
+        _print_event(event, args.json, live)
+
+
+def _enhance(args) -> None:
+    import soundfile
+
+    from .audio import SAMPLE_RATE, load_audio
+    from .denoise import load_denoiser
+
+    audio = load_audio(args.input)
+    enhanced = audio if args.dry == 1.0 else load_denoiser(args.denoiser, args.device).enhance(audio, args.dry)
+    try:
+        soundfile.write(args.output, enhanced, SAMPLE_RATE)
+    except (soundfile.LibsndfileError, TypeError, ValueError) as error:
+        raise WorkbenchError(f"cannot write {args.output}: {error}") from None
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        (_transcribe if args.command == "transcribe" else _enhance)(args)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

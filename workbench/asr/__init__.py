@@ -1,0 +1,5 @@
+"""Speech recognition with NeMo CTC models: offline and buffered streaming."""
+from .stream import CTCStream, TranscriptEvent
+from .transcriber import Transcriber, load_transcriber
+
+__all__ = ["CTCStream", "TranscriptEvent", "Transcriber", "load_transcriber"]

@@ -1,0 +1,113 @@
+"""A NeMo CTC model (character or BPE) wrapped for offline and streaming use."""
+import logging
+import tarfile
+import unicodedata
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from ..audio import SAMPLE_RATE, check_audio, resample
+from ..devices import resolve_device
+from ..errors import CheckpointError
+from .ctc import collapse, greedy_path
+from .stream import CTCStream, TranscriptEvent
+
+CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
+
+
+class Transcriber:
+    """Greedy CTC transcription of 16 kHz mono audio; knows nothing of widgets."""
+
+    def __init__(self, model, device: str = "cpu", name: str = "ctc"):
+        self.model = model.eval()
+        self.device = device
+        self.name = name
+        cfg = model.cfg.preprocessor
+        self.model_rate = int(model.cfg.get("sample_rate", cfg.get("sample_rate", SAMPLE_RATE)))
+        hop = round(float(cfg.get("window_stride", 0.01)) * self.model_rate)
+        self.frame_samples = hop * int(model.encoder.subsampling_factor) * SAMPLE_RATE // self.model_rate
+        self.blank = int(model.decoder.num_classes_with_blank) - 1
+
+    @property
+    def frame_s(self) -> float:
+        """Duration of one output frame (feature hop times encoder subsampling)."""
+        return self.frame_samples / SAMPLE_RATE
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.no_grad()
+    def log_probs(self, audio: np.ndarray) -> np.ndarray:
+        """Per-frame log-probabilities (frames, vocabulary + blank) of ``audio``."""
+        audio = resample(check_audio(audio), SAMPLE_RATE, self.model_rate)
+        self.model.eval()  # NeMo's own transcribe() leaves submodules in training mode
+        signal = torch.from_numpy(audio).to(self.device).unsqueeze(0)
+        length = torch.tensor([signal.shape[1]], device=self.device)
+        features, feature_length = self.model.preprocessor(input_signal=signal, length=length)
+        encoded, encoded_length = self.model.encoder(audio_signal=features, length=feature_length)
+        scores = self.model.decoder(encoder_output=encoded)
+        return scores[0, :int(encoded_length[0])].float().cpu().numpy()
+
+    def text(self, tokens: list[int]) -> str:
+        """Token ids -> display text (NFC, so decomposed jamo become syllables)."""
+        text = self.model.decoding.decode_ids_to_str(list(tokens)) if tokens else ""
+        return unicodedata.normalize("NFC", text).strip()
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Offline greedy transcript of the whole signal."""
+        return self.text(collapse(greedy_path(self.log_probs(audio)), self.blank))
+
+    def streamer(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5,
+                 endpoint_s: float = 0.8) -> CTCStream:
+        """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``."""
+        return CTCStream(self, chunk_s, left_s, right_s, endpoint_s)
+
+    def stream(self, chunks: Iterable[np.ndarray], **options) -> Iterator[TranscriptEvent]:
+        """Transcribe an iterable of audio chunks as it arrives; flushes at its end."""
+        streamer = self.streamer(**options)
+        for chunk in chunks:
+            yield from streamer.feed(chunk)
+        yield from streamer.flush()
+
+
+def _quiet_nemo():
+    from nemo.utils import logging as nemo_logging
+
+    nemo_logging.setLevel(logging.ERROR)
+
+
+def load_transcriber(path, device: str = "cpu") -> Transcriber:
+    """Restore a NeMo CTC ``.nemo`` (character or BPE) onto ``device``.
+
+    The archive's config is read first and only CTC model classes are built;
+    weights are read by torch's weights-only loader.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"ASR model not found: {path} (train one with `python -m workbench.train asr`, "
+            "or put a NeMo CTC .nemo file there)")
+    if not tarfile.is_tarfile(path):
+        raise CheckpointError(f"{path} is not a .nemo archive (expected a NeMo tar file)")
+    device = resolve_device(device)
+    _quiet_nemo()
+    from nemo.collections.asr.models import ASRModel, EncDecCTCModel, EncDecCTCModelBPE
+
+    try:
+        config = ASRModel.restore_from(str(path), return_config=True, map_location=torch.device("cpu"))
+    except Exception as error:  # truncated tar, missing yaml, bad yaml, ...
+        raise CheckpointError(f"cannot read {path}: damaged .nemo archive ({type(error).__name__})") from None
+    kind = str(config.get("target", "")).rsplit(".", 1)[-1]
+    if kind not in CTC_CLASSES:
+        raise CheckpointError(f"{path} holds a {kind or 'model of unknown type'}, not a CTC model "
+                              f"({' or '.join(CTC_CLASSES)})")
+    model_class = EncDecCTCModelBPE if kind == "EncDecCTCModelBPE" else EncDecCTCModel
+    try:
+        model = model_class.restore_from(str(path), map_location=torch.device(device))
+    except Exception as error:
+        raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
+                              f"{str(error).strip().splitlines()[0][:200]}") from None
+    return Transcriber(model.to(device), device, name=str(path))

@@ -1,0 +1,172 @@
+"""Read and write Demucs checkpoints in facebook's layouts, without running pickled code.
+
+facebook's denoiser writes three layouts:
+
+* a bare ``state_dict`` (the released ``dns48``/``dns64``/``master64``);
+* a serialized model ``{'class', 'args', 'kwargs', 'state'}``;
+* a training checkpoint ``{'model': <serialized>, 'best_state': ..., 'args': <config>, ...}``.
+
+The last two pickle references to classes (``denoiser.demucs.Demucs``, the
+training config's ``omegaconf`` classes). They are read with torch's
+weights-only unpickler; every class name it refuses is bound to an inert
+placeholder that only records what the pickle gave it, so nothing from the
+file is imported or executed. The model is then rebuilt from this project's
+own :class:`Demucs`.
+"""
+import re
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from .demucs import Demucs
+
+FACEBOOK_CLASS = "denoiser.demucs.Demucs"
+_REFUSED_GLOBAL = re.compile(r"GLOBAL (\S+) was not an allowed global")
+_MAX_PLACEHOLDERS = 200
+
+
+class PickledReference:
+    """Stands in for a class named in a pickle; records, never runs, what it receives."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs, self.state, self.items = args, kwargs, None, {}
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __setitem__(self, key, value):
+        self.items[key] = value
+
+    def append(self, value):
+        self.items[len(self.items)] = value
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+
+
+def _placeholder(qualified_name: str) -> type:
+    module, _, name = qualified_name.rpartition(".")
+    return type(name, (PickledReference,), {"__module__": module, "__qualname__": name})
+
+
+def _safe_load(path: Path):
+    """``torch.load`` with ``weights_only=True``, binding refused globals to placeholders."""
+    try:  # zip checkpoints list their globals up front; legacy ones reveal them one by one
+        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:
+        names = []
+    placeholders = [(_placeholder(name), name) for name in names]
+    for _ in range(_MAX_PLACEHOLDERS):
+        try:
+            with torch.serialization.safe_globals(placeholders):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # torch raises several types for corrupt files
+            refused = _REFUSED_GLOBAL.search(str(error))
+            if refused is None or any(name == refused.group(1) for _, name in placeholders):
+                raise CheckpointError(
+                    f"cannot read denoiser checkpoint {path}: the file is truncated, "
+                    f"corrupt or not a torch checkpoint ({type(error).__name__})") from None
+            name = refused.group(1)
+            placeholders.append((_placeholder(name), name))
+    raise CheckpointError(f"cannot read denoiser checkpoint {path}: too many unknown classes")
+
+
+def _infer_kwargs(state: dict) -> dict:
+    """Recover Demucs hyper-parameters from the tensor shapes of a bare state_dict."""
+    depth = 0
+    while f"encoder.{depth}.0.weight" in state:
+        depth += 1
+    hiddens = [state[f"encoder.{i}.0.weight"].shape[0] for i in range(depth)]
+    first = state["encoder.0.0.weight"]
+    kwargs = dict(
+        chin=first.shape[1], hidden=hiddens[0], depth=depth, kernel_size=first.shape[2],
+        chout=state[f"decoder.{depth - 1}.2.weight"].shape[1],
+        glu=state["encoder.0.2.weight"].shape[0] == 2 * hiddens[0],
+        causal="lstm.linear.weight" not in state)
+    if depth > 1:
+        growth = hiddens[1] / hiddens[0]
+        kwargs["growth"] = int(growth) if growth == int(growth) else growth
+        if hiddens[-1] < int(hiddens[0] * growth ** (depth - 1)):
+            kwargs["max_hidden"] = hiddens[-1]
+    return kwargs
+
+
+def _as_dict(value, what: str, path: Path) -> dict:
+    if isinstance(value, PickledReference):  # e.g. an OmegaConf DictConfig
+        value = value.items or (value.state or {}).get("_content", {})
+    if not isinstance(value, dict):
+        raise CheckpointError(f"denoiser checkpoint {path}: '{what}' is not a mapping")
+    return dict(value)
+
+
+def _model_spec(package, path: Path):
+    """(args, kwargs, state_dict) from any of the three layouts."""
+    if not isinstance(package, dict):
+        raise CheckpointError(f"denoiser checkpoint {path} holds a {type(package).__name__}, "
+                              "not a Demucs state_dict or package")
+    if "model" in package:  # training checkpoint
+        model = _as_dict(package["model"], "model", path)
+        if package.get("best_state") is not None:
+            model["state"] = package["best_state"]
+        package = model
+    if "state" in package and "class" in package:  # serialized model
+        cls = package["class"]
+        name = f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', '')}"
+        if not name.endswith(".Demucs"):
+            raise CheckpointError(f"denoiser checkpoint {path} holds a {name}, not a Demucs")
+        return (tuple(package.get("args") or ()), _as_dict(package.get("kwargs") or {}, "kwargs", path),
+                package["state"])
+    if "encoder.0.0.weight" in package:  # bare state_dict
+        return (), _infer_kwargs(package), package
+    raise CheckpointError(f"denoiser checkpoint {path} has no Demucs weights "
+                          f"(keys: {', '.join(map(str, list(package)[:5]))})")
+
+
+def load_demucs(path) -> Demucs:
+    """Build a :class:`Demucs` from a checkpoint file in any of facebook's layouts."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"denoiser checkpoint not found: {path} (train one with `python -m workbench.train "
+            "denoiser`, or put facebook's dns48 .th file there)")
+    args, kwargs, state = _model_spec(_safe_load(path), path)
+    kwargs.pop("rescale", None)
+    try:
+        model = Demucs(*args, **kwargs, rescale=0)
+        model.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise CheckpointError(f"denoiser checkpoint {path} does not fit a Demucs: {first_line}") from None
+    return model.eval()
+
+
+def save_package(model: Demucs, path, training: dict | None = None) -> None:
+    """Write ``model`` as facebook's serialized package, loadable by facebook's own code.
+
+    The pickled class reference is ``denoiser.demucs.Demucs``, exactly as
+    facebook's ``serialize_model`` writes it. With ``training`` (e.g.
+    ``best_state``, ``args``, ``history``), write facebook's training-checkpoint
+    layout ``{'model': package, **training}`` instead.
+    """
+    module_name, _, class_name = FACEBOOK_CLASS.rpartition(".")
+    installed = sys.modules.get(module_name)
+    cls = getattr(installed, class_name, None) if installed else None
+    added = []
+    if cls is None:
+        cls = type(class_name, (Demucs,), {"__module__": module_name, "__qualname__": class_name})
+        for name in ("denoiser", module_name):
+            if name not in sys.modules:
+                sys.modules[name] = types.ModuleType(name)
+                added.append(name)
+        setattr(sys.modules[module_name], class_name, cls)
+    try:
+        state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+        package = {"class": cls, "args": (), "kwargs": dict(model.init_kwargs), "state": state}
+        torch.save(package if training is None else {"model": package, **training}, path)
+    finally:
+        for name in added:
+            del sys.modules[name]

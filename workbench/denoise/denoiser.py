@@ -1,0 +1,73 @@
+"""The denoiser as the workbench uses it: numpy in, numpy out, with a dry mix."""
+import numpy as np
+import torch
+
+from ..audio import SAMPLE_RATE, check_audio
+from ..devices import resolve_device
+from ..errors import CheckpointError
+from .checkpoint import load_demucs
+from .demucs import Demucs
+from .stream import DemucsStream
+
+DEFAULT_DRY = 0.05
+
+
+def mix(dry_signal: np.ndarray, denoised: np.ndarray, dry: float) -> np.ndarray:
+    """``dry * x + (1 - dry) * y``; ``dry = 1`` returns ``x`` unchanged, ``dry = 0`` returns ``y``."""
+    if not 0.0 <= dry <= 1.0:
+        raise ValueError(f"dry must be in [0, 1], got {dry}")
+    if dry == 1.0:
+        return np.array(dry_signal, np.float32, copy=True)
+    return (dry * dry_signal + (1.0 - dry) * denoised).astype(np.float32)
+
+
+class Denoiser:
+    """A loaded Demucs on a device; knows nothing of widgets."""
+
+    def __init__(self, model: Demucs, device: str = "cpu", name: str = "demucs"):
+        if model.sample_rate != SAMPLE_RATE or model.chin != 1:
+            raise CheckpointError(f"{name}: the workbench needs a mono {SAMPLE_RATE} Hz Demucs, "
+                                  f"this one is {model.chin}-channel at {model.sample_rate} Hz")
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.name = name
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    @torch.no_grad()
+    def denoise(self, audio: np.ndarray) -> np.ndarray:
+        """Fully denoised signal (``dry = 0``), same length as ``audio``."""
+        audio = check_audio(audio)
+        x = torch.from_numpy(audio).to(self.device).view(1, 1, -1)
+        return self.model(x)[0, 0].cpu().numpy().astype(np.float32)
+
+    def enhance(self, audio: np.ndarray, dry: float = DEFAULT_DRY) -> np.ndarray:
+        """``dry * audio + (1 - dry) * denoise(audio)``."""
+        audio = check_audio(audio)
+        if dry == 1.0:
+            return mix(audio, audio, dry)
+        return mix(audio, self.denoise(audio), dry)
+
+    def stream(self, dry: float = DEFAULT_DRY, hop_ms: float = 64.0,
+               scale: float | None = None) -> DemucsStream:
+        """A streamer; pass ``scale=offline_scale(audio)`` to reproduce :meth:`enhance` exactly."""
+        mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # validates dry
+        hop = round(hop_ms * SAMPLE_RATE / 1000)
+        return DemucsStream(self.model, dry, hop, scale, self.device)
+
+    def latency_s(self, hop_ms: float = 64.0) -> float:
+        """Algorithmic latency of :meth:`stream` at ``hop_ms``: lookahead + one hop."""
+        return self.stream(hop_ms=hop_ms).latency / SAMPLE_RATE
+
+    @staticmethod
+    def offline_scale(audio: np.ndarray) -> float:
+        """The normaliser offline :meth:`enhance` uses: the signal's (unbiased) std."""
+        return float(torch.from_numpy(check_audio(audio)).std())
+
+
+def load_denoiser(path, device: str = "cpu") -> Denoiser:
+    """Load a facebook-layout Demucs checkpoint (``.th``) onto ``device``."""
+    model = load_demucs(path)
+    return Denoiser(model, device, name=str(path))

@@ -1,0 +1,19 @@
+"""Where the bundled defaults live (the repository's ``checkpoint/`` and ``audio_example/``)."""
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT_DIR = ROOT / "checkpoint"
+DEFAULT_DENOISER = CHECKPOINT_DIR / "denoiser.th"
+DEFAULT_ASR = CHECKPOINT_DIR / "asr.nemo"
+EXAMPLES_DIR = ROOT / "audio_example"
+
+
+def examples() -> dict[str, Path]:
+    """Bundled example recordings by name (``audio_example/<name>.wav``)."""
+    return {path.stem: path for path in sorted(EXAMPLES_DIR.glob("*.wav"))}
+
+
+def reference_text(audio_path) -> str | None:
+    """The reference transcript stored beside an audio file (``name.txt``), if any."""
+    text = Path(audio_path).with_suffix(".txt")
+    return text.read_text(encoding="utf-8").strip() if text.is_file() else None
