@@ -4,11 +4,11 @@ from pathlib import Path
 
 import torch
 
+from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
 from workbench.denoise import Demucs, save_package
 
 TINY_DEMUCS = dict(hidden=4, depth=3, kernel_size=8, stride=4, resample=4)
-JAMO_LABELS = [" "] + [chr(c) for c in range(0x1100, 0x1113)] + [chr(c) for c in range(0x1161, 0x1176)] \
-    + [chr(c) for c in range(0x11A8, 0x11C3)]
+TINY_CONFORMER = dict(d_model=32, n_layers=2, n_heads=2, features=40)
 
 
 def tiny_demucs(seed: int = 0, **overrides) -> Demucs:
@@ -33,35 +33,11 @@ def save_demucs_layouts(model: Demucs, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def ctc_config(labels: list[str] | None = None, tokenizer_dir: str | None = None, d_model: int = 32):
-    from omegaconf import OmegaConf
-
-    decoder = {"_target_": "nemo.collections.asr.modules.ConvASRDecoder", "feat_in": d_model,
-               "num_classes": -1 if tokenizer_dir else len(labels), "vocabulary": [] if tokenizer_dir else labels}
-    config = {
-        "sample_rate": 16000,
-        "preprocessor": {"_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
-                         "sample_rate": 16000, "normalize": "NA", "window_size": 0.025,
-                         "window_stride": 0.01, "features": 40, "n_fft": 512, "dither": 0.0, "pad_to": 0},
-        "encoder": {"_target_": "nemo.collections.asr.modules.ConformerEncoder", "feat_in": 40,
-                    "n_layers": 2, "d_model": d_model, "subsampling": "dw_striding",
-                    "subsampling_factor": 4, "subsampling_conv_channels": 16, "ff_expansion_factor": 2,
-                    "n_heads": 2, "conv_kernel_size": 9, "dropout": 0.0, "dropout_emb": 0.0,
-                    "dropout_att": 0.0},
-        "decoder": decoder,
-    }
-    if tokenizer_dir:
-        config["tokenizer"] = {"dir": tokenizer_dir, "type": "bpe"}
-    else:
-        config["labels"] = labels
-    return OmegaConf.create(config)
-
-
 def tiny_char_ctc(path: Path, seed: int = 0) -> Path:
     from nemo.collections.asr.models import EncDecCTCModel
 
     torch.manual_seed(seed)
-    EncDecCTCModel(cfg=ctc_config(JAMO_LABELS)).save_to(str(path))
+    EncDecCTCModel(cfg=conformer_ctc_config(JAMO_LABELS, **TINY_CONFORMER)).save_to(str(path))
     return path
 
 
@@ -79,7 +55,7 @@ def tiny_bpe_ctc(path: Path, seed: int = 0) -> Path:
     vocab = [line.split("\t")[0] for line in (folder / "tokenizer.vocab").read_text("utf-8").splitlines()]
     (folder / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
     torch.manual_seed(seed)
-    EncDecCTCModelBPE(cfg=ctc_config(tokenizer_dir=str(folder))).save_to(str(path))
+    EncDecCTCModelBPE(cfg=conformer_ctc_config(tokenizer_dir=str(folder), **TINY_CONFORMER)).save_to(str(path))
     return path
 
 

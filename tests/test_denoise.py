@@ -68,7 +68,7 @@ def test_streaming_equals_offline(overrides):
     pieces.append(stream.flush())
     streamed = np.concatenate(pieces)
     assert len(streamed) == len(audio)
-    assert np.abs(streamed - expected).max() <= 1e-4
+    assert np.abs(streamed - expected).max() <= 1e-6  # the issue asks 1e-4; it is exact
 
 
 def test_stream_memory_stays_bounded():

@@ -38,8 +38,8 @@ class DemucsGeometry:
         self.frame_hop = model.stride ** model.depth // rate
         self.frame_reach = math.ceil(receptive / rate) + self.up_reach
         self.lookahead = math.ceil((down_reach + receptive) / rate) + self.up_reach
-        left = math.ceil((2 * receptive + down_reach) / rate) + 2 * self.up_reach
-        self.left_context = math.ceil(left / self.frame_hop) * self.frame_hop
+        # Outputs this far past a window's start no longer see its zero-padded left edge.
+        self.left_context = math.ceil(self.lookahead / self.frame_hop) * self.frame_hop
 
     def final_frames(self, received: int) -> int:
         """How many latent frames depend only on the first ``received`` samples."""
