@@ -1,4 +1,6 @@
 """A NeMo CTC model (character or BPE) wrapped for offline and streaming use."""
+import contextlib
+import io
 import logging
 import tarfile
 import unicodedata
@@ -73,10 +75,13 @@ class Transcriber:
         yield from streamer.flush()
 
 
-def _quiet_nemo():
-    from nemo.utils import logging as nemo_logging
-
+def _import_nemo_quietly():
+    """Import NeMo's ASR collection without its start-up chatter on stdout/stderr."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from nemo.collections.asr import models
+        from nemo.utils import logging as nemo_logging
     nemo_logging.setLevel(logging.ERROR)
+    return models
 
 
 def load_transcriber(path, device: str = "cpu") -> Transcriber:
@@ -93,8 +98,8 @@ def load_transcriber(path, device: str = "cpu") -> Transcriber:
     if not tarfile.is_tarfile(path):
         raise CheckpointError(f"{path} is not a .nemo archive (expected a NeMo tar file)")
     device = resolve_device(device)
-    _quiet_nemo()
-    from nemo.collections.asr.models import ASRModel, EncDecCTCModel, EncDecCTCModelBPE
+    models = _import_nemo_quietly()
+    ASRModel, EncDecCTCModel, EncDecCTCModelBPE = models.ASRModel, models.EncDecCTCModel, models.EncDecCTCModelBPE
 
     try:
         config = ASRModel.restore_from(str(path), return_config=True, map_location=torch.device("cpu"))
