@@ -18,3 +18,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0   # the CPU build; see README
 .venv/bin/python -m pip install -q -e '.[test]'
+# facebook's denoiser, as a test and benchmark reference only: its declared dependencies
+# (hydra-core<1.0) conflict with NeMo, and its model code needs none of them.
+.venv/bin/python -m pip install -q --no-deps --target .venv/reference denoiser==0.1.5
