@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import Denoiser, load_audio, load_transcriber  # noqa: E402
 from workbench.audio import chunks  # noqa: E402
 from workbench.denoise import Demucs, load_denoiser  # noqa: E402
+from workbench.metrics import cer  # noqa: E402
 from workbench.paths import examples  # noqa: E402
 from workbench.pipeline import Pipeline  # noqa: E402
 
@@ -125,6 +126,11 @@ def main() -> None:
               f"(chunk {args.chunk_s} s, left {args.left_s} s, right {args.right_s} s)")
         print(f"          latency: algorithmic {streamer.latency_s * 1e3:.0f} ms (chunk + right), "
               f"compute per chunk mean {np.mean(asr_steps) * 1e3:.0f} ms / max {np.max(asr_steps) * 1e3:.0f} ms")
+
+        streamed = " ".join(e.text for e in transcriber.stream(chunks(audio, 0.1), **options) if e.final)
+        offline_text = transcriber.transcribe(audio)
+        print(f"          streamed finals vs offline greedy: CER {cer(offline_text, streamed):.3f} "
+              f"({'identical' if streamed.replace(' ', '') == offline_text.replace(' ', '') else 'differ'})")
 
         pipeline = Pipeline(transcriber, denoiser, dry=0.05, hop_ms=args.hop_ms, **options)
         _, both = timed(lambda: list(pipeline.transcribe_file(audio)))
