@@ -93,8 +93,11 @@ def make(kind: str, n: int, rng: np.random.Generator, pool=None) -> np.ndarray:
     return {"white": white, "pink": pink, "brown": brown, "street": brown, "hum": hum}[kind](n, rng)
 
 
-def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None) -> np.ndarray:
-    """clean + noise scaled to ``snr_db`` (noise cropped at a random offset or tiled to length)."""
+def mix_pair(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None):
+    """(clean + noise at ``snr_db``, clean), both scaled by the same factor if the mix would clip.
+
+    The noise is cropped at a random offset (or tiled) to the length of ``clean``.
+    """
     n = len(clean)
     if len(noise) < n:
         noise = np.tile(noise, n // len(noise) + 1)
@@ -103,10 +106,13 @@ def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Gene
     p_clean = np.mean(clean ** 2) + 1e-12
     p_noise = np.mean(noise ** 2) + 1e-12
     out = clean + noise * np.sqrt(p_clean / p_noise / 10 ** (snr_db / 10))
-    peak = np.abs(out).max()
-    if peak > 0.99:   # avoid clipping; scale keeps the SNR
-        out = out * 0.99 / peak
-    return out.astype(np.float32)
+    gain = min(1.0, 0.99 / (np.abs(out).max() + 1e-12))
+    return (out * gain).astype(np.float32), (clean * gain).astype(np.float32)
+
+
+def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    """clean + noise scaled to ``snr_db`` (see :func:`mix_pair`)."""
+    return mix_pair(clean, noise, snr_db, rng)[0]
 
 
 def telephone(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

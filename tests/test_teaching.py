@@ -1,0 +1,107 @@
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import speechlike
+from workbench import teaching
+from workbench.asr.ctc import collapse
+
+
+def test_token_spans_are_runs_of_one_non_blank_label():
+    blank = 9
+    path = [9, 1, 1, 9, 1, 2, 2, 9, 9, 3]
+    assert teaching.token_spans(path, blank) == [(1, 1, 3), (1, 4, 5), (2, 5, 7), (3, 9, 10)]
+    assert [label for label, _, _ in teaching.token_spans(path, blank)] == collapse(path, blank)
+    assert teaching.token_spans([blank] * 4, blank) == []
+
+
+def test_posteriorgram_rows_are_blank_then_tokens_by_peak(transcriber):
+    log_probs = transcriber.log_probs(speechlike(2.0))
+    gram = teaching.posteriorgram(transcriber, log_probs, top=5)
+    assert gram.ids[0] == transcriber.blank and gram.labels[0] == teaching.BLANK_LABEL
+    assert gram.probs.shape == (6, len(log_probs)) and len(gram.times) == len(log_probs)
+    np.testing.assert_allclose(gram.probs, np.exp(log_probs[:, gram.ids]).T, rtol=1e-6)
+    peaks = gram.probs[1:].max(axis=1)
+    assert np.all(np.diff(peaks) <= 0)
+    others = np.delete(np.exp(log_probs), gram.ids, axis=1)
+    assert others.max() <= peaks.min() + 1e-9
+    assert gram.times[1] == pytest.approx(transcriber.frame_s)
+
+
+def test_alignment_spans_give_the_offline_transcript(transcriber):
+    log_probs = transcriber.log_probs(speechlike(3.0, seed=1))
+    align = teaching.alignment(transcriber, log_probs)
+    assert align.text == transcriber.transcribe(speechlike(3.0, seed=1))
+    ids = [token.ids[0] for token in align.tokens]
+    assert ids == collapse(align.path, transcriber.blank)
+    for token in align.tokens:
+        assert 0 <= token.start < token.end <= len(align.path)
+        assert set(align.path[token.start:token.end]) == {token.ids[0]}
+        assert token.start_s == pytest.approx(token.start * transcriber.frame_s)
+    words = "".join(word.text for word in align.words)
+    assert words == align.text.replace(" ", "")
+    assert len(align.path_labels) == len(align.path)
+
+
+@pytest.mark.parametrize("chunk_s, left_s, right_s", [(1.0, 2.0, 0.5), (0.4, 0.4, 0.0)])
+def test_stream_steps_reproduce_the_stream(transcriber, chunk_s, left_s, right_s):
+    audio = speechlike(3.3, seed=2)
+    steps = teaching.stream_steps(transcriber, audio, chunk_s, left_s, right_s)
+    stream = transcriber.streamer(chunk_s, left_s, right_s)
+    finals = [e.text for e in transcriber.stream([audio], chunk_s=chunk_s, left_s=left_s, right_s=right_s) if e.final]
+    assert steps[-1].hypothesis.replace(" ", "") == "".join(finals).replace(" ", "")
+    assert steps[0].start == 0 and steps[-1].end == len(audio)
+    for before, after in zip(steps, steps[1:]):
+        assert after.start == before.end == before.start + stream.chunk
+    for step in steps[:-1]:
+        assert step.left == max(0, step.start - stream.left)
+        assert step.wait_s == pytest.approx(min(stream.chunk + stream.right, len(audio) - step.start) / 16000)
+    path = np.concatenate([step.path for step in steps])
+    assert transcriber.text(collapse(path, transcriber.blank)) == steps[-1].hypothesis
+
+
+@pytest.fixture(scope="module")
+def view_options(tmp_path_factory, demucs_files, char_nemo):
+    folder = tmp_path_factory.mktemp("examples")
+    for name, seed in (("one", 0), ("two", 1)):
+        soundfile.write(folder / f"{name}.wav", speechlike(2.0, seed), 16000)
+    _, paths = demucs_files
+    return dict(examples={p.stem: p for p in sorted(folder.glob("*.wav"))},
+                denoiser=paths["package"], asr=char_nemo)
+
+
+def test_views_draw_and_follow_their_controls(view_options):
+    from workbench.widgets.ctc_views import AlignmentView, PosteriorgramView, StreamingView
+
+    gram = PosteriorgramView(**view_options)
+    first = bytes(gram.image.value)
+    assert first.startswith(b"\x89PNG")
+    gram.dry.value = 1.0
+    assert bytes(gram.image.value) != first
+
+    align = AlignmentView(**view_options)
+    assert bytes(align.image.value).startswith(b"\x89PNG") and "merge repeats" in align.steps.value
+    assert align.words.children
+    align.words.children[0].click()
+    assert bytes(align.player.value).startswith(b"RIFF") and align.player.loop is False
+
+    stream = StreamingView(chunk_s=0.48, left_s=0.48, right_s=0.24, **view_options)
+    assert stream.step.max == 4  # 2 s in chunks of 0.48 s
+    stream.step.value = 2
+    assert "step 3" in stream.text.value and stream.text.value.count("step") == 3
+    stream.chunk_s.value = 0.96
+    assert stream.step.max == 2
+
+
+def test_views_show_one_message_when_models_are_missing(view_options, tmp_path):
+    from workbench.widgets.ctc_views import alignment_panel, posteriorgram_panel, streaming_panel
+
+    missing = {**view_options, "asr": tmp_path / "none.nemo"}
+    for panel in (posteriorgram_panel, alignment_panel, streaming_panel):
+        assert "none.nemo" in panel(**missing).value
+    assert "no example recordings" in posteriorgram_panel(**{**view_options, "examples": {}}).value
+    (tmp_path / "text.wav").write_text("not audio")
+    view = alignment_panel(**{**view_options, "examples": {"bad": tmp_path / "text.wav", **view_options["examples"]}})
+    assert "cannot decode" in view.notice.value
+    view.example.value = "one"
+    assert view.notice.value == "" and view.words.children

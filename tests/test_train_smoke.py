@@ -1,0 +1,105 @@
+"""Smoke test of every training step (data -> denoiser -> asr -> evaluate) at tiny sizes.
+
+Runs the real code paths (espeak-ng synthesis, NeMo training through
+Lightning, facebook-layout checkpoint, the workbench's loaders) in a temp
+folder; takes about a minute on 2 CPU cores.
+"""
+import json
+import math
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+
+
+def test_text_numbers_and_jamo():
+    from workbench.train import asr, text
+    assert text.sino(1234) == "천이백삼십사"
+    assert text.sino(10000) == "만"
+    assert text.sino(150300) == "십오만삼백"
+    assert text.native(21) == "스물한" and text.native(20) == "스무"
+    assert text.digits("010") == "공일공"
+    s = text.make_sentences(200, seed=3)
+    assert len(set(s)) == 200 and all(re.fullmatch(r"[가-힣]+( [가-힣]+)*", x) for x in s)
+    assert s == text.make_sentences(200, seed=3)   # reproducible
+    train, held = text.split(s, 20, seed=3)
+    assert len(held) == 20 and not set(train) & set(held)
+    assert len(asr.LABELS) == 68 and len(set(asr.LABELS)) == 68
+    j = asr.to_jamo("안녕 하세요")
+    assert set(j) <= set(asr.LABELS) and asr.from_jamo(j) == "안녕 하세요"
+
+
+def test_noise_mixing_snr():
+    from workbench.train import noise
+    rng = np.random.default_rng(0)
+    x = np.sin(np.arange(16000) / 10).astype(np.float32) * 0.3
+    for kind in ("white", "pink", "brown", "hum"):
+        n = noise.make(kind, 32000, rng)
+        y = noise.mix(x, n, 5.0, rng)
+        snr = 10 * np.log10(np.mean(x ** 2) / np.mean((y - x) ** 2))
+        assert abs(snr - 5.0) < 0.1, (kind, snr)
+    tel = noise.telephone(x)
+    assert len(tel) == 8000
+
+
+def test_pipeline_smoke(tmp_path):
+    from workbench.train import asr, data, denoiser, evaluate
+    from workbench.train.__main__ import main
+
+    logs = []
+    log = logs.append
+    # data (through the CLI)
+    assert main(["data", "--out", str(tmp_path), "--smoke"]) == 0
+    d = tmp_path / "data"
+    for name in ("asr_train.json", "asr_val.json", "eval.json", "noise_train.json", "noise_eval.json"):
+        assert (d / name).stat().st_size > 0
+    rows = data.read_manifest(d / "asr_train.json")
+    assert len(rows) >= 200 and any("/tel/" in r["audio_filepath"] for r in rows)
+    eval_rows = data.read_manifest(d / "eval.json")
+    assert not {r["text"] for r in eval_rows} & {r["text"] for r in rows}
+    import soundfile as sf
+    info = sf.info(rows[0]["audio_filepath"])
+    assert info.samplerate == 16000 and info.channels == 1
+
+    # denoiser: a few steps, facebook layout, loadable by the workbench
+    path, steps, loss = denoiser.train(d, tmp_path / "denoiser", minutes=1, hidden=4, batch_size=4, segment=1.0,
+                                       max_steps=4, denoise_share=4, threads=2, log=log)
+    assert steps == 4 and math.isfinite(loss)
+    import torch
+    assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == ["denoiser.demucs.Demucs"]
+    from workbench.denoise.checkpoint import _model_spec, _safe_load
+    package = _safe_load(path)
+    assert set(package) == {"class", "args", "kwargs", "state"}
+    assert _model_spec(package, path)[1]["hidden"] == 4
+    from workbench.denoise import load_denoiser
+    den = load_denoiser(path)
+    y = den.enhance(np.zeros(8000, np.float32) + 0.01 * np.random.default_rng(0).standard_normal(8000).astype(np.float32))
+    assert y.shape == (8000,) and np.isfinite(y).all()
+    assert len(data.read_manifest(tmp_path / "denoiser" / "denoised.json")) == 4
+
+    # ASR: NeMo's training path, a few steps, with the denoised share as extra manifest
+    nemo_path = asr.train(d, tmp_path / "asr", minutes=1.5, max_steps=4, batch_size=4, d_model=32, n_layers=1,
+                          n_heads=2, val_every=2, num_workers=0, log_every=2, threads=2, log=log,
+                          extra_manifests=[tmp_path / "denoiser" / "denoised.json"])
+    losses = [float(m) for line in logs for m in re.findall(r"^step \d+ loss ([-\d.e+naif]+)", line)]
+    assert losses and all(math.isfinite(v) for v in losses), logs
+    assert any(line.startswith("validation step") for line in logs)
+    from workbench.asr import load_transcriber
+    tr = load_transcriber(nemo_path)
+    assert list(tr.model.cfg.labels) == asr.LABELS
+    assert isinstance(tr.transcribe(sf.read(eval_rows[0]["audio_filepath"], dtype="float32")[0]), str)
+
+    # evaluate: every cell of the grid, telephone, SI-SDR per kind, examples
+    results = evaluate.run(d, tmp_path / "eval", path, nemo_path, limit=6, examples=tmp_path / "examples", log=log)
+    saved = json.loads((tmp_path / "eval" / "results.json").read_text(encoding="utf-8"))
+    assert len(saved["cer"]) == 20 and all(v >= 0 for v in saved["cer"].values())
+    assert set(saved["telephone_cer"]) == {"no denoiser", "denoiser dry 0.05"}
+    assert len(saved["si_sdr_improvement_db"]) == 12
+    assert results["utterances"] == 6
+    for name in ("clean", "babble", "street", "hum", "telephone"):
+        assert (tmp_path / "examples" / f"{name}.wav").is_file()
+        assert (tmp_path / "examples" / f"{name}.txt").read_text(encoding="utf-8").strip()
+    assert sf.info(str(tmp_path / "examples" / "telephone.wav")).samplerate == 8000

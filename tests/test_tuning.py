@@ -1,0 +1,159 @@
+import argparse
+import json
+import threading
+
+import pandas as pd
+import pytest
+import soundfile
+
+from conftest import speechlike
+from workbench import load_audio, tuning
+from workbench.audio import chunks
+from workbench.errors import WorkbenchError
+from workbench.metrics import cer, wer
+
+REFERENCES = ["안녕하세요 반갑습니다", "커피 한 잔 주세요", "지하철 역이 어디에 있나요"]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A folder of wav + txt pairs and a manifest of the same files (relative paths)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    for number, text in enumerate(REFERENCES):
+        soundfile.write(folder / f"utt{number}.wav", speechlike(1.5 + 0.5 * number, seed=number), 16000)
+        (folder / f"utt{number}.txt").write_text(text + "\n", encoding="utf-8")
+    manifest = folder / "manifest.json"
+    manifest.write_text("\n".join(json.dumps({"audio_filepath": f"utt{n}.wav", "text": t, "duration": 1.0},
+                                             ensure_ascii=False) for n, t in enumerate(REFERENCES)) + "\n",
+                        encoding="utf-8")
+    return folder, manifest
+
+
+@pytest.fixture(scope="module")
+def models(demucs_files, char_nemo):
+    _, paths = demucs_files
+    return dict(denoiser=str(paths["package"]), asr=str(char_nemo))
+
+
+def test_folder_and_manifest_list_the_same_items(corpus, tmp_path):
+    folder, manifest = corpus
+    assert tuning.read_items(folder) == tuning.read_items(manifest)
+    assert [item.text for item in tuning.read_items(folder)] == REFERENCES
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"audio_filepath": "a.wav", "text": "가"}\n{"audio": "b.wav"}\n', encoding="utf-8")
+    with pytest.raises(WorkbenchError, match="bad.json:2"):
+        tuning.read_items(bad)
+    with pytest.raises(WorkbenchError, match="no .wav file"):
+        tuning.read_items(tmp_path)
+
+
+def test_grid_rows_match_direct_decoding(corpus, models, transcriber, demucs_files):
+    folder, _ = corpus
+    stream = tuning.Stream(0.4, 0.8, 0.2)
+    arrived = []
+    results = tuning.evaluate(folder, [0.0, 0.5, 1.0], [None, stream], workers=0, on_rows=arrived.append,
+                              progress=False, **models)
+    assert list(results.columns) == tuning.COLUMNS
+    assert len(results) == 3 * 3 * 2 and len(arrived) == 3
+    item = tuning.read_items(folder)[1]
+    audio = load_audio(item.audio)
+    rows = results[results.file == item.audio].set_index(["decoding", "dry"])
+    raw = rows.loc[("offline", 1.0)]
+    assert raw.hypothesis == transcriber.transcribe(audio)
+    assert raw.cer == pytest.approx(cer(item.text, raw.hypothesis))
+    assert raw.wer == pytest.approx(wer(item.text, raw.hypothesis))
+    from workbench.tuning import load_models
+
+    denoiser, _ = load_models(models["denoiser"], models["asr"], "cpu")
+    half = denoiser.enhance(audio, 0.5)
+    assert rows.loc[("offline", 0.5)].hypothesis == transcriber.transcribe(half)
+    finals = [e.text for e in transcriber.stream(chunks(half, 0.4), chunk_s=0.4, left_s=0.8, right_s=0.2) if e.final]
+    assert rows.loc[("stream", 0.5)].hypothesis == " ".join(finals)
+    assert rows.loc[("stream", 0.5)].chunk_s == 0.4
+
+
+def test_summary_pools_edits_and_best_takes_the_lowest_cer():
+    rows = [{"file": f, "decoding": "offline", "chunk_s": float("nan"), "left_s": float("nan"),
+             "right_s": float("nan"), "dry": dry, "reference": "", "hypothesis": "", "cer": 0.0, "wer": 0.0,
+             "ref_chars": chars, "ref_words": 2, "char_edits": edits, "word_edits": 1, "audio_s": 1.0}
+            for f, dry, chars, edits in [("a", 0.0, 10, 5), ("b", 0.0, 30, 3), ("a", 0.5, 10, 1), ("b", 0.5, 30, 6)]]
+    summary = tuning.summarize(tuning.table(rows))
+    assert summary.set_index("dry").cer.to_dict() == pytest.approx({0.0: 8 / 40, 0.5: 7 / 40})
+    assert list(summary.files) == [2, 2]
+    assert tuning.best(summary).dry == 0.5
+
+
+def test_cancel_returns_the_files_finished_so_far(corpus, models):
+    folder, _ = corpus
+    cancel = threading.Event()
+    results = tuning.evaluate(folder, [1.0], workers=0, on_rows=lambda rows: cancel.set(), cancel=cancel,
+                              progress=False, **models)
+    assert 1 <= results.file.nunique() < len(REFERENCES)
+
+
+def test_missing_model_is_one_clear_error(corpus, models, tmp_path):
+    with pytest.raises(WorkbenchError, match="ASR model not found"):
+        tuning.evaluate(corpus[0], [0.5], workers=0, **{**models, "asr": str(tmp_path / "x.nemo")})
+    with pytest.raises(WorkbenchError, match="between 0 and 1"):
+        tuning.evaluate(corpus[0], [1.5], workers=0, **models)
+    (tmp_path / "text.wav").write_text("not audio")
+    (tmp_path / "text.txt").write_text("가", encoding="utf-8")
+    with pytest.raises(WorkbenchError, match="cannot decode"):
+        tuning.evaluate(tmp_path, [1.0], workers=0, progress=False, **models)
+
+
+def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    tuning.add_evaluate_arguments(parser)
+    out = tmp_path / "results.csv"
+    args = parser.parse_args([str(corpus[1]), "--dry", "0,1", "--out", str(out), "--workers", "0",
+                              "--denoiser", models["denoiser"], "--asr", models["asr"]])
+    assert tuning.run_evaluate(args) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 6 and set(table.dry) == {0.0, 1.0}
+    printed = capsys.readouterr().out
+    best = tuning.best(tuning.summarize(table))
+    assert f"best dry: {best.dry:g}" in printed
+    missing = parser.parse_args([str(tmp_path / "none.json")])
+    assert tuning.run_evaluate(missing) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: evaluation set not found") and "\n" not in error
+
+
+def test_dask_cluster_gives_the_local_table(corpus, models):
+    from distributed import Client, LocalCluster
+
+    folder, _ = corpus
+    grid = dict(drys=[0.0, 0.5, 1.0], streams=[None, tuning.Stream(0.4, 0.8, 0.2)], progress=False, **models)
+    local = tuning.evaluate(folder, workers=1, threads=1, **grid)
+    links, arrived = [], []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
+            Client(cluster) as client:
+        client.run(lambda: __import__("torch").set_num_threads(1))
+        remote = tuning.evaluate(folder, scheduler=cluster.scheduler_address, on_start=links.append,
+                                 on_rows=arrived.append, **grid)
+        used = client.run(lambda: __import__("workbench.tuning").tuning.load_models.cache_info().currsize)
+    pd.testing.assert_frame_equal(local, remote)
+    assert links[0].startswith("http") and len(arrived) == len(REFERENCES)
+    assert len(used) == 2 and all(size <= 1 for size in used.values())
+
+
+def test_panel_sweeps_plots_and_sets_the_slider(corpus, models, tmp_path):
+    import ipywidgets
+
+    from workbench.widgets.tuning_panel import tuning_panel
+
+    slider = ipywidgets.FloatSlider(value=0.3)
+    panel = tuning_panel(source=corpus[0], slider=slider, drys=[0.0, 1.0], **models)
+    panel.run(wait=True)
+    assert panel.status.value.startswith("done") and bytes(panel.image.value).startswith(b"\x89PNG")
+    assert panel.best_dry == tuning.best(tuning.summarize(panel.results)).dry
+    panel.use_button.click()
+    assert slider.value == panel.best_dry
+    panel.csv.value = str(tmp_path / "panel.csv")
+    panel.save_button.click()
+    assert len(pd.read_csv(tmp_path / "panel.csv")) == 6
+    chosen = []
+    other = tuning_panel(source=tmp_path / "missing", slider=chosen.append, **models)
+    other.run(wait=True)
+    assert "not found" in other.status.value and other.use_button.disabled

@@ -1,0 +1,258 @@
+"""The workbench's panels driven through their Python objects: no browser, tiny random-weight models."""
+import datetime
+import threading
+
+import numpy as np
+import pytest
+import soundfile
+from conftest import speechlike
+
+from workbench import DEFAULT_DRY, MicrophoneUnavailable, load_audio, mix
+from workbench.audio import chunks
+from workbench.widgets import Workbench, app
+from workbench.widgets.session import ASR_CHUNK_S
+
+PNG = b"\x89PNG"
+
+
+@pytest.fixture
+def wav(tmp_path):
+    path = tmp_path / "speech.wav"
+    soundfile.write(path, speechlike(3.0, seed=1), 16000)
+    return path
+
+
+@pytest.fixture
+def no_kernel_microphone(monkeypatch):
+    def missing(*_args, **_kwargs):
+        raise MicrophoneUnavailable("no microphone found: connect one")
+
+    monkeypatch.setattr(app, "find_microphone", missing)
+    monkeypatch.setattr(app, "MicrophoneSource", missing)
+
+
+@pytest.fixture
+def bench(demucs_files, char_nemo, wav, no_kernel_microphone):
+    workbench = Workbench(denoiser=demucs_files[1]["package"], asr=char_nemo, examples={"speech": wav})
+    assert workbench.wait(180)
+    return workbench
+
+
+def streamed_finals(transcriber, signal):
+    return [event for event in transcriber.stream(chunks(signal, ASR_CHUNK_S)) if event.final]
+
+
+def test_example_is_denoised_once_mixed_and_transcribed(bench, wav):
+    session = bench.session
+    audio = load_audio(wav)
+    np.testing.assert_array_equal(session.audio, audio)
+    np.testing.assert_allclose(session.denoised.array, session.denoiser.denoise(audio), atol=1e-5)
+    np.testing.assert_allclose(session.mixed, mix(audio, session.denoised.array, DEFAULT_DRY))
+    assert session.dry == bench.dry.slider.value == DEFAULT_DRY
+    assert session.finals == streamed_finals(session.transcriber, session.mixed)
+    assert session.partial is None
+    assert bench.transcript.text.value == "\n".join(event.text for event in session.finals)
+    assert "wb-final" in bench.transcript.view.value
+    assert "denoiser: package.th" in bench.transcript.models.value and "cpu" in bench.transcript.models.value
+    assert "real-time factor" in bench.transcript.rtf.value
+    for view in (bench.spectrograms.raw, bench.spectrograms.denoised):
+        assert bytes(view.image.value).startswith(PNG)
+        assert bytes(view.player.value).startswith(b"RIFF") and not view.player.autoplay and not view.player.loop
+    assert bench.source.error.value == bench.models.error.value == ""
+    assert "done" in bench.source.status.value
+
+
+def test_slider_remixes_the_cached_signal_and_reruns_the_transcript(bench, monkeypatch):
+    session = bench.session
+    cached = session.denoised.array.copy()
+    before = bytes(bench.spectrograms.denoised.player.value)
+
+    def must_not_run(*_args, **_kwargs):
+        raise AssertionError("the denoiser ran again")
+
+    monkeypatch.setattr(session.denoiser, "denoise", must_not_run)
+    monkeypatch.setattr(session.denoiser, "stream", must_not_run)
+    for value in (0.2, 0.4, 0.6):  # a drag: only the last value's transcript runs to the end
+        bench.dry.slider.value = value
+    assert bench.wait(60)
+    assert session.dry == 0.6
+    np.testing.assert_array_equal(session.denoised.array, cached)
+    np.testing.assert_allclose(session.mixed, mix(session.audio, cached, 0.6))
+    assert bytes(bench.spectrograms.denoised.player.value) != before
+    assert "dry 0.60" in bench.spectrograms.denoised.title.value
+    assert session.finals == streamed_finals(session.transcriber, session.mixed)
+    assert bench.dry.error.value == ""
+
+
+def test_dry_one_gives_the_raw_signal(bench):
+    bench.dry.slider.value = 1.0
+    assert bench.wait(60)
+    np.testing.assert_array_equal(bench.session.mixed, bench.session.audio)
+
+
+def test_bad_sources_show_one_error_and_keep_the_audio(bench, tmp_path, wav):
+    audio = bench.session.audio.copy()
+    bench.open_path(str(tmp_path / "missing.wav"))
+    assert bench.wait(60)
+    assert "not found" in bench.source.error.value
+    bench.open_bytes(b"this is not audio", "junk.wav")
+    assert bench.wait(60)
+    assert "not a supported audio file" in bench.source.error.value
+    bench.open_path("   ")
+    assert "type the path" in bench.source.error.value
+    np.testing.assert_array_equal(bench.session.audio, audio)
+
+    bench.open_path(str(wav))
+    assert bench.wait(60)
+    assert bench.source.error.value == ""
+    assert bench.session.name == "speech.wav"
+
+
+def test_upload_opens_the_file(bench, wav):
+    data = speechlike(1.5, seed=3)
+    path = wav.with_name("upload.wav")
+    soundfile.write(path, data, 16000)
+    bench.source.upload.value = ({"name": "upload.wav", "type": "audio/wav", "size": 1,
+                                  "content": memoryview(path.read_bytes()),
+                                  "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+    assert bench.wait(60)
+    assert bench.session.name == "upload.wav"
+    assert bench.session.duration_s == pytest.approx(1.5)
+    assert bench.source.upload.value == ()
+
+
+def test_stop_ends_the_processing_of_a_long_file(bench, wav, monkeypatch):
+    refresh = bench._refresh
+
+    def stop_while_transcribing(*args, **kwargs):
+        if bench._stage[0] == "transcribing" and bench._stage[1] < 0.5:
+            bench.stop()
+        refresh(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "_refresh", stop_while_transcribing)
+    long = wav.with_name("long.wav")
+    soundfile.write(long, speechlike(20.0, seed=5), 16000)
+    bench.open_path(str(long))
+    assert bench.wait(120)
+    assert "stopped" in bench.source.status.value
+    assert 0 < bench.source.progress.value < 0.5
+    assert len(bench.session.denoised) == len(bench.session.audio)  # denoising had finished
+    assert bench.source.error.value == ""
+
+
+def test_model_load_error_keeps_the_old_models(bench, tmp_path):
+    denoiser, transcriber = bench.session.denoiser, bench.session.transcriber
+    bench.models.asr.value = str(tmp_path / "missing.nemo")
+    bench.models.load.click()
+    assert bench.wait(60)
+    assert "ASR not loaded" in bench.models.error.value and "not found" in bench.models.error.value
+    assert "the previous one stays in use" in bench.models.error.value
+    assert bench.session.transcriber is transcriber
+    assert bench.session.denoiser is not denoiser  # the denoiser path was fine: reloaded
+    assert bench.session.finals == streamed_finals(transcriber, bench.session.mixed)
+
+
+def test_without_models_the_raw_audio_still_shows(tmp_path, wav, no_kernel_microphone):
+    bench = Workbench(denoiser=tmp_path / "none.th", asr=tmp_path / "none.nemo", examples={"speech": wav})
+    assert bench.wait(60)
+    assert "denoiser not loaded" in bench.models.error.value and "ASR not loaded" in bench.models.error.value
+    assert bench.session.denoised is None and bench.session.finals == []
+    assert bytes(bench.spectrograms.raw.image.value).startswith(PNG)
+    assert "no denoiser" in bench.spectrograms.denoised.title.value
+    bench.dry.slider.value = 0.3
+    assert bench.wait(60)
+    assert bench.dry.error.value == bench.source.error.value == ""
+
+
+def test_no_examples_and_no_microphone_are_said(tmp_path, no_kernel_microphone):
+    bench = Workbench(denoiser=tmp_path / "none.th", asr=tmp_path / "none.nemo", examples={})
+    assert bench.wait(60)
+    assert "no bundled examples" in bench.source.status.value
+    assert bench.source.record.disabled
+    assert "No microphone on the kernel" in bench.source.microphone.value
+    bench.toggle_kernel_recording()
+    assert "no microphone" in bench.source.error.value
+
+
+def pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def test_browser_recording_streams_into_the_session(bench):
+    recorder, rate = bench.source.recorder, 48000
+    audio = speechlike(2.0, seed=2, rate=rate)
+    recorder.receive(recorder, {"type": "start", "rate": rate}, [])
+    for start in range(0, len(audio), rate // 10):
+        recorder.receive(recorder, {"type": "chunk", "rate": rate}, [pcm16(audio[start:start + rate // 10])])
+    recorder.receive(recorder, {"type": "stop"}, [])
+    assert bench.wait(120)
+    session = bench.session
+    assert not session.recording
+    assert session.duration_s == pytest.approx(2.0, abs=0.01)
+    assert len(session.denoised) == len(session.audio)
+    assert session.partial is None
+    assert bytes(bench.spectrograms.raw.player.value).startswith(b"RIFF")
+    assert "browser recording" in bench.source.status.value
+    assert bench.source.error.value == ""
+
+
+def test_bad_browser_messages_are_reported(bench):
+    recorder = bench.source.recorder
+    recorder.receive(recorder, {"type": "error", "message": "no microphone in this browser: NotFoundError"}, [])
+    assert "NotFoundError" in bench.source.error.value
+    recorder.receive(recorder, {"type": "chunk", "rate": 48000}, [])
+    assert "bad message" in bench.source.error.value
+    recorder.receive(recorder, {"type": "start", "rate": 48000}, [])
+    recorder.receive(recorder, {"type": "chunk", "rate": 48000}, [b"\x00\x01\x02"])
+    assert bench.wait(60)
+    assert "PCM16" in bench.source.error.value
+    recorder.receive(recorder, {"type": "stop"}, [])
+    assert bench.wait(60)
+    assert not bench.session.recording
+
+
+class FakeMicrophone:
+    """Stands in for MicrophoneSource: yields chunks of test audio until stopped."""
+
+    def __init__(self):
+        self.stopped = threading.Event()
+        self.name = "fake"
+
+    def stop(self):
+        self.stopped.set()
+
+    def __iter__(self):
+        for chunk in chunks(speechlike(30.0, seed=4), 0.1):
+            if self.stopped.wait(0.01):
+                return
+            yield chunk
+
+
+def test_kernel_microphone_records_until_stopped(bench, monkeypatch):
+    monkeypatch.setattr(app, "MicrophoneSource", FakeMicrophone)
+    bench.toggle_kernel_recording()
+    assert bench.source.record.description == "Stop recording"
+    threading.Event().wait(0.5)
+    bench.source.stop.click()
+    assert bench.wait(120)
+    threading.Event().wait(0.1)
+    assert bench.wait(120)
+    session = bench.session
+    assert not session.recording and 0 < session.duration_s < 30
+    assert len(session.denoised) == len(session.audio)
+    assert bench.source.record.description == "Record (kernel mic)"
+    assert "kernel microphone" in bench.source.status.value
+
+
+def test_widgets_have_stable_css_classes(bench):
+    classes = set()
+    stack = [bench.view]
+    while stack:
+        widget = stack.pop()
+        classes.update(getattr(widget, "_dom_classes", ()))
+        stack.extend(getattr(widget, "children", ()))
+    assert {"wb-workbench", "wb-source", "wb-example", "wb-upload", "wb-path", "wb-open", "wb-record-kernel",
+            "wb-record-browser", "wb-level", "wb-elapsed", "wb-progress", "wb-stop", "wb-raw-spec",
+            "wb-denoised-spec", "wb-raw-audio", "wb-denoised-audio", "wb-dry", "wb-transcript",
+            "wb-transcript-text", "wb-models-info", "wb-rtf", "wb-denoiser-path", "wb-asr-path", "wb-device",
+            "wb-load-models", "wb-error", "wb-status"} <= classes

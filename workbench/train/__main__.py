@@ -1,0 +1,104 @@
+"""python -m workbench.train data|denoiser|asr|evaluate [--out DIR] [--smoke] ...
+
+Every step reads and writes under ``--out`` (default ``runs/``):
+``data`` -> OUT/data, ``denoiser`` -> OUT/denoiser, ``asr`` -> OUT/asr,
+``evaluate`` -> OUT/eval. ``--smoke`` shrinks everything to seconds (for CI).
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _log(msg):
+    print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m workbench.train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="step", required=True)
+
+    def common(sp):
+        sp.add_argument("--out", default="runs", help="root folder of all training outputs")
+        sp.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps")
+        sp.add_argument("--seed", type=int, default=0)
+        sp.add_argument("--threads", type=int, default=2, help="torch threads")
+        return sp
+
+    d = common(sub.add_parser("data", help="sentences, espeak-ng speech, noise, manifests"))
+    d.add_argument("--n-train", type=int, default=20000)
+    d.add_argument("--n-heldout", type=int, default=300)
+    d.add_argument("--n-val", type=int, default=100)
+    d.add_argument("--workers", type=int, default=2)
+
+    n = common(sub.add_parser("denoiser", help="causal Demucs, L1 + multi-resolution STFT"))
+    n.add_argument("--minutes", type=float, default=20.0)
+    n.add_argument("--hidden", type=int, default=16)
+    n.add_argument("--batch-size", type=int, default=16)
+    n.add_argument("--segment", type=float, default=2.0, help="seconds per training example")
+    n.add_argument("--lr", type=float, default=1e-3)
+    n.add_argument("--max-steps", type=int, default=-1)
+    n.add_argument("--denoise-share", type=int, default=0,
+                   help="after training, write this many denoised noisy training utterances for the ASR")
+    n.add_argument("--dry", type=float, default=0.05, help="dry mix of those denoised utterances")
+
+    a = common(sub.add_parser("asr", help="NeMo Conformer-CTC, jamo vocabulary"))
+    a.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget; a .nemo is saved regularly")
+    a.add_argument("--init", help=".nemo to continue from")
+    a.add_argument("--extra-manifest", action="append", default=[], help="more training manifests (NFC text)")
+    a.add_argument("--max-steps", type=int, default=-1)
+    a.add_argument("--batch-size", type=int, default=16)
+    a.add_argument("--d-model", type=int, default=144)
+    a.add_argument("--layers", type=int, default=8)
+    a.add_argument("--lr-peak", type=float, default=3e-3)
+    a.add_argument("--warmup", type=int, default=200)
+    a.add_argument("--noise-prob", type=float, default=0.6)
+    a.add_argument("--speed-prob", type=float, default=0.3)
+    a.add_argument("--val-every", type=int, default=1000)
+    a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
+    a.add_argument("--num-workers", type=int, default=1)
+
+    e = common(sub.add_parser("evaluate", help="CER grid, SI-SDR per noise kind, examples"))
+    e.add_argument("--denoiser", help="default OUT/denoiser/denoiser.th")
+    e.add_argument("--asr", help="default OUT/asr/asr.nemo")
+    e.add_argument("--limit", type=int, default=0, help="evaluate at most this many utterances")
+    e.add_argument("--examples", help="write the audio examples into this folder")
+
+    args = p.parse_args(argv)
+    out = Path(args.out)
+    if args.step == "data":
+        from . import data
+        sizes = dict(n_train=200, n_heldout=12, n_val=8, noise_per_kind=2, noise_seconds=4.0) if args.smoke else \
+            dict(n_train=args.n_train, n_heldout=args.n_heldout, n_val=args.n_val)
+        data.build(out / "data", seed=args.seed, workers=args.workers, log=_log, **sizes)
+    elif args.step == "denoiser":
+        from . import denoiser
+        kw = dict(minutes=args.minutes, hidden=args.hidden, batch_size=args.batch_size, segment=args.segment,
+                  lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry)
+        if args.smoke:
+            kw.update(minutes=1.0, hidden=4, batch_size=4, segment=1.0, max_steps=5, denoise_share=min(args.denoise_share, 8))
+        denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)
+    elif args.step == "asr":
+        from . import asr
+        kw = dict(minutes=args.minutes, max_steps=args.max_steps, batch_size=args.batch_size,
+                  d_model=args.d_model, n_layers=args.layers, lr_peak=args.lr_peak, warmup=args.warmup,
+                  noise_prob=args.noise_prob, speed_prob=args.speed_prob, val_every=args.val_every,
+                  save_every_min=args.save_every, num_workers=args.num_workers)
+        if args.smoke:
+            kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,
+                      num_workers=0, log_every=2)
+        asr.train(out / "data", out / "asr", threads=args.threads, init=args.init,
+                  extra_manifests=args.extra_manifest, seed=args.seed, log=_log, **kw)
+    elif args.step == "evaluate":
+        from . import evaluate
+        evaluate.run(out / "data", out / "eval",
+                     denoiser_path=args.denoiser or out / "denoiser" / "denoiser.th",
+                     asr_path=args.asr or out / "asr" / "asr.nemo",
+                     limit=(8 if args.smoke else args.limit), smoke=args.smoke, examples=args.examples,
+                     threads=args.threads, seed=args.seed, log=_log)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

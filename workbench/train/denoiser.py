@@ -1,0 +1,169 @@
+"""Causal Demucs denoiser trained on noisy/clean pairs mixed on the fly.
+
+Model: the workbench's own ``Demucs`` (facebook's parameter names), saved
+with ``save_package`` in facebook's serialized layout
+``{'class', 'args', 'kwargs', 'state'}``. Loss: L1 on the waveform plus
+facebook's multi-resolution STFT loss (spectral convergence + log magnitude
+at three resolutions). Training stops by wall-clock with a cosine learning
+rate over that budget.
+
+With ``denoise_share`` it also writes denoised (dry-mixed) noisy training
+utterances and a manifest, for training the ASR on denoiser output too.
+"""
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+import torch.nn.functional as F
+
+from . import data as data_mod
+from . import noise as noise_mod
+from .speech import SAMPLE_RATE, write
+
+STFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))   # fft, hop, window
+
+
+def _magnitude(x, fft, hop, win):
+    spec = torch.stft(x, fft, hop, win, window=torch.hann_window(win, device=x.device), return_complex=True)
+    return spec.abs().clamp(min=1e-7)
+
+
+def stft_loss(estimate, reference):
+    """facebook's MultiResolutionSTFTLoss (factor 0.5 each), on (B, T) tensors."""
+    sc = mag = 0.0
+    for fft, hop, win in STFT_RESOLUTIONS:
+        e, r = _magnitude(estimate, fft, hop, win), _magnitude(reference, fft, hop, win)
+        sc = sc + torch.linalg.norm(r - e, ord="fro", dim=(-2, -1)).mean() / torch.linalg.norm(r, ord="fro", dim=(-2, -1)).mean()
+        mag = mag + F.l1_loss(torch.log(e), torch.log(r))
+    n = len(STFT_RESOLUTIONS)
+    return 0.5 * sc / n + 0.5 * mag / n
+
+
+def loss_fn(estimate, reference):
+    return F.l1_loss(estimate, reference) + stft_loss(estimate, reference)
+
+
+class PairSampler:
+    """Random noisy/clean segments: clean training speech + training noise at ``snr`` dB."""
+
+    def __init__(self, data_dir, segment_s=2.0, snr=(-2.0, 15.0), clean_share=0.05, seed=0, max_clean=6000):
+        data_dir = Path(data_dir)
+        rows = [r for r in data_mod.read_manifest(data_dir / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
+        self.rng = np.random.default_rng(seed)
+        pick = self.rng.permutation(len(rows))[:max_clean]
+        self.clean_rows = [rows[i] for i in pick]
+        self.noises = [sf.read(r["audio_filepath"], dtype="float32")[0]
+                       for r in data_mod.read_manifest(data_dir / "noise_train.json")]
+        self.segment = int(segment_s * SAMPLE_RATE)
+        self.snr, self.clean_share = snr, clean_share
+        self._cache = {}
+
+    def _clean(self, i):
+        if i not in self._cache:
+            self._cache[i] = sf.read(self.clean_rows[i]["audio_filepath"], dtype="float32")[0]
+        return self._cache[i]
+
+    def pair(self):
+        x = self._clean(int(self.rng.integers(len(self.clean_rows))))
+        if len(x) > self.segment:
+            off = int(self.rng.integers(0, len(x) - self.segment))
+            x = x[off:off + self.segment]
+        else:
+            x = np.pad(x, (int(self.rng.integers(0, self.segment - len(x) + 1)), 0))
+            x = np.pad(x, (0, self.segment - len(x)))
+        x = x * self.rng.uniform(0.3, 1.5) / (np.abs(x).max() + 1e-9) * 0.5
+        if self.rng.random() < self.clean_share:
+            return x.astype(np.float32), x.astype(np.float32)
+        n = self.noises[int(self.rng.integers(len(self.noises)))]
+        return noise_mod.mix_pair(x.astype(np.float32), n, self.rng.uniform(*self.snr), self.rng)
+
+    def batch(self, n):
+        pairs = [self.pair() for _ in range(n)]
+        noisy = torch.from_numpy(np.stack([p[0] for p in pairs]))
+        clean = torch.from_numpy(np.stack([p[1] for p in pairs]))
+        return noisy, clean
+
+
+def build_model(hidden=16, depth=5):
+    from ..denoise.demucs import Demucs
+    return Demucs(hidden=hidden, depth=depth, causal=True, resample=4, sample_rate=SAMPLE_RATE)
+
+
+def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
+          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0):
+    from ..denoise.checkpoint import save_package
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    sampler = PairSampler(data, segment, seed=seed)
+    model = build_model(hidden)
+    log(f"denoiser parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M; "
+        f"training {minutes} min on {threads} threads")
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    path = out / "denoiser.th"
+    t0 = last_save = time.time()
+    budget = minutes * 60
+    step, losses, history = 0, [], []
+    model.train()
+    while True:
+        elapsed = time.time() - t0
+        if elapsed > budget or (max_steps > 0 and step >= max_steps):
+            break
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(1.0, elapsed / budget)))
+        noisy, clean = sampler.batch(batch_size)
+        estimate = model(noisy.unsqueeze(1))[:, 0]
+        loss = loss_fn(estimate, clean)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"denoiser loss is {loss.item()} at step {step}")
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        losses.append(loss.item())
+        step += 1
+        if step % 50 == 0:
+            history.append((step, float(np.mean(losses)), (time.time() - t0) / 60))
+            log(f"step {step} loss {np.mean(losses):.4f} lr {opt.param_groups[0]['lr']:.2e} {(time.time() - t0) / 60:.1f} min")
+            losses = []
+        if time.time() - last_save > save_every_min * 60:
+            save_package(model.eval(), path)
+            model.train()
+            last_save = time.time()
+    model.eval()
+    save_package(model, path)
+    final = float(np.mean(losses)) if losses else (history[-1][1] if history else float("nan"))
+    log(f"trained {(time.time() - t0) / 60:.1f} min, {step} steps, last loss {final:.4f}; saved {path} "
+        f"({path.stat().st_size / 2**20:.2f} MiB)")
+    if denoise_share:
+        write_denoised(data, out, path, denoise_share, dry, seed, log)
+    return path, step, final
+
+
+def write_denoised(data, out, denoiser_path, n, dry=0.05, seed=0, log=print):
+    """Mix ``n`` training utterances with training noise (0-15 dB), denoise them at ``dry`` and
+    write them with a manifest ``out/denoised.json`` for the ASR."""
+    from ..denoise.denoiser import load_denoiser
+    den = load_denoiser(denoiser_path)
+    data, out = Path(data), Path(out)
+    rows = [r for r in data_mod.read_manifest(data / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
+    noises = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in data_mod.read_manifest(data / "noise_train.json")]
+    rng = np.random.default_rng(seed + 11)
+    folder = out / "denoised"
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    t0 = time.time()
+    for k, i in enumerate(rng.permutation(len(rows))[:n]):
+        x = sf.read(rows[i]["audio_filepath"], dtype="float32")[0]
+        noisy = noise_mod.mix(x, noises[int(rng.integers(len(noises)))], rng.uniform(0, 15), rng)
+        y = den.enhance(noisy, dry=dry)
+        p = folder / f"{k:06d}.wav"
+        write(p, y)
+        manifest.append((p, len(y) / SAMPLE_RATE, rows[i]["text"]))
+    data_mod.write_manifest(out / "denoised.json", manifest)
+    log(f"wrote {len(manifest)} denoised utterances (dry {dry}) in {(time.time() - t0) / 60:.1f} min -> {out / 'denoised.json'}")
+    return out / "denoised.json"

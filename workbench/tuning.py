@@ -1,0 +1,303 @@
+"""Error rates over a grid of dry values (and optionally streaming chunk / context sizes).
+
+Each file is denoised once, y = denoise(x), then re-mixed for every dry value,
+dry * x + (1 - dry) * y, and transcribed offline or with the buffered stream.
+Corpus rates pool the edits: CER = sum(char edits) / sum(reference chars)
+(NFC syllables, spaces ignored), WER likewise over words.
+
+Work is split per file and runs in local processes, or on a Dask cluster
+when a scheduler address is given; each worker process loads the models once.
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import threading
+import time
+import unicodedata
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+
+from .errors import CheckpointError, WorkbenchError
+from .paths import DEFAULT_ASR, DEFAULT_DENOISER
+
+GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
+COLUMNS = ["file", *GRID_KEYS, "reference", "hypothesis", "cer", "wer",
+           "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s"]
+DEFAULT_DRYS = (0.0, 0.05, 0.2, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One evaluation file and its reference transcript."""
+
+    audio: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Buffered-stream settings in seconds (see :mod:`workbench.asr.stream`)."""
+
+    chunk_s: float
+    left_s: float
+    right_s: float
+
+
+def read_items(source) -> list[Item]:
+    """Items from a folder (``x.wav`` beside ``x.txt``) or a JSON-lines manifest
+    (``audio_filepath``, ``text``; relative paths are taken from the manifest's folder)."""
+    source = Path(source)
+    if source.is_dir():
+        items = [Item(str(wav), wav.with_suffix(".txt").read_text(encoding="utf-8").strip())
+                 for wav in sorted(source.glob("*.wav")) if wav.with_suffix(".txt").is_file()]
+        if not items:
+            raise WorkbenchError(f"{source} holds no .wav file with a same-name .txt reference")
+        return items
+    if not source.is_file():
+        raise WorkbenchError(f"evaluation set not found: {source} (give a folder or a JSON-lines manifest)")
+    items = []
+    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            audio, text = Path(row["audio_filepath"]), str(row["text"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise WorkbenchError(f"{source}:{number}: expected a JSON object with "
+                                 "'audio_filepath' and 'text'") from None
+        items.append(Item(str(audio if audio.is_absolute() else source.parent / audio), text))
+    if not items:
+        raise WorkbenchError(f"{source} lists no files")
+    return items
+
+
+@lru_cache(maxsize=2)
+def load_models(denoiser: str | None, asr: str, device: str):
+    """(denoiser or None, transcriber), loaded once per process and kept: one copy per worker."""
+    from .asr import load_transcriber
+    from .denoise import load_denoiser
+
+    return (load_denoiser(denoiser, device) if denoiser else None), load_transcriber(asr, device)
+
+
+def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
+                  threads: int | None = None) -> list[dict]:
+    """Rows for one file: every dry value times every decoding (``None`` = offline).
+    ``threads`` sets torch's thread count of the calling (worker) process."""
+    import torch
+
+    from .audio import SAMPLE_RATE, chunks, load_audio
+    from .denoise import mix
+    from .metrics import cer, wer
+
+    if threads:
+        torch.set_num_threads(threads)
+    denoise, transcriber = load_models(denoiser, asr, device)
+    audio = load_audio(item.audio)
+    denoised = denoise.denoise(audio) if any(d < 1.0 for d in drys) else audio
+    reference = " ".join(unicodedata.normalize("NFC", item.text).split())
+    ref_chars, ref_words = len(reference.replace(" ", "")), len(reference.split())
+    rows = []
+    for dry, stream in product(drys, streams):
+        signal = mix(audio, denoised, dry)
+        if stream is None:
+            hypothesis = transcriber.transcribe(signal)
+        else:
+            events = transcriber.stream(chunks(signal, stream.chunk_s), chunk_s=stream.chunk_s,
+                                        left_s=stream.left_s, right_s=stream.right_s)
+            hypothesis = " ".join(event.text for event in events if event.final)
+        c, w = cer(item.text, hypothesis), wer(item.text, hypothesis)
+        rows.append({"file": item.audio, "decoding": "offline" if stream is None else "stream",
+                     "chunk_s": stream.chunk_s if stream else math.nan,
+                     "left_s": stream.left_s if stream else math.nan,
+                     "right_s": stream.right_s if stream else math.nan,
+                     "dry": float(dry), "reference": item.text, "hypothesis": hypothesis, "cer": c, "wer": w,
+                     "ref_chars": ref_chars, "ref_words": ref_words,
+                     "char_edits": round(c * max(ref_chars, 1)), "word_edits": round(w * max(ref_words, 1)),
+                     "audio_s": len(audio) / SAMPLE_RATE})
+    return rows
+
+
+def table(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a tidy DataFrame in a fixed order (file, then grid), whatever order they arrived in."""
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    return frame.sort_values(["file", *GRID_KEYS], kind="stable", ignore_index=True)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """Corpus CER and WER per grid point: pooled edits over pooled reference length."""
+    grouped = results.groupby(GRID_KEYS, dropna=False, sort=True)
+    totals = grouped[["char_edits", "ref_chars", "word_edits", "ref_words", "audio_s"]].sum()
+    summary = pd.DataFrame({"cer": totals.char_edits / totals.ref_chars.clip(lower=1),
+                            "wer": totals.word_edits / totals.ref_words.clip(lower=1),
+                            "files": grouped.size(), "audio_s": totals.audio_s})
+    return summary.reset_index()
+
+
+def best(summary: pd.DataFrame) -> pd.Series:
+    """The grid point with the lowest CER (ties: lower WER, then the smaller dry)."""
+    return summary.sort_values(["cer", "wer", "dry"], kind="stable").iloc[0]
+
+
+class _Local:
+    """Spawned worker processes (spawn: torch and NeMo are not fork-safe), or with
+    ``workers=0`` one thread of this process, sharing the models it has loaded."""
+
+    dashboard = None
+
+    def __init__(self, workers: int):
+        self.pool = (ThreadPoolExecutor(1) if workers == 0
+                     else ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+
+    def submit(self, *args):
+        return self.pool.submit(*args)
+
+    def close(self, cancel: bool):
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+class _Dask:
+    """A client of a running Dask scheduler (address or ``distributed.Client``)."""
+
+    def __init__(self, scheduler):
+        from distributed import Client
+
+        if isinstance(scheduler, Client):
+            self.client, self.own = scheduler, False
+        else:
+            try:
+                self.client, self.own = Client(scheduler, timeout="10s"), True
+            except (OSError, TimeoutError) as error:
+                raise WorkbenchError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+        self.dashboard = self.client.dashboard_link
+
+    def submit(self, function, *args):
+        return self.client.submit(function, *args, pure=False)
+
+    def close(self, cancel: bool):
+        if self.own:
+            self.client.close()
+
+
+def _check_models(denoiser, asr, drys) -> str | None:
+    """Fail early, in this process, on a missing model; the denoiser is only needed if a dry < 1."""
+    for path, what in ((asr, "ASR model"), (denoiser if any(d < 1 for d in drys) else None, "denoiser")):
+        if path is not None and not Path(path).is_file():
+            raise CheckpointError(f"{what} not found: {path}")
+    return str(denoiser) if any(d < 1 for d in drys) else None
+
+
+def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
+             device: str = "cpu", scheduler=None, workers: int | None = None, threads: int | None = None,
+             on_rows: Callable[[list[dict]], None] | None = None, on_start: Callable[[str | None], None] | None = None,
+             cancel: threading.Event | None = None, progress: bool = True) -> pd.DataFrame:
+    """Per-file error rates for ``drys`` x ``streams`` over a folder, a manifest or a list of :class:`Item`.
+
+    Runs in ``workers`` local processes (default: one per CPU, at most one per file; 0: a thread
+    of this process) or, given ``scheduler`` (an address or a ``distributed.Client``), on that
+    Dask cluster; ``threads`` is torch's thread count per worker (default: CPUs / local workers;
+    left as is in this process and on Dask). ``on_start`` receives the Dask dashboard link (None
+    locally), ``on_rows`` each file's rows as they arrive. Setting ``cancel`` stops the run and
+    returns the rows finished so far.
+    """
+    from tqdm.auto import tqdm
+
+    items = source if isinstance(source, list) else read_items(source)
+    drys = [float(d) for d in drys]
+    if not drys or not all(0.0 <= d <= 1.0 for d in drys):
+        raise WorkbenchError("dry values must lie between 0 and 1")
+    denoiser = _check_models(denoiser, asr, drys)
+    if workers is None:
+        workers = min(len(items), os.cpu_count() or 1)
+    if threads is None and scheduler is None and workers:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    runner = _Dask(scheduler) if scheduler is not None else _Local(workers)
+    if on_start:
+        on_start(runner.dashboard)
+    rows, pending = [], []
+    try:
+        pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads)
+                   for item in items]
+        with tqdm(total=len(items), unit="file", disable=not progress, desc="evaluate") as bar:
+            while pending and not (cancel is not None and cancel.is_set()):
+                future = next((future for future in pending if future.done()), None)
+                if future is None:
+                    time.sleep(0.05)
+                    continue
+                pending.remove(future)
+                file_rows = future.result()
+                rows += file_rows
+                bar.update(1)
+                if on_rows:
+                    on_rows(file_rows)
+        for future in pending:
+            future.cancel()
+    finally:
+        runner.close(cancel=bool(pending))
+    return table(rows)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m workbench evaluate``."""
+    parser.add_argument("source", help="JSON-lines manifest (audio_filepath, text) or folder of wav + txt")
+    parser.add_argument("--dry", type=_floats, default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
+    parser.add_argument("--chunk-s", type=_floats, help="stream with these chunk lengths (default: offline)")
+    parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
+    parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
+    parser.add_argument("--out", help="write the per-file table as CSV")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: one per CPU; 0: in this process)")
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
+    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+
+
+def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[Stream | None]:
+    """Offline decoding unless any streaming size is given; then every combination of them."""
+    if chunk_s is None and left_s is None and right_s is None:
+        return [None]
+    return [Stream(c, l, r) for c, l, r in product(chunk_s or [1.0], left_s or [2.0], right_s or [0.5])]
+
+
+def _print_dashboard(link: str | None) -> None:
+    if link:
+        print(f"Dask dashboard: {link}", file=sys.stderr)
+
+
+def run_evaluate(args) -> int:
+    """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
+    try:
+        results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
+                           denoiser=args.denoiser, asr=args.asr, device=args.device,
+                           scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
+        if args.out:
+            results.to_csv(args.out, index=False)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    summary = summarize(results)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    top = best(summary)
+    print(f"best dry: {top.dry:g} (CER {top.cer:.4f}, WER {top.wer:.4f})")
+    return 0

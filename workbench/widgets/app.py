@@ -1,0 +1,390 @@
+"""The workbench: five panels wired to one :class:`Session` through one worker thread.
+
+Widget callbacks (kernel main thread) only bump request counters and submit
+jobs; jobs (worker thread) do the work and check the counters to notice that
+they were superseded: a new source or Stop ends the processing of a file, a
+slider move ends a running transcription. Recordings carry a token so that
+late chunks of an ended recording are dropped.
+"""
+import contextlib
+import itertools
+import math
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import ipywidgets as widgets
+import numpy as np
+from IPython.display import display
+
+from .. import paths
+from ..asr import load_transcriber
+from ..audio import SAMPLE_RATE, load_audio, pcm16_to_float
+from ..denoise import DEFAULT_DRY, load_denoiser
+from ..errors import MicrophoneUnavailable
+from ..metrics import cer
+from ..sources import MicrophoneSource, find_microphone
+from .dry import DryPanel
+from .models import ModelsPanel, describe_model
+from .panel import css
+from .recorder import BrowserRecorder
+from .session import Session
+from .source import SourcePanel
+from .spectrograms import SpectrogramPanel
+from .transcript import TranscriptPanel
+from .worker import Worker, describe
+
+DEBOUNCE_S = 0.4      # quiet time after the last slider move before the transcript re-runs
+LIVE_AXIS_STEP_S = 5  # while recording, the time axis grows in steps of this many seconds
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence C-level stderr for a moment: PortAudio's ALSA/JACK probing would print into the cell."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def kernel_microphone() -> str | None:
+    """The name of the kernel machine's default microphone, None when it has none."""
+    try:
+        with quiet_stderr():
+            return find_microphone()[1]
+    except (MicrophoneUnavailable, OSError):
+        return None
+
+
+def load_or_keep(kind: str, load: Callable, path: str, device: str, current):
+    """(loaded model, None), or (``current``, a message saying why not) when loading fails."""
+    try:
+        return load(path, device), None
+    except Exception as error:
+        kept = "; the previous one stays in use" if current is not None else ""
+        return current, f"{kind} not loaded: {describe(error)}{kept}"
+
+
+class Workbench:
+    """Source, spectrograms, dry mix, transcript and models panels around one :class:`Session`."""
+
+    def __init__(self, denoiser=paths.DEFAULT_DENOISER, asr=paths.DEFAULT_ASR, device: str = "cpu",
+                 dry: float = DEFAULT_DRY, examples: dict[str, Path] | None = None):
+        """``examples`` maps names to audio files (default: the bundled ``audio_example/``); the first opens."""
+        self.session = Session(dry)
+        self.worker = Worker()
+        self.examples = paths.examples() if examples is None else dict(examples)
+        recorder = BrowserRecorder(self._browser_started, self._browser_chunk, self._browser_stopped,
+                                   lambda message: self.source.fail(message))
+        self.source = SourcePanel(list(self.examples), recorder, kernel_microphone())
+        self.spectrograms = SpectrogramPanel()
+        self.dry = DryPanel(dry)
+        self.transcript = TranscriptPanel()
+        self.models = ModelsPanel(denoiser, asr, device)
+        self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models]),
+                        "wb-workbench")
+        self._audio_request = self._mix_request = 0   # bumped on the main thread
+        self._live = None                             # token of the recording the worker is processing
+        self._browser_token = None
+        self._microphone: MicrophoneSource | None = None
+        self._pending, self._pending_lock = [], threading.Lock()  # recorded chunks not yet processed
+        self._stage, self._level, self._reference = ("", 0.0), 0.0, None
+        self._drawn_at, self._draw_every = 0.0, 0.25
+
+        self.source.example.observe(lambda change: self.open_example(change["new"]), "value")
+        self.source.upload.observe(self._uploaded, "value")
+        self.source.open_path.on_click(lambda _: self.open_path(self.source.path.value))
+        self.source.record.on_click(lambda _: self.toggle_kernel_recording())
+        self.source.stop.on_click(lambda _: self.stop())
+        self.dry.slider.observe(lambda change: self.set_dry(change["new"]), "value")
+        self.models.load.on_click(lambda _: self.load_models())
+
+        self.load_models()
+        if self.examples:
+            self.open_example(next(iter(self.examples)))
+        else:
+            self.source.say("no bundled examples in audio_example/ yet: upload a file, type a path or record")
+
+    def show(self) -> None:
+        """Display the workbench (the notebook's last cell)."""
+        display(self.view)
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        """Block until all submitted work is done (for tests and scripts, not for notebook cells)."""
+        return self.worker.wait(timeout)
+
+    # -- models --------------------------------------------------------
+    def load_models(self) -> None:
+        """Load the models named in the Models panel; on failure the previous ones stay in use."""
+        request = (self.models.denoiser.value.strip(), self.models.asr.value.strip(), self.models.device.value)
+        self.models.clear_error()
+        self.models.say("loading models… (the first load imports NeMo, about 15 s)")
+        self.transcript.models.value = "loading models…"
+        self.worker.submit(lambda: self._load_models(*request), self.models.fail)
+
+    def _load_models(self, denoiser_path: str, asr_path: str, device: str) -> None:
+        session = self.session
+        denoiser, denoiser_error = load_or_keep("denoiser", load_denoiser, denoiser_path, device, session.denoiser)
+        transcriber, asr_error = load_or_keep("ASR", load_transcriber, asr_path, device, session.transcriber)
+        new_denoiser, new_asr = denoiser is not session.denoiser, transcriber is not session.transcriber
+        session.denoiser, session.transcriber = denoiser, transcriber
+        self.models.show_loaded(denoiser, transcriber)
+        self.transcript.models.value = f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}"
+        if denoiser_error or asr_error:
+            self.models.fail(" · ".join(error for error in (denoiser_error, asr_error) if error))
+        if len(session.audio) and not session.recording and (new_denoiser or new_asr):
+            if new_denoiser:
+                self._analyse(self._audio_request)
+            else:
+                self._transcribe(self._audio_request, self._mix_request)
+
+    # -- files ---------------------------------------------------------
+    def open_example(self, name: str) -> None:
+        if name not in self.examples:
+            self.source.fail(f"no bundled example called {name!r}")
+        elif self.source.example.value != name:
+            self.source.example.value = name  # its observer opens it
+        else:
+            path = self.examples[name]
+            self._open(lambda: load_audio(path), name, paths.reference_text(path))
+
+    def open_path(self, text: str) -> None:
+        if not text.strip():
+            self.source.fail("type the path of an audio file first")
+            return
+        path = Path(text.strip()).expanduser()
+        self._open(lambda: load_audio(path), path.name, paths.reference_text(path) if path.is_file() else None)
+
+    def open_bytes(self, data: bytes, name: str = "upload") -> None:
+        self._open(lambda: load_audio(data), name, None)
+
+    def _uploaded(self, change) -> None:
+        if change["new"]:
+            item = change["new"][0]
+            self.open_bytes(bytes(item["content"]), item["name"])
+            self.source.upload.value = ()
+
+    def _open(self, load: Callable[[], np.ndarray], name: str, reference: str | None) -> None:
+        self._stop_recordings()
+        request = self._new_audio()
+        self.source.clear_error()
+        self.source.say(f"opening {name}…")
+        self.worker.submit(lambda: self._open_job(load, name, reference, request), self.source.fail)
+
+    def _new_audio(self) -> int:
+        self._audio_request += 1
+        self._mix_request += 1
+        return self._audio_request
+
+    def _open_job(self, load, name: str, reference: str | None, request: int) -> None:
+        if request != self._audio_request:
+            return
+        audio = load()
+        self.session.set_audio(audio, name)
+        self._reference = reference
+        self.transcript.reference.value = ""
+        self.spectrograms.draw_raw(audio, self.session.duration_s)
+        self.spectrograms.raw.play(audio)
+        self._analyse(request)
+
+    def _analyse(self, request: int) -> None:
+        """Denoise the session's audio once, then transcribe the mix; stops when superseded."""
+        session = self.session
+        for done in session.denoise():
+            if request != self._audio_request:
+                return
+            self._stage = ("denoising", done)
+            self._refresh()
+        if session.denoised is not None:
+            self.spectrograms.denoised.play(session.mixed)
+        self._refresh(force=True)
+        self._transcribe(request, self._mix_request)
+
+    def _transcribe(self, request: int, mix_request: int) -> None:
+        session = self.session
+        for done in session.transcribe():
+            if request != self._audio_request or mix_request != self._mix_request:
+                return
+            self._stage = ("transcribing", done)
+            self._refresh(denoised=False)
+        self._stage = ("done", 1.0)
+        if self._reference is not None and session.transcriber is not None:
+            self.transcript.reference.value = (f"<small>reference: {self._reference} · "
+                                               f"CER {cer(self._reference, session.text):.2f}</small>")
+        self._refresh(force=True, denoised=False)
+
+    # -- dry mix -------------------------------------------------------
+    def set_dry(self, dry: float) -> None:
+        self._mix_request += 1
+        request = self._mix_request
+        self.worker.submit(lambda: self._remix_job(dry, request), self.dry.fail)
+
+    def remix(self, dry: float) -> None:
+        """Re-mix the cached denoised signal at ``dry``; redraw its spectrogram and player (worker thread)."""
+        session = self.session
+        mixed = session.set_dry(dry)
+        self.spectrograms.draw_denoised(mixed if session.denoised is not None else None, session.duration_s, dry)
+        if session.denoised is not None and not session.recording:
+            self.spectrograms.denoised.play(mixed)
+
+    def _remix_job(self, dry: float, request: int) -> None:
+        if request != self._mix_request:
+            return
+        self.remix(dry)
+        if self.session.recording or self.session.transcriber is None or not len(self.session.audio):
+            return
+        quiet_until = time.monotonic() + DEBOUNCE_S
+        while time.monotonic() < quiet_until:
+            if request != self._mix_request:
+                return
+            time.sleep(0.02)
+        self._transcribe(self._audio_request, request)
+
+    # -- recordings ----------------------------------------------------
+    def toggle_kernel_recording(self) -> None:
+        """Start recording from the kernel machine's microphone, or stop it."""
+        if self._microphone is not None:
+            self._microphone.stop()
+            return
+        try:
+            with quiet_stderr():
+                microphone = MicrophoneSource()
+        except MicrophoneUnavailable as error:
+            self.source.fail(str(error))
+            return
+        self._stop_recordings()
+        token = self._start_live("kernel microphone")
+        self._microphone = microphone
+        self.source.show_recording(True)
+        threading.Thread(target=self._pump, args=(microphone, token), name="workbench-microphone",
+                         daemon=True).start()
+
+    def _pump(self, microphone: MicrophoneSource, token: int) -> None:
+        """Read the kernel microphone on its own thread (reads block) and pass chunks to the worker."""
+        try:
+            for chunk in microphone:
+                self._live_chunk(token, chunk)
+        except Exception as error:
+            self.source.fail(describe(error))
+        finally:
+            self._microphone = None
+            self.source.show_recording(False)
+            self.worker.submit(lambda: self._live_finish(token), self.source.fail)
+
+    def _browser_started(self, rate: int) -> None:
+        if self._microphone is not None:
+            self._microphone.stop()
+        self._browser_token = self._start_live(f"browser recording ({rate} Hz)")
+
+    def _browser_chunk(self, pcm: bytes, rate: int) -> None:
+        self._live_chunk(self._browser_token, pcm, rate)
+
+    def _browser_stopped(self) -> None:
+        token, self._browser_token = self._browser_token, None
+        self.worker.submit(lambda: self._live_finish(token), self.source.fail)
+
+    def _start_live(self, name: str) -> int:
+        token = self._new_audio()
+        self.source.clear_error()
+        self.worker.submit(lambda: self._live_start(name, token), self.source.fail)
+        return token
+
+    def _live_start(self, name: str, token: int) -> None:
+        self.session.start_live(name)
+        self._live, self._reference, self._level = token, None, 0.0
+        self.transcript.reference.value = ""
+        self.spectrograms.raw.play(self.session.audio)
+        self.spectrograms.denoised.play(self.session.audio)
+        self._stage = ("recording", None)
+        self._refresh(force=True, raw=True)
+
+    def _live_chunk(self, token: int, data: bytes | np.ndarray, rate: int = SAMPLE_RATE) -> None:
+        """Queue recorded audio (PCM16 bytes at ``rate``, or 16 kHz float32) for one draining job.
+
+        When the worker falls behind, the chunks that piled up are processed as one larger
+        chunk, which costs less per second of audio, so a recording catches up.
+        """
+        with self._pending_lock:
+            self._pending.append((token, data, rate))
+            if len(self._pending) > 1:
+                return  # the drain job already queued takes this chunk too
+        self.worker.submit(self._drain, self.source.fail)
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        for (token, rate), group in itertools.groupby(pending, key=lambda item: (item[0], item[2])):
+            parts = [data for _, data, _ in group]
+            if isinstance(parts[0], bytes):
+                self._live_feed(token, pcm16_to_float(b"".join(parts), rate))
+            else:
+                self._live_feed(token, np.concatenate(parts))
+
+    def _live_feed(self, token: int, chunk: np.ndarray) -> None:
+        if token != self._live or not self.session.recording:
+            return  # a chunk of a recording that has ended
+        self.session.feed(chunk)
+        recent = chunk[-SAMPLE_RATE // 10:]
+        self._level = float(np.sqrt(np.mean(np.square(recent)))) if len(recent) else 0.0
+        self._refresh(raw=True)
+
+    def _live_finish(self, token: int) -> None:
+        if token != self._live or not self.session.recording:
+            return
+        session = self.session
+        session.finish_live()
+        self._stage, self._level = ("done", 1.0), 0.0
+        self._refresh(force=True, raw=True)
+        self.spectrograms.raw.play(session.audio)
+        if session.denoised is not None:
+            self.spectrograms.denoised.play(session.mixed)
+
+    def _stop_recordings(self) -> None:
+        if self._microphone is not None:
+            self._microphone.stop()
+        self.source.recorder.stop()
+
+    def stop(self) -> None:
+        """End what is running: a recording (it is flushed and kept) or the processing of a file."""
+        self._stop_recordings()
+        self._audio_request += 1
+        self._mix_request += 1
+        self.worker.submit(self._stopped, self.source.fail)
+
+    def _stopped(self) -> None:
+        if self._stage[0] in ("denoising", "transcribing"):
+            self._stage = ("stopped", self._stage[1])
+        self._refresh(force=True)
+
+    # -- drawing (worker thread) ---------------------------------------
+    def _refresh(self, force: bool = False, raw: bool = False, denoised: bool = True) -> None:
+        """Redraw what changes while work runs, at most a few times a second unless ``force``."""
+        if not force and time.monotonic() - self._drawn_at < self._draw_every:
+            return
+        started = time.perf_counter()
+        session = self.session
+        axis = session.duration_s
+        if session.recording:
+            axis = max(LIVE_AXIS_STEP_S, math.ceil(axis / LIVE_AXIS_STEP_S) * LIVE_AXIS_STEP_S)
+        if raw:
+            self.spectrograms.draw_raw(session.audio, axis)
+        if denoised:
+            self.spectrograms.draw_denoised(session.mixed if session.denoised is not None else None, axis,
+                                            session.dry)
+        self.transcript.show(session.finals, session.partial)
+        self.transcript.show_rtf(session.denoise_time.rtf, session.asr_time.rtf)
+        stage, done = self._stage
+        with self.source.progress.hold_sync():
+            self.source.progress.description = stage or "progress"
+            self.source.progress.value = 0.0 if done is None else done
+        self.source.show_level(session.duration_s, self._level)
+        percent = f" {done:.0%}" if stage in ("denoising", "transcribing") else ""
+        self.source.say(f"{session.name} · {session.duration_s:.1f} s · {stage}{percent}")
+        self._draw_every = max(0.25, 3 * (time.perf_counter() - started))
+        self._drawn_at = time.monotonic()

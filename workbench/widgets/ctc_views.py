@@ -1,0 +1,266 @@
+"""Teaching views of CTC recognition: posteriorgram, greedy alignment, buffered streaming.
+
+Each view picks an example recording, runs the models once per setting and
+draws with matplotlib (Agg) into an ``ipywidgets.Image``. The data come from
+:mod:`workbench.teaching`; nothing here computes more than what is drawn.
+"""
+import html
+import io
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib import font_manager
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from .. import teaching
+from ..audio import SAMPLE_RATE, load_audio, to_wav_bytes
+from ..denoise import DEFAULT_DRY, mix
+from ..errors import WorkbenchError
+from ..mel import mel_spectrogram
+from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, examples as bundled_examples
+from ..tuning import load_models
+
+KOREAN_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
+
+
+@lru_cache(maxsize=1)
+def style() -> dict:
+    """Matplotlib settings with a Hangul font first, if the system has one (e.g. Debian's
+    fonts-nanum); system fonts installed after matplotlib built its font cache are added here."""
+    for path in font_manager.findSystemFonts():
+        if Path(path).name.startswith(("Nanum", "NotoSansCJK", "NotoSansKR")):
+            font_manager.fontManager.addfont(path)
+    known = {font.name for font in font_manager.fontManager.ttflist}
+    return {"font.family": [name for name in KOREAN_FONTS if name in known] + ["DejaVu Sans"], "font.size": 9}
+
+
+def png(figure: Figure) -> bytes:
+    """The figure as PNG bytes (without a Hangul font, Korean labels draw as boxes)."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def message(text: str) -> widgets.HTML:
+    """A one-line notice in place of a view that cannot run."""
+    return widgets.HTML(f"<p style='color:#a33'><b>Cannot show this view:</b> {text}</p>")
+
+
+def draw_mel(axes, audio: np.ndarray, title: str) -> None:
+    """Log-mel spectrogram of ``audio`` on a time axis in seconds."""
+    mel = mel_spectrogram(audio)
+    axes.imshow(mel.db, origin="lower", aspect="auto", cmap="magma",
+                extent=[0, len(audio) / SAMPLE_RATE, 0, mel.db.shape[0]])
+    axes.set_ylabel("mel band")
+    axes.set_title(title, loc="left")
+
+
+class ExampleView(widgets.VBox):
+    """An example picker and a dry slider over a figure; subclasses define ``figure() -> Figure``."""
+
+    def __init__(self, examples=None, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR, device="cpu",
+                 dry: float = DEFAULT_DRY, controls=()):
+        examples = bundled_examples() if examples is None else examples
+        self.files = {name: Path(path) for name, path in examples.items()}
+        if not self.files:
+            raise WorkbenchError("no example recordings (put .wav files in audio_example/ or pass examples=)")
+        self.denoiser, self.transcriber = load_models(str(denoiser), str(asr), device)
+        self.example = widgets.Dropdown(options=list(self.files), description="example")
+        self.dry = widgets.FloatSlider(value=dry, min=0.0, max=1.0, step=0.01, description="dry",
+                                       continuous_update=False)
+        self.image = widgets.Image(format="png")
+        self.notice = widgets.HTML()
+        self._audio = {}
+        super().__init__([widgets.HBox([self.example, self.dry, *controls]), self.notice, self.image])
+        for control in (self.example, self.dry, *controls):
+            control.observe(lambda _: self.refresh(), "value")
+
+    def signals(self) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, enhanced at the slider's dry); the denoiser runs once per example."""
+        name = self.example.value
+        if name not in self._audio:
+            raw = load_audio(self.files[name])
+            self._audio[name] = raw, self.denoiser.denoise(raw)
+        raw, denoised = self._audio[name]
+        return raw, mix(raw, denoised, self.dry.value)
+
+    def refresh(self) -> None:
+        """Redraw; a problem the user can fix (e.g. an unreadable recording) shows above the figure."""
+        try:
+            with rc_context(style()):
+                self.image.value = png(self.figure())
+            self.notice.value = ""
+        except WorkbenchError as error:
+            self.notice.value = f"<span style='color:#a33'>{html.escape(str(error))}</span>"
+
+
+class PosteriorgramView(ExampleView):
+    """Spectrogram over per-frame CTC probabilities (blank and top tokens), raw beside enhanced."""
+
+    def __init__(self, top: int = 8, **options):
+        self.top = widgets.IntSlider(value=top, min=1, max=20, description="top tokens", continuous_update=False)
+        super().__init__(controls=[self.top], **options)
+        self.refresh()
+
+    def figure(self) -> Figure:
+        raw, enhanced = self.signals()
+        figure = Figure(figsize=(12, 6), layout="constrained")
+        grid = figure.subplots(2, 2, sharex=True, height_ratios=[1, 1.2])
+        for column, (audio, name) in enumerate([(raw, "raw"), (enhanced, f"denoised, dry {self.dry.value:.2f}")]):
+            draw_mel(grid[0, column], audio, name)
+            gram = teaching.posteriorgram(self.transcriber, self.transcriber.log_probs(audio), self.top.value)
+            axes = grid[1, column]
+            axes.imshow(gram.probs, aspect="auto", origin="upper", cmap="Greys", vmin=0, vmax=1,
+                        interpolation="nearest", extent=[0, len(gram.times) * gram.frame_s, len(gram.ids) - 0.5, -0.5])
+            axes.set_yticks(range(len(gram.ids)), gram.labels)
+            axes.set_xlabel("time (s)")
+            axes.set_ylabel("p(token | frame)")
+        return figure
+
+
+class AlignmentView(ExampleView):
+    """The greedy path frame by frame, its collapse into text, token spans on the spectrogram,
+    and one button per word that plays that stretch of the (enhanced) audio."""
+
+    def __init__(self, **options):
+        self.steps = widgets.HTML()
+        self.words = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
+        self.player = widgets.Audio(autoplay=False, loop=False, controls=True)
+        super().__init__(**options)
+        self.children = [*self.children, self.steps, self.words, self.player]
+        self.refresh()
+
+    def figure(self) -> Figure:
+        _, audio = self.signals()
+        align = teaching.alignment(self.transcriber, self.transcriber.log_probs(audio))
+        self._show_text(align, audio)
+        figure = Figure(figsize=(12, 4.5), layout="constrained")
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        draw_mel(top, audio, f"greedy alignment (dry {self.dry.value:.2f}): {align.text}")
+        for number, token in enumerate(align.tokens):
+            top.axvspan(token.start_s, token.end_s, color="cyan", alpha=0.35)
+            top.text((token.start_s + token.end_s) / 2, 74 - 6 * (number % 2), token.text,
+                     ha="center", color="white", fontsize=10)
+        for word in align.words:
+            top.annotate("", (word.start_s, 2), (word.end_s, 2),
+                         arrowprops={"arrowstyle": "|-|", "color": "yellow"})
+        blank = align.path == self.transcriber.blank
+        times = np.arange(len(align.path)) * align.frame_s
+        bottom.bar(times[blank], 1, width=align.frame_s, align="edge", color="#ddd", label="blank ∅")
+        bottom.bar(times[~blank], 1, width=align.frame_s, align="edge", color="tab:blue", label="token")
+        for token in align.tokens:
+            bottom.text((token.start_s + token.end_s) / 2, 0.5, token.text, ha="center", va="center", color="white")
+        bottom.set_yticks([])
+        bottom.set_xlabel("time (s); one bar per output frame (argmax)")
+        bottom.legend(loc="upper right", fontsize=7)
+        return figure
+
+    def _show_text(self, align: teaching.Alignment, audio: np.ndarray) -> None:
+        merged = [label for i, label in enumerate(align.path_labels) if i == 0 or label != align.path_labels[i - 1]]
+        kept = [label for label in merged if label != teaching.BLANK_LABEL]
+        self.steps.value = (
+            "<div style='font-family:monospace;line-height:1.6'>"
+            f"<b>1. argmax per frame</b> ({len(align.path)} frames of {align.frame_s * 1000:.0f} ms): "
+            f"{' '.join(align.path_labels)}<br>"
+            f"<b>2. merge repeats</b>: {' '.join(merged)}<br>"
+            f"<b>3. drop blanks ∅</b>: {' '.join(kept)}<br>"
+            f"<b>4. text</b>: {align.text or '(empty)'}</div>")
+        buttons = []
+        for word in align.words:
+            button = widgets.Button(description=word.text, tooltip=f"{word.start_s:.2f}-{word.end_s:.2f} s")
+            button.on_click(lambda _, span=word: self.play(audio, span))
+            buttons.append(button)
+        self.words.children = buttons
+
+    def play(self, audio: np.ndarray, span: teaching.Span, pad_s: float = 0.1) -> None:
+        """Load the word's stretch (padded: CTC spikes are narrower than the sound) and play it."""
+        start = max(0, int((span.start_s - pad_s) * SAMPLE_RATE))
+        end = min(len(audio), int((span.end_s + pad_s) * SAMPLE_RATE))
+        self.player.autoplay = True  # a click is the user's request to hear it
+        self.player.value = to_wav_bytes(audio[start:end])
+
+
+class StreamingView(ExampleView):
+    """The buffered stream, step by step: left context, chunk and right context as bands over
+    the waveform, the moment the step can run, and the hypothesis after it."""
+
+    def __init__(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5, **options):
+        slider = dict(min=0.0, max=3.0, step=0.04, continuous_update=False)
+        self.chunk_s = widgets.FloatSlider(value=chunk_s, description="chunk s", **{**slider, "min": 0.08})
+        self.left_s = widgets.FloatSlider(value=left_s, description="left s", **slider)
+        self.right_s = widgets.FloatSlider(value=right_s, description="right s", **slider)
+        self.step = widgets.IntSlider(value=0, min=0, max=0, description="step")
+        self.play = widgets.Play(interval=800, min=0, max=0)
+        widgets.jslink((self.play, "value"), (self.step, "value"))
+        self.text = widgets.HTML()
+        self._steps = self._key = None
+        super().__init__(controls=[self.chunk_s, self.left_s, self.right_s], **options)
+        self.children = [*self.children[:2], widgets.HBox([self.play, self.step]), self.image, self.text]
+        self.step.observe(lambda _: self.refresh(), "value")
+        self.refresh()
+
+    def steps(self) -> list[teaching.ChunkStep]:
+        key = (self.example.value, self.dry.value, self.chunk_s.value, self.left_s.value, self.right_s.value)
+        if key != self._key:
+            _, audio = self.signals()
+            self._steps = teaching.stream_steps(self.transcriber, audio, *key[2:])
+            self._key = key
+            self.step.max = self.play.max = len(self._steps) - 1
+        return self._steps
+
+    def figure(self) -> Figure:
+        _, audio = self.signals()
+        steps = self.steps()
+        now = steps[min(self.step.value, len(steps) - 1)]
+        seconds = np.arange(len(audio)) / SAMPLE_RATE
+        figure = Figure(figsize=(12, 3), layout="constrained")
+        axes = figure.subplots()
+        arrived = now.right
+        axes.plot(seconds[:arrived], audio[:arrived], color="#333", linewidth=0.5)
+        axes.plot(seconds[arrived:], audio[arrived:], color="#ccc", linewidth=0.5, label="not yet arrived")
+        for step in steps[:now.index]:
+            axes.axvspan(step.start / SAMPLE_RATE, step.end / SAMPLE_RATE, color="#bbb", alpha=0.3)
+        bands = [(now.left, now.start, "tab:blue", "left context"), (now.start, now.end, "tab:orange", "chunk (kept)"),
+                 (now.end, now.right, "tab:green", "right context")]
+        for begin, end, color, label in bands:
+            if end > begin:
+                axes.axvspan(begin / SAMPLE_RATE, end / SAMPLE_RATE, color=color, alpha=0.3, label=label)
+        axes.axvline(now.ready_s, color="red", linestyle="--", label="step runs (audio arrived)")
+        axes.set_xlim(0, len(audio) / SAMPLE_RATE)
+        axes.set_xlabel("time (s)")
+        axes.set_title(f"step {now.index + 1}/{len(steps)}: chunk waits {now.wait_s:.2f} s "
+                       "(chunk + right context) before it can be decoded", loc="left")
+        axes.legend(loc="upper right", fontsize=7, ncols=4)
+        self.text.value = "<br>".join(
+            f"<span style='font-family:monospace'>{'▶' if step is now else '&nbsp;'} step {step.index + 1} "
+            f"[{step.start / SAMPLE_RATE:.2f}-{step.end / SAMPLE_RATE:.2f} s] +{step.new_text or '∅'} "
+            f"→ {step.hypothesis}</span>" for step in steps[:now.index + 1])
+        return figure
+
+
+def _view(kind, **options) -> widgets.Widget:
+    try:
+        return kind(**options)
+    except WorkbenchError as error:
+        return message(str(error))
+
+
+def posteriorgram_panel(**options) -> widgets.Widget:
+    """:class:`PosteriorgramView`, or a one-line message when models or examples are missing."""
+    return _view(PosteriorgramView, **options)
+
+
+def alignment_panel(**options) -> widgets.Widget:
+    """:class:`AlignmentView`, or a one-line message when models or examples are missing."""
+    return _view(AlignmentView, **options)
+
+
+def streaming_panel(**options) -> widgets.Widget:
+    """:class:`StreamingView`, or a one-line message when models or examples are missing."""
+    return _view(StreamingView, **options)

@@ -1,0 +1,33 @@
+"""Models panel: denoiser and ASR checkpoint paths, device, load button."""
+import ipywidgets as widgets
+
+from ..devices import available_devices
+from .panel import Panel, css
+
+
+def describe_model(kind: str, model) -> str:
+    """'denoiser: denoiser.th (2.1 M parameters, cpu)', or 'denoiser: none loaded'."""
+    if model is None:
+        return f"{kind}: none loaded"
+    name = str(model.name).rsplit("/", 1)[-1]
+    count = model.parameters
+    size = f"{count / 1e6:.1f} M" if count >= 100_000 else f"{count / 1e3:.1f} k"
+    return f"{kind}: {name} ({size} parameters, {model.device})"
+
+
+class ModelsPanel(Panel):
+    """Paths of the ``.th`` denoiser and the ``.nemo`` recogniser, and the device to run them on."""
+
+    def __init__(self, denoiser_path: str, asr_path: str, device: str = "cpu"):
+        wide = widgets.Layout(width="95%")
+        self.denoiser = css(widgets.Text(str(denoiser_path), description="denoiser .th", layout=wide),
+                            "wb-denoiser-path")
+        self.asr = css(widgets.Text(str(asr_path), description="ASR .nemo", layout=wide), "wb-asr-path")
+        devices = available_devices()
+        self.device = css(widgets.Dropdown(options=devices, value=device if device in devices else "cpu",
+                                           description="device"), "wb-device")
+        self.load = css(widgets.Button(description="Load models", icon="upload"), "wb-load-models")
+        super().__init__("models", "Models", [self.denoiser, self.asr, widgets.HBox([self.device, self.load])])
+
+    def show_loaded(self, denoiser, transcriber) -> None:
+        self.say(f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}")

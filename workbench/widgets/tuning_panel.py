@@ -1,0 +1,179 @@
+"""A panel for :func:`workbench.tuning.evaluate`: sweep dry values, watch the table fill,
+plot corpus CER against dry with the best value marked, and hand it to a slider."""
+import html
+import threading
+from pathlib import Path
+from typing import Callable
+
+import ipywidgets as widgets
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from tqdm.notebook import tqdm
+
+from .. import tuning
+from ..errors import WorkbenchError
+from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR
+from .ctc_views import png, style
+
+
+def _numbers(text: str) -> list[float] | None:
+    try:
+        values = [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise WorkbenchError(f"expected comma-separated numbers, got '{text}'") from None
+    return values or None
+
+
+def cer_plot(summary: pd.DataFrame) -> Figure:
+    """Corpus CER against dry, one line per decoding setting, a star at the best point."""
+    figure = Figure(figsize=(7, 3.5), layout="constrained")
+    axes = figure.subplots()
+    for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
+        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
+        axes.plot(group.dry, group.cer, marker="o", label=label)
+    top = tuning.best(summary)
+    axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
+              label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
+    axes.set_xlabel("dry (share of the raw signal)")
+    axes.set_ylabel("corpus CER")
+    axes.legend(fontsize=8)
+    return figure
+
+
+class TuningPanel(widgets.VBox):
+    """Run a dry sweep over a folder or manifest, locally or on a Dask scheduler.
+
+    ``slider`` is any widget with a ``value`` (e.g. the workbench's dry ``FloatSlider``) or a
+    callback taking the best dry; the "use best dry" button sends the best value there.
+    """
+
+    def __init__(self, source=EXAMPLES_DIR, slider=None, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
+                 device: str = "cpu", drys=tuning.DEFAULT_DRYS, workers: int | None = None):
+        self.target: Callable[[float], None] | None = (
+            slider if callable(slider) else (lambda value: setattr(slider, "value", value)) if slider else None)
+        self.models = dict(denoiser=denoiser, asr=asr, device=device)
+        text = dict(style={"description_width": "110px"}, layout=widgets.Layout(width="420px"))
+        self.source = widgets.Text(str(source), description="folder / manifest", **text)
+        self.drys = widgets.Text(",".join(f"{d:g}" for d in drys), description="dry values", **text)
+        self.chunk_s = widgets.Text("", description="chunk s", placeholder="offline if empty", **text)
+        self.left_s = widgets.Text("", description="left s", placeholder="2", **text)
+        self.right_s = widgets.Text("", description="right s", placeholder="0.5", **text)
+        self.scheduler = widgets.Text("", description="Dask scheduler", placeholder="local processes if empty", **text)
+        self.workers = widgets.IntText(workers if workers is not None else 0, description="local workers",
+                                       tooltip="0: run in this kernel", **text)
+        self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
+        self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
+        self.use_button = widgets.Button(description="use best dry", icon="check", disabled=True)
+        self.csv = widgets.Text("results.csv", description="CSV", **text)
+        self.save_button = widgets.Button(description="Save CSV", icon="save", disabled=True)
+        self.status = widgets.HTML()
+        self.dashboard = widgets.HTML()
+        self.progress = widgets.Box()
+        self.table = widgets.HTML()
+        self.image = widgets.Image(format="png")
+        self.rows: list[dict] = []
+        self.results = self.summary = None
+        self._cancel = threading.Event()
+        self._thread = None
+        self.run_button.on_click(lambda _: self.run())
+        self.cancel_button.on_click(lambda _: self._cancel.set())
+        self.use_button.on_click(lambda _: self.use_best())
+        self.save_button.on_click(lambda _: self.save())
+        super().__init__([
+            widgets.HBox([widgets.VBox([self.source, self.drys, self.scheduler, self.workers]),
+                          widgets.VBox([self.chunk_s, self.left_s, self.right_s])]),
+            widgets.HBox([self.run_button, self.cancel_button, self.use_button]),
+            self.progress, self.status, self.dashboard, self.image, self.table,
+            widgets.HBox([self.csv, self.save_button]),
+        ])
+
+    @property
+    def best_dry(self) -> float | None:
+        return None if self.summary is None or self.summary.empty else float(tuning.best(self.summary).dry)
+
+    def run(self, wait: bool = False) -> None:
+        """Start the sweep in a background thread (the kernel stays responsive); ``wait`` joins it."""
+        if self._thread and self._thread.is_alive():
+            return
+        try:
+            streams = tuning.streams_from(_numbers(self.chunk_s.value), _numbers(self.left_s.value),
+                                          _numbers(self.right_s.value))
+            items = tuning.read_items(self.source.value.strip())
+            drys = _numbers(self.drys.value) or []
+        except WorkbenchError as error:
+            self._error(str(error))
+            return
+        self.rows, self.results, self.summary = [], None, None
+        self.image.value, self.table.value = b"", ""
+        bar = tqdm(total=len(items), unit="file", desc="evaluate", display=False)
+        self.progress.children = [bar.container]
+        self._cancel.clear()
+        self.run_button.disabled, self.cancel_button.disabled = True, False
+        self.use_button.disabled = self.save_button.disabled = True
+        self.status.value = f"running {len(items)} files × {len(drys)} dry values × {len(streams)} decodings…"
+        self._thread = threading.Thread(target=self._run, args=(items, drys, streams, bar), daemon=True)
+        self._thread.start()
+        if wait:
+            self._thread.join()
+
+    def _run(self, items, drys, streams, bar) -> None:
+        def rows_arrived(rows):
+            self.rows += rows
+            bar.update(1)
+            self._show(tuning.table(self.rows))
+
+        def started(link):
+            self.dashboard.value = f"<a href='{link}' target='_blank'>Dask dashboard: {link}</a>" if link else ""
+
+        try:
+            scheduler = self.scheduler.value.strip() or None
+            results = tuning.evaluate(items, drys, streams, scheduler=scheduler, workers=self.workers.value,
+                                      on_rows=rows_arrived, on_start=started, cancel=self._cancel,
+                                      progress=False, **self.models)
+            cancelled = self._cancel.is_set()
+            self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
+                                 else f"done: {len(items)} files")
+            self._show(results)
+        except WorkbenchError as error:
+            self._error(str(error))
+        except Exception as error:  # shown in the panel: a worker thread has nowhere else to report
+            self._error(f"{type(error).__name__}: {error}")
+        finally:
+            bar.close()
+            self.run_button.disabled, self.cancel_button.disabled = False, True
+
+    def _error(self, text: str) -> None:
+        self.status.value = f"<span style='color:#a33'>{html.escape(text)}</span>"
+
+    def _show(self, results: pd.DataFrame) -> None:
+        self.results = results
+        if results.empty:
+            return
+        self.summary = tuning.summarize(results)
+        self.table.value = self.summary.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+        with rc_context(style()):
+            self.image.value = png(cer_plot(self.summary))
+        self.use_button.disabled = self.target is None
+        self.use_button.description = f"use best dry ({self.best_dry:g})"
+        self.save_button.disabled = False
+
+    def use_best(self) -> None:
+        """Send the best dry value to the slider or callback."""
+        if self.target is not None and self.best_dry is not None:
+            self.target(self.best_dry)
+
+    def save(self) -> None:
+        """Write the per-file table as CSV."""
+        path = Path(self.csv.value).expanduser()
+        try:
+            self.results.to_csv(path, index=False)
+        except OSError as error:
+            self._error(f"cannot write {path}: {error.strerror}")
+            return
+        self.status.value = f"saved {len(self.results)} rows to {html.escape(str(path))}"
+
+
+def tuning_panel(**options) -> TuningPanel:
+    """A :class:`TuningPanel`; see its options. Missing models or files show as one message on Run."""
+    return TuningPanel(**options)
