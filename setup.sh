@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(portaudio19-dev libsndfile1 ffmpeg sox espeak-ng chromium)
+packages=(portaudio19-dev libsndfile1 ffmpeg sox espeak-ng chromium fonts-nanum)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -26,6 +26,8 @@ def test_posteriorgram_rows_are_blank_then_tokens_by_peak(transcriber):
     others = np.delete(np.exp(log_probs), gram.ids, axis=1)
     assert others.max() <= peaks.min() + 1e-9
     assert gram.times[1] == pytest.approx(transcriber.frame_s)
+    fixed = teaching.posteriorgram(transcriber, log_probs[:10], ids=gram.ids)
+    assert fixed.ids == gram.ids and fixed.probs.shape == (6, 10)
 
 
 def test_alignment_spans_give_the_offline_transcript(transcriber):

@@ -65,7 +65,7 @@ def test_pipeline_smoke(tmp_path):
     assert info.samplerate == 16000 and info.channels == 1
 
     # denoiser: a few steps, facebook layout, loadable by the workbench
-    path, steps, loss = denoiser.train(d, tmp_path / "denoiser", minutes=1, hidden=4, batch_size=4, segment=1.0,
+    path, steps, loss = denoiser.train(d, tmp_path / "denoiser", minutes=10, hidden=4, batch_size=4, segment=1.0,
                                        max_steps=4, denoise_share=4, threads=2, log=log)
     assert steps == 4 and math.isfinite(loss)
     import torch
@@ -81,7 +81,7 @@ def test_pipeline_smoke(tmp_path):
     assert len(data.read_manifest(tmp_path / "denoiser" / "denoised.json")) == 4
 
     # ASR: NeMo's training path, a few steps, with the denoised share as extra manifest
-    nemo_path = asr.train(d, tmp_path / "asr", minutes=1.5, max_steps=4, batch_size=4, d_model=32, n_layers=1,
+    nemo_path = asr.train(d, tmp_path / "asr", minutes=10, max_steps=4, batch_size=4, d_model=32, n_layers=1,
                           n_heads=2, val_every=2, num_workers=0, log_every=2, threads=2, log=log,
                           extra_manifests=[tmp_path / "denoiser" / "denoised.json"])
     losses = [float(m) for line in logs for m in re.findall(r"^step \d+ loss ([-\d.e+naif]+)", line)]

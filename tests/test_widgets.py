@@ -2,14 +2,15 @@
 import datetime
 import threading
 
+import models
 import numpy as np
 import pytest
 import soundfile
 from conftest import speechlike
 
-from workbench import DEFAULT_DRY, MicrophoneUnavailable, load_audio, mix
+from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix
 from workbench.audio import chunks
-from workbench.widgets import Workbench, app
+from workbench.widgets import Session, Workbench, app
 from workbench.widgets.session import ASR_CHUNK_S
 
 PNG = b"\x89PNG"
@@ -60,6 +61,16 @@ def test_example_is_denoised_once_mixed_and_transcribed(bench, wav):
         assert bytes(view.player.value).startswith(b"RIFF") and not view.player.autoplay and not view.player.loop
     assert bench.source.error.value == bench.models.error.value == ""
     assert "done" in bench.source.status.value
+
+
+def test_session_denoises_a_bidirectional_model_in_one_piece():
+    session = Session()
+    session.denoiser = Denoiser(models.tiny_demucs(causal=False))
+    audio = speechlike(2.0)
+    session.set_audio(audio)
+    assert list(session.denoise()) == [1.0]
+    np.testing.assert_allclose(session.denoised.array, session.denoiser.denoise(audio), atol=1e-6)
+    np.testing.assert_allclose(session.set_dry(0.3), mix(audio, session.denoised.array, 0.3))
 
 
 def test_slider_remixes_the_cached_signal_and_reruns_the_transcript(bench, monkeypatch):

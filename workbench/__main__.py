@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     enhance.add_argument("input")
     enhance.add_argument("output")
 
+    from .tuning import add_evaluate_arguments
+
+    add_evaluate_arguments(commands.add_parser("evaluate", help="CER/WER over a grid of dry values"))
+
     for command in (transcribe, enhance):
         command.add_argument("--device", default="cpu", help="cpu or cuda")
         command.add_argument("--dry", type=_dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
@@ -95,6 +99,10 @@ def _enhance(args) -> None:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "evaluate":
+        from .tuning import run_evaluate
+
+        return run_evaluate(args)
     try:
         (_transcribe if args.command == "transcribe" else _enhance)(args)
     except WorkbenchError as error:

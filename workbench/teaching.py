@@ -52,13 +52,17 @@ class Posteriorgram:
     frame_s: float
 
 
-def posteriorgram(transcriber, log_probs: np.ndarray, top: int = 8) -> Posteriorgram:
-    """The blank and the ``top`` tokens ranked by their peak probability max_t p_t(k)."""
+def top_tokens(transcriber, log_probs: np.ndarray, top: int = 8) -> list[int]:
+    """The blank, then the ``top`` tokens ranked by their peak probability max_t p_t(k)."""
+    peaks = np.asarray(log_probs).max(axis=0).astype(np.float64)
+    peaks[transcriber.blank] = -np.inf
+    return [transcriber.blank] + [int(k) for k in np.argsort(-peaks, kind="stable")[:top]]
+
+
+def posteriorgram(transcriber, log_probs: np.ndarray, top: int = 8, ids: list[int] | None = None) -> Posteriorgram:
+    """p_t(k) for the rows ``ids`` (default: :func:`top_tokens`), e.g. the same rows for raw and denoised."""
     probs = np.exp(np.asarray(log_probs, np.float64))
-    peaks = probs.max(axis=0)
-    peaks[transcriber.blank] = -1.0
-    tokens = [int(k) for k in np.argsort(-peaks, kind="stable")[:top]]
-    ids = [transcriber.blank] + tokens
+    ids = top_tokens(transcriber, log_probs, top) if ids is None else [int(i) for i in ids]
     times = np.arange(len(probs)) * transcriber.frame_s
     return Posteriorgram(probs[:, ids].T, ids, token_labels(transcriber, ids), times, transcriber.frame_s)
 

@@ -112,9 +112,12 @@ class PosteriorgramView(ExampleView):
         raw, enhanced = self.signals()
         figure = Figure(figsize=(12, 6), layout="constrained")
         grid = figure.subplots(2, 2, sharex=True, height_ratios=[1, 1.2])
-        for column, (audio, name) in enumerate([(raw, "raw"), (enhanced, f"denoised, dry {self.dry.value:.2f}")]):
+        scores = [self.transcriber.log_probs(raw), self.transcriber.log_probs(enhanced)]
+        rows = teaching.top_tokens(self.transcriber, np.concatenate(scores), self.top.value)  # same rows both sides
+        names = ["raw", f"denoised, dry {self.dry.value:.2f}"]
+        for column, (audio, log_probs, name) in enumerate(zip([raw, enhanced], scores, names)):
             draw_mel(grid[0, column], audio, name)
-            gram = teaching.posteriorgram(self.transcriber, self.transcriber.log_probs(audio), self.top.value)
+            gram = teaching.posteriorgram(self.transcriber, log_probs, ids=rows)
             axes = grid[1, column]
             axes.imshow(gram.probs, aspect="auto", origin="upper", cmap="Greys", vmin=0, vmax=1,
                         interpolation="nearest", extent=[0, len(gram.times) * gram.frame_s, len(gram.ids) - 0.5, -0.5])

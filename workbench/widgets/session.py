@@ -64,7 +64,6 @@ class Session:
         self.denoiser: Denoiser | None = None
         self.transcriber: Transcriber | None = None
         self.dry = dry
-        self.name = ""
         self.set_audio(np.zeros(0, np.float32))
 
     # -- audio and mix -------------------------------------------------

@@ -21,7 +21,8 @@ class SourcePanel(Panel):
                                      layout=widgets.Layout(width="50%")), "wb-path")
         self.open_path = css(widgets.Button(description="Open"), "wb-open")
         self.record = css(widgets.Button(description="Record (kernel mic)", icon="microphone",
-                                         disabled=kernel_microphone is None), "wb-record-kernel")
+                                         disabled=kernel_microphone is None, layout=widgets.Layout(width="auto")),
+                          "wb-record-kernel")
         self.recorder = css(recorder, "wb-record-browser")
         self.microphone = css(widgets.HTML(), "wb-mic-status")
         self.elapsed = css(widgets.Label("0.0 s"), "wb-elapsed")

@@ -32,6 +32,7 @@ class SpectrogramView:
         self.image = css(widgets.Image(format="png", layout=widgets.Layout(width="100%")), f"wb-{kind}-spec")
         self.player = css(widgets.Audio(format="wav", autoplay=False, loop=False, controls=True),
                           f"wb-{kind}-audio")
+        self.play(np.zeros(0, np.float32))
         self.box = widgets.VBox([self.title, self.image, self.player], layout=widgets.Layout(width="50%"))
         self.figure = Figure(figsize=(5.6, 2.6), dpi=90)
         self.canvas = FigureCanvasAgg(self.figure)
@@ -80,7 +81,8 @@ class SpectrogramView:
         return vmax
 
     def play(self, audio: np.ndarray) -> None:
-        self.player.value = to_wav_bytes(audio) if len(audio) else b""
+        """Put ``audio`` in the player (no audio: one silent sample; an empty file is a browser error)."""
+        self.player.value = to_wav_bytes(audio if len(audio) else np.zeros(1, np.float32))
 
 
 class SpectrogramPanel(Panel):
