@@ -17,10 +17,7 @@ import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
-CHOSEONG = [chr(c) for c in range(0x1100, 0x1113)]
-JUNGSEONG = [chr(c) for c in range(0x1161, 0x1176)]
-JONGSEONG = [chr(c) for c in range(0x11A8, 0x11C3)]
-LABELS = [" "] + CHOSEONG + JUNGSEONG + JONGSEONG   # 68
+from ..asr.config import JAMO_LABELS as LABELS  # 68: space + conjoining jamo
 
 
 def to_jamo(text: str) -> str:
