@@ -8,6 +8,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 import models  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption("--screenshots", metavar="DIR",
+                     help="save the browser tests' screenshots in DIR (docs/ in the README)")
+
+
 def speechlike(seconds: float, seed: int = 0, rate: int = 16000) -> np.ndarray:
     """Bursts of harmonic tones separated by pauses: deterministic, speech-shaped test audio."""
     rng = np.random.default_rng(seed)

@@ -92,6 +92,7 @@ def test_slider_remixes_the_cached_signal_and_reruns_the_transcript(bench, monke
     assert bytes(bench.spectrograms.denoised.player.value) != before
     assert "dry 0.60" in bench.spectrograms.denoised.title.value
     assert session.finals == streamed_finals(session.transcriber, session.mixed)
+    assert session.transcript_dry == 0.6 and "dry 0.60 · done" in bench.transcript.state.value
     assert bench.dry.error.value == ""
 
 
@@ -108,7 +109,7 @@ def test_bad_sources_show_one_error_and_keep_the_audio(bench, tmp_path, wav):
     assert "not found" in bench.source.error.value
     bench.open_bytes(b"this is not audio", "junk.wav")
     assert bench.wait(60)
-    assert "not a supported audio file" in bench.source.error.value
+    assert "cannot decode junk.wav: not a supported audio file" in bench.source.error.value
     bench.open_path("   ")
     assert "type the path" in bench.source.error.value
     np.testing.assert_array_equal(bench.session.audio, audio)
@@ -265,5 +266,13 @@ def test_widgets_have_stable_css_classes(bench):
     assert {"wb-workbench", "wb-source", "wb-example", "wb-upload", "wb-path", "wb-open", "wb-record-kernel",
             "wb-record-browser", "wb-level", "wb-elapsed", "wb-progress", "wb-stop", "wb-raw-spec",
             "wb-denoised-spec", "wb-raw-audio", "wb-denoised-audio", "wb-dry", "wb-transcript",
-            "wb-transcript-text", "wb-models-info", "wb-rtf", "wb-denoiser-path", "wb-asr-path", "wb-device",
+            "wb-transcript-text", "wb-transcript-dry", "wb-models-info", "wb-rtf", "wb-denoiser-path", "wb-asr-path", "wb-device",
             "wb-load-models", "wb-error", "wb-status"} <= classes
+
+
+def test_project_paths_are_shown_relative(monkeypatch):
+    from workbench.paths import DEFAULT_ASR, ROOT, display_path
+
+    monkeypatch.chdir(ROOT / "notebooks")
+    assert display_path(DEFAULT_ASR) == "../checkpoint/asr.nemo"
+    assert display_path("/elsewhere/model.nemo") == "/elsewhere/model.nemo"

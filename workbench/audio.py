@@ -43,8 +43,8 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
     return julius.resample_frac(x, int(rate), int(target)).numpy()
 
 
-def _decode(source) -> tuple[np.ndarray, int]:
-    """(samples, rate) with samples shaped (time, channels)."""
+def _decode(source, name: str) -> tuple[np.ndarray, int]:
+    """(samples, rate) with samples shaped (time, channels); ``name`` is for the error message."""
     try:
         data, rate = soundfile.read(source, dtype="float32", always_2d=True)
         return data, rate
@@ -54,13 +54,13 @@ def _decode(source) -> tuple[np.ndarray, int]:
         with tempfile.NamedTemporaryFile(suffix=".audio", delete=False) as handle:
             handle.write(source.getvalue())
         try:
-            return _decode_with_librosa(handle.name)
+            return _decode_with_librosa(handle.name, name)
         finally:
             os.unlink(handle.name)
-    return _decode_with_librosa(source)
+    return _decode_with_librosa(source, name)
 
 
-def _decode_with_librosa(path) -> tuple[np.ndarray, int]:
+def _decode_with_librosa(path, name: str) -> tuple[np.ndarray, int]:
     import librosa  # slow import, and only needed for formats soundfile lacks
 
     try:
@@ -68,25 +68,28 @@ def _decode_with_librosa(path) -> tuple[np.ndarray, int]:
             warnings.simplefilter("ignore")
             data, rate = librosa.load(path, sr=None, mono=False)
     except Exception as error:  # audioread raises many unrelated types
-        raise AudioError(f"cannot decode audio from {path}: not a supported audio file "
+        raise AudioError(f"cannot decode {name}: not a supported audio file "
                          f"({type(error).__name__})") from None
     return np.atleast_2d(data).T, rate
 
 
-def load_audio(source) -> np.ndarray:
-    """Read a path, ``bytes`` or file object; return 16 kHz mono float32."""
+def load_audio(source, name: str | None = None) -> np.ndarray:
+    """Read a path, ``bytes`` or file object; return 16 kHz mono float32.
+
+    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
+    """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        name, source = "audio bytes", io.BytesIO(bytes(source))
+        name, source = name or "audio bytes", io.BytesIO(bytes(source))
     elif isinstance(source, (str, os.PathLike)):
-        name = str(source)
+        name = name or str(source)
         path = Path(source)
         if not path.is_file():
             raise AudioError(f"audio file not found: {path}")
         if path.stat().st_size == 0:
             raise AudioError(f"audio file is empty: {path}")
     else:
-        name = getattr(source, "name", "audio stream")
-    data, rate = _decode(source)
+        name = name or getattr(source, "name", "audio stream")
+    data, rate = _decode(source, name)
     if data.size == 0:
         raise AudioError(f"{name} holds no audio samples")
     try:

@@ -1,4 +1,5 @@
 """Where the bundled defaults live (the repository's ``checkpoint/`` and ``audio_example/``)."""
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,3 +18,11 @@ def reference_text(audio_path) -> str | None:
     """The reference transcript stored beside an audio file (``name.txt``), if any."""
     text = Path(audio_path).with_suffix(".txt")
     return text.read_text(encoding="utf-8").strip() if text.is_file() else None
+
+
+def display_path(path) -> str:
+    """``path`` relative to the working directory when it lies in the project, else as given."""
+    path = Path(path)
+    if path.is_absolute() and path.resolve().is_relative_to(ROOT):
+        return os.path.relpath(path)
+    return str(path)

@@ -34,6 +34,7 @@ def main(argv=None):
 
     n = common(sub.add_parser("denoiser", help="causal Demucs, L1 + multi-resolution STFT"))
     n.add_argument("--minutes", type=float, default=20.0)
+    n.add_argument("--init", help=".th to continue from (its hidden size wins)")
     n.add_argument("--hidden", type=int, default=16)
     n.add_argument("--batch-size", type=int, default=16)
     n.add_argument("--segment", type=float, default=2.0, help="seconds per training example")
@@ -75,7 +76,8 @@ def main(argv=None):
     elif args.step == "denoiser":
         from . import denoiser
         kw = dict(minutes=args.minutes, hidden=args.hidden, batch_size=args.batch_size, segment=args.segment,
-                  lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry)
+                  lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry,
+                  init=args.init)
         if args.smoke:
             kw.update(minutes=1.0, hidden=4, batch_size=4, segment=1.0, max_steps=5, denoise_share=min(args.denoise_share, 8))
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)

@@ -93,14 +93,17 @@ def build_model(hidden=16, depth=5):
 
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
-          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0):
-    from ..denoise.checkpoint import save_package
+          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0, init=None):
+    """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``."""
+    from ..denoise.checkpoint import load_demucs, save_package
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     sampler = PairSampler(data, segment, seed=seed)
-    model = build_model(hidden)
+    model = load_demucs(init) if init else build_model(hidden)
+    if init:
+        log(f"continuing from {init}")
     log(f"denoiser parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M; "
         f"training {minutes} min on {threads} threads")
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))

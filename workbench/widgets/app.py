@@ -162,7 +162,7 @@ class Workbench:
         self._open(lambda: load_audio(path), path.name, paths.reference_text(path) if path.is_file() else None)
 
     def open_bytes(self, data: bytes, name: str = "upload") -> None:
-        self._open(lambda: load_audio(data), name, None)
+        self._open(lambda: load_audio(data, name), name, None)
 
     def _uploaded(self, change) -> None:
         if change["new"]:
@@ -380,6 +380,7 @@ class Workbench:
         self.transcript.show(session.finals, session.partial)
         self.transcript.show_rtf(session.denoise_time.rtf, session.asr_time.rtf)
         stage, done = self._stage
+        self.transcript.show_state(session.transcript_dry, stage)
         with self.source.progress.hold_sync():
             self.source.progress.description = stage or "progress"
             self.source.progress.value = 0.0 if done is None else done

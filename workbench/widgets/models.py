@@ -2,6 +2,7 @@
 import ipywidgets as widgets
 
 from ..devices import available_devices
+from ..paths import display_path
 from .panel import Panel, css
 
 
@@ -20,9 +21,9 @@ class ModelsPanel(Panel):
 
     def __init__(self, denoiser_path: str, asr_path: str, device: str = "cpu"):
         wide = widgets.Layout(width="95%")
-        self.denoiser = css(widgets.Text(str(denoiser_path), description="denoiser .th", layout=wide),
+        self.denoiser = css(widgets.Text(display_path(denoiser_path), description="denoiser .th", layout=wide),
                             "wb-denoiser-path")
-        self.asr = css(widgets.Text(str(asr_path), description="ASR .nemo", layout=wide), "wb-asr-path")
+        self.asr = css(widgets.Text(display_path(asr_path), description="ASR .nemo", layout=wide), "wb-asr-path")
         devices = available_devices()
         self.device = css(widgets.Dropdown(options=devices, value=device if device in devices else "cpu",
                                            description="device"), "wb-device")

@@ -130,6 +130,7 @@ class Session:
         self.clear_transcript()
         if self.transcriber is None:
             return
+        self.transcript_dry = self.dry
         signal = self.mixed
         recogniser, self.asr_time = self.transcriber.streamer(), Timer()
         for index, piece in enumerate(chunks(signal, ASR_CHUNK_S)):
@@ -147,6 +148,7 @@ class Session:
         self._enhancer = self.denoiser.stream(0.0, LIVE_HOP_MS) if self.denoiser else None
         self._recogniser = self.transcriber.streamer() if self.transcriber else None
         self._recognised = 0
+        self.transcript_dry = self.dry
         self.recording = True
 
     def feed(self, chunk: np.ndarray) -> None:
@@ -186,6 +188,7 @@ class Session:
     def clear_transcript(self) -> None:
         self.finals: list[TranscriptEvent] = []
         self.partial: TranscriptEvent | None = None
+        self.transcript_dry: float | None = None  # the dry mix the transcript was made from
 
     def take(self, events: list[TranscriptEvent]) -> None:
         """Apply recogniser events: a final closes the open segment, a partial replaces it."""

@@ -10,7 +10,7 @@ from .panel import Panel, css
 def transcript_html(finals: list[TranscriptEvent], partial: TranscriptEvent | None) -> str:
     """Finals as '[start–end s] text' lines; the partial after them in grey italics."""
     lines = [f"<div class='wb-final'><span style='color:#777'>[{e.start_s:.2f}–{e.end_s:.2f} s]</span> "
-             f"{html.escape(e.text)}</div>" for e in finals]
+             f"<span class='wb-final-text'>{html.escape(e.text)}</span></div>" for e in finals]
     if partial is not None:
         lines.append(f"<div class='wb-partial' style='color:#888;font-style:italic'>"
                      f"[{partial.start_s:.2f} s …] {html.escape(partial.text)}</div>")
@@ -23,18 +23,23 @@ class TranscriptPanel(Panel):
     def __init__(self):
         self.models = css(widgets.HTML(), "wb-models-info")
         self.rtf = css(widgets.HTML(), "wb-rtf")
+        self.state = css(widgets.HTML(), "wb-transcript-dry")
         self.view = css(widgets.HTML(layout=widgets.Layout(min_height="3em", max_height="16em", overflow="auto")),
                         "wb-transcript")
         self.text = css(widgets.Textarea(placeholder="final transcript (select and copy)", rows=3,
                                          layout=widgets.Layout(width="95%")), "wb-transcript-text")
         self.reference = css(widgets.HTML(), "wb-reference")
         super().__init__("transcript-panel", "Transcript",
-                         [self.models, self.rtf, self.view, self.text, self.reference])
+                         [self.models, self.rtf, self.state, self.view, self.text, self.reference])
         self.show([], None)
 
     def show(self, finals: list[TranscriptEvent], partial: TranscriptEvent | None) -> None:
         self.view.value = transcript_html(finals, partial)
         self.text.value = "\n".join(event.text for event in finals)
+
+    def show_state(self, dry: float | None, stage: str) -> None:
+        """Which mix the transcript below comes from, and whether it is complete."""
+        self.state.value = "" if dry is None else f"<small>transcript of the mix at dry {dry:.2f} · {stage}</small>"
 
     def show_rtf(self, denoiser: float | None, asr: float | None) -> None:
         parts = [f"{name} {value:.3f}" for name, value in (("denoiser", denoiser), ("ASR", asr)) if value is not None]
