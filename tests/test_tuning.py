@@ -106,9 +106,11 @@ def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path
     parser = argparse.ArgumentParser()
     tuning.add_evaluate_arguments(parser)
     out = tmp_path / "results.csv"
+    plot = tmp_path / "cer.png"
     args = parser.parse_args([str(corpus[1]), "--dry", "0,1", "--out", str(out), "--workers", "0",
-                              "--denoiser", models["denoiser"], "--asr", models["asr"]])
+                              "--denoiser", models["denoiser"], "--asr", models["asr"], "--plot", str(plot)])
     assert tuning.run_evaluate(args) == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")
     table = pd.read_csv(out)
     assert len(table) == 6 and set(table.dry) == {0.0, 1.0}
     printed = capsys.readouterr().out

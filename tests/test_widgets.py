@@ -276,3 +276,18 @@ def test_project_paths_are_shown_relative(monkeypatch):
     monkeypatch.chdir(ROOT / "notebooks")
     assert display_path(DEFAULT_ASR) == "../checkpoint/asr.nemo"
     assert display_path("/elsewhere/model.nemo") == "/elsewhere/model.nemo"
+
+
+def test_tuning_sweep_uses_the_loaded_models_and_sets_the_dry_slider(bench, wav, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.wav").write_bytes(wav.read_bytes())
+    (corpus / "a.txt").write_text("abc", encoding="utf-8")
+    bench.tuning.source.value = str(corpus)
+    bench.tuning.drys.value = "0, 1"
+    bench.tuning.run(wait=True)
+    assert bench.tuning.status.value.startswith("done"), bench.tuning.status.value
+    assert set(bench.tuning.results.dry) == {0.0, 1.0}
+    bench.tuning.use_button.click()
+    assert bench.wait(60)
+    assert bench.dry.slider.value == bench.tuning.best_dry == bench.session.dry == bench.session.transcript_dry

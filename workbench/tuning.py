@@ -148,6 +148,24 @@ def best(summary: pd.DataFrame) -> pd.Series:
     return summary.sort_values(["cer", "wer", "dry"], kind="stable").iloc[0]
 
 
+def cer_plot(summary: pd.DataFrame):
+    """Corpus CER against dry (a matplotlib ``Figure``), one line per decoding setting, a star at the best point."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 3.5), layout="constrained")
+    axes = figure.subplots()
+    for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
+        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
+        axes.plot(group.dry, group.cer, marker="o", label=label)
+    top = best(summary)
+    axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
+              label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
+    axes.set_xlabel("dry (share of the raw signal)")
+    axes.set_ylabel("corpus CER")
+    axes.legend(fontsize=8)
+    return figure
+
+
 class _Local:
     """Spawned worker processes (spawn: torch and NeMo are not fork-safe), or with
     ``workers=0`` one thread of this process, sharing the models it has loaded."""
@@ -261,6 +279,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
     parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
     parser.add_argument("--out", help="write the per-file table as CSV")
+    parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
     parser.add_argument("--workers", type=int, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
@@ -288,6 +307,8 @@ def run_evaluate(args) -> int:
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             results.to_csv(args.out, index=False)
+        if args.plot and not results.empty:
+            cer_plot(summarize(results)).savefig(args.plot, dpi=100)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

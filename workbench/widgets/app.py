@@ -34,6 +34,7 @@ from .session import Session
 from .source import SourcePanel
 from .spectrograms import SpectrogramPanel
 from .transcript import TranscriptPanel
+from .tuning_panel import TuningPanel
 from .worker import Worker, describe
 
 DEBOUNCE_S = 0.4      # quiet time after the last slider move before the transcript re-runs
@@ -87,8 +88,11 @@ class Workbench:
         self.dry = DryPanel(dry)
         self.transcript = TranscriptPanel()
         self.models = ModelsPanel(denoiser, asr, device)
-        self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models]),
-                        "wb-workbench")
+        self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen)
+        tuning = css(widgets.Accordion([self.tuning], titles=("Tune the dry mix on a corpus (CER sweep)",),
+                                       selected_index=None), "wb-tuning")
+        self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models,
+                                      tuning]), "wb-workbench")
         self._audio_request = self._mix_request = 0   # bumped on the main thread
         self._live = None                             # token of the recording the worker is processing
         self._browser_token = None
@@ -122,16 +126,16 @@ class Workbench:
     # -- models --------------------------------------------------------
     def load_models(self) -> None:
         """Load the models named in the Models panel; on failure the previous ones stay in use."""
-        request = (self.models.denoiser.value.strip(), self.models.asr.value.strip(), self.models.device.value)
+        request = self.models.chosen()
         self.models.clear_error()
         self.models.say("loading models… (the first load imports NeMo, about 15 s)")
         self.transcript.models.value = "loading models…"
-        self.worker.submit(lambda: self._load_models(*request), self.models.fail)
+        self.worker.submit(lambda: self._load_models(**request), self.models.fail)
 
-    def _load_models(self, denoiser_path: str, asr_path: str, device: str) -> None:
+    def _load_models(self, denoiser: str, asr: str, device: str) -> None:
         session = self.session
-        denoiser, denoiser_error = load_or_keep("denoiser", load_denoiser, denoiser_path, device, session.denoiser)
-        transcriber, asr_error = load_or_keep("ASR", load_transcriber, asr_path, device, session.transcriber)
+        denoiser, denoiser_error = load_or_keep("denoiser", load_denoiser, denoiser, device, session.denoiser)
+        transcriber, asr_error = load_or_keep("ASR", load_transcriber, asr, device, session.transcriber)
         new_denoiser, new_asr = denoiser is not session.denoiser, transcriber is not session.transcriber
         session.denoiser, session.transcriber = denoiser, transcriber
         self.models.show_loaded(denoiser, transcriber)

@@ -32,3 +32,7 @@ class ModelsPanel(Panel):
 
     def show_loaded(self, denoiser, transcriber) -> None:
         self.say(f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}")
+
+    def chosen(self) -> dict:
+        """The paths and device typed in the panel: ``{denoiser, asr, device}``."""
+        return dict(denoiser=self.denoiser.value.strip(), asr=self.asr.value.strip(), device=self.device.value)

@@ -8,12 +8,11 @@ from typing import Callable
 import ipywidgets as widgets
 import pandas as pd
 from matplotlib import rc_context
-from matplotlib.figure import Figure
 from tqdm.notebook import tqdm
 
 from .. import tuning
 from ..errors import WorkbenchError
-from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR
+from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
 from .ctc_views import png, style
 
 
@@ -25,36 +24,24 @@ def _numbers(text: str) -> list[float] | None:
     return values or None
 
 
-def cer_plot(summary: pd.DataFrame) -> Figure:
-    """Corpus CER against dry, one line per decoding setting, a star at the best point."""
-    figure = Figure(figsize=(7, 3.5), layout="constrained")
-    axes = figure.subplots()
-    for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
-        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
-        axes.plot(group.dry, group.cer, marker="o", label=label)
-    top = tuning.best(summary)
-    axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
-              label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
-    axes.set_xlabel("dry (share of the raw signal)")
-    axes.set_ylabel("corpus CER")
-    axes.legend(fontsize=8)
-    return figure
-
-
 class TuningPanel(widgets.VBox):
     """Run a dry sweep over a folder or manifest, locally or on a Dask scheduler.
 
     ``slider`` is any widget with a ``value`` (e.g. the workbench's dry ``FloatSlider``) or a
     callback taking the best dry; the "use best dry" button sends the best value there.
+    ``models_from``, when given, is asked for ``{denoiser, asr, device}`` at each run (the
+    workbench's Models panel); otherwise the paths given here are used.
     """
 
     def __init__(self, source=EXAMPLES_DIR, slider=None, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
-                 device: str = "cpu", drys=tuning.DEFAULT_DRYS, workers: int | None = None):
+                 device: str = "cpu", drys=tuning.DEFAULT_DRYS, workers: int | None = None,
+                 models_from: Callable[[], dict] | None = None):
         self.target: Callable[[float], None] | None = (
             slider if callable(slider) else (lambda value: setattr(slider, "value", value)) if slider else None)
-        self.models = dict(denoiser=denoiser, asr=asr, device=device)
+        fixed = dict(denoiser=denoiser, asr=asr, device=device)
+        self.models_from = models_from or (lambda: fixed)
         text = dict(style={"description_width": "110px"}, layout=widgets.Layout(width="420px"))
-        self.source = widgets.Text(str(source), description="folder / manifest", **text)
+        self.source = widgets.Text(display_path(source), description="folder / manifest", **text)
         self.drys = widgets.Text(",".join(f"{d:g}" for d in drys), description="dry values", **text)
         self.chunk_s = widgets.Text("", description="chunk s", placeholder="offline if empty", **text)
         self.left_s = widgets.Text("", description="left s", placeholder="2", **text)
@@ -112,12 +99,13 @@ class TuningPanel(widgets.VBox):
         self.run_button.disabled, self.cancel_button.disabled = True, False
         self.use_button.disabled = self.save_button.disabled = True
         self.status.value = f"running {len(items)} files × {len(drys)} dry values × {len(streams)} decodings…"
-        self._thread = threading.Thread(target=self._run, args=(items, drys, streams, bar), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(items, drys, streams, bar, self.models_from()),
+                                        daemon=True)
         self._thread.start()
         if wait:
             self._thread.join()
 
-    def _run(self, items, drys, streams, bar) -> None:
+    def _run(self, items, drys, streams, bar, models: dict) -> None:
         def rows_arrived(rows):
             self.rows += rows
             bar.update(1)
@@ -130,7 +118,7 @@ class TuningPanel(widgets.VBox):
             scheduler = self.scheduler.value.strip() or None
             results = tuning.evaluate(items, drys, streams, scheduler=scheduler, workers=self.workers.value,
                                       on_rows=rows_arrived, on_start=started, cancel=self._cancel,
-                                      progress=False, **self.models)
+                                      progress=False, **models)
             cancelled = self._cancel.is_set()
             self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
                                  else f"done: {len(items)} files")
@@ -153,7 +141,7 @@ class TuningPanel(widgets.VBox):
         self.summary = tuning.summarize(results)
         self.table.value = self.summary.to_html(index=False, float_format=lambda v: f"{v:.4f}")
         with rc_context(style()):
-            self.image.value = png(cer_plot(self.summary))
+            self.image.value = png(tuning.cer_plot(self.summary))
         self.use_button.disabled = self.target is None
         self.use_button.description = f"use best dry ({self.best_dry:g})"
         self.save_button.disabled = False
