@@ -7,6 +7,7 @@ from conftest import speechlike
 from models import non_ctc_nemo
 from workbench import CheckpointError, DeviceError, load_transcriber
 from workbench.asr.ctc import GreedySegmenter, collapse
+from workbench.asr.hangul import compose
 
 BLANK = 9
 
@@ -41,7 +42,13 @@ def test_offline_matches_nemo_transcribe(transcriber):
     audio = speechlike(2.5, seed=3)
     hypothesis = transcriber.model.transcribe([audio], batch_size=1, verbose=False)[0]
     nemo_text = getattr(hypothesis, "text", hypothesis)
-    assert transcriber.transcribe(audio) == unicodedata.normalize("NFC", nemo_text).strip()
+    assert transcriber.transcribe(audio) == compose(nemo_text).strip()
+
+
+def test_jamo_compose_into_syllables_and_leftovers_into_letters():
+    decomposed = unicodedata.normalize("NFD", "안녕 하세요")
+    assert compose(decomposed) == "안녕 하세요"
+    assert compose("\u1100 \u1161\u11a8 \u1112\u1161\u11ab") == "ㄱ ㅏㄱ 한"
 
 
 def test_one_chunk_stream_equals_offline(transcriber):

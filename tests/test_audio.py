@@ -41,6 +41,26 @@ def test_bytes_and_wav_roundtrip():
     assert np.abs(again - audio).max() < 1e-4
 
 
+@pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000, 16000])
+def test_live_resampling_of_chunks_equals_resampling_the_whole(rate):
+    from workbench.audio import resample
+    from workbench.live_resample import LiveResampler
+
+    rng = np.random.default_rng(rate)
+    signal = (0.1 * rng.standard_normal(rate + 77)).astype(np.float32)
+    resampler, pieces, start = LiveResampler(rate), [], 0
+    while start < len(signal):
+        size = int(rng.integers(1, rate // 5))
+        pieces.append(resampler.feed(signal[start:start + size]))
+        start += size
+    pieces.append(resampler.flush())
+    whole = resample(signal, rate)
+    assert np.abs(np.concatenate(pieces) - whole).max() < 1e-6
+    seams = np.concatenate([resample(signal[i:i + rate // 10], rate) for i in range(0, len(signal), rate // 10)])
+    if rate != 16000:  # what chunk-by-chunk resampling would do instead
+        assert np.abs(seams[:len(whole)] - whole[:len(seams)]).max() > 1e-2
+
+
 def test_pcm16_at_other_rate():
     pcm = (tone(44100) * 32767).astype("<i2").tobytes()
     audio = pcm16_to_float(pcm, 44100)

@@ -8,7 +8,7 @@ import pytest
 import soundfile
 from conftest import speechlike
 
-from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix
+from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float
 from workbench.audio import chunks
 from workbench.widgets import Session, Workbench, app
 from workbench.widgets.session import ASR_CHUNK_S
@@ -201,6 +201,8 @@ def test_browser_recording_streams_into_the_session(bench):
     session = bench.session
     assert not session.recording
     assert session.duration_s == pytest.approx(2.0, abs=0.01)
+    whole = pcm16_to_float(pcm16(audio), rate)  # chunks are resampled without seams
+    np.testing.assert_allclose(session.audio, whole, atol=1e-6)
     assert len(session.denoised) == len(session.audio)
     assert session.partial is None
     assert bytes(bench.spectrograms.raw.player.value).startswith(b"RIFF")

@@ -98,12 +98,18 @@ def load_audio(source, name: str | None = None) -> np.ndarray:
         raise AudioError(f"{name}: {error}") from None
 
 
-def pcm16_to_float(pcm: bytes, rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
-    """Little-endian int16 PCM (as microphones and browsers send it) -> 16 kHz mono float32."""
+def pcm16_samples(pcm: bytes, channels: int = 1) -> np.ndarray:
+    """Little-endian int16 PCM (as microphones and browsers send it) -> mono float32 in [-1, 1]."""
     if len(pcm) % (2 * channels):
         raise AudioError(f"PCM16 data of {len(pcm)} bytes does not hold whole {channels}-channel frames")
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    return resample(samples.reshape(-1, channels).mean(axis=1), rate)
+    return samples.reshape(-1, channels).mean(axis=1)
+
+
+def pcm16_to_float(pcm: bytes, rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
+    """A whole PCM16 recording at ``rate`` -> 16 kHz mono float32 (for a live stream of chunks,
+    use :class:`workbench.live_resample.LiveResampler`)."""
+    return resample(pcm16_samples(pcm, channels), rate)
 
 
 def to_wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:

@@ -8,13 +8,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, chunks, load_audio, resample
+from .audio import SAMPLE_RATE, chunks, load_audio, pcm16_samples
 from .errors import MicrophoneUnavailable
-
-
-def pcm16_chunk(pcm: bytes, rate: int) -> np.ndarray:
-    """One PortAudio buffer of int16 samples -> float32 in [-1, 1] at 16 kHz."""
-    return resample(np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0, rate)
+from .live_resample import LiveResampler
 
 
 class FileSource:
@@ -100,9 +96,11 @@ class MicrophoneSource:
             except OSError as error:
                 raise MicrophoneUnavailable(f"cannot open microphone '{self.name}': {error}") from None
             self._running = True
+            resampler = LiveResampler(rate)  # one for the whole stream: no seams between chunks
             try:
                 while self._running:
-                    yield pcm16_chunk(stream.read(frames, exception_on_overflow=False), rate)
+                    yield resampler.feed(pcm16_samples(stream.read(frames, exception_on_overflow=False)))
+                yield resampler.flush()
             finally:
                 stream.stop_stream()
                 stream.close()

@@ -3,7 +3,6 @@ import contextlib
 import io
 import logging
 import tarfile
-import unicodedata
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -14,6 +13,7 @@ from ..audio import SAMPLE_RATE, check_audio, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from .ctc import collapse, greedy_path
+from .hangul import compose
 from .stream import CTCStream, TranscriptEvent
 
 CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
@@ -54,9 +54,9 @@ class Transcriber:
         return scores[0, :int(encoded_length[0])].float().cpu().numpy()
 
     def text(self, tokens: list[int]) -> str:
-        """Token ids -> display text (NFC, so decomposed jamo become syllables)."""
+        """Token ids -> display text (decomposed jamo composed into syllables, see :mod:`.hangul`)."""
         text = self.model.decoding.decode_ids_to_str(list(tokens)) if tokens else ""
-        return unicodedata.normalize("NFC", text).strip()
+        return compose(text).strip()
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Offline greedy transcript of the whole signal."""

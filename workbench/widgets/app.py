@@ -21,9 +21,10 @@ from IPython.display import display
 
 from .. import paths
 from ..asr import load_transcriber
-from ..audio import SAMPLE_RATE, load_audio, pcm16_to_float
+from ..audio import SAMPLE_RATE, load_audio, pcm16_samples
 from ..denoise import DEFAULT_DRY, load_denoiser
 from ..errors import MicrophoneUnavailable
+from ..live_resample import LiveResampler
 from ..metrics import cer
 from ..sources import MicrophoneSource, find_microphone
 from .dry import DryPanel
@@ -95,6 +96,7 @@ class Workbench:
                                       tuning]), "wb-workbench")
         self._audio_request = self._mix_request = 0   # bumped on the main thread
         self._live = None                             # token of the recording the worker is processing
+        self._resampler: LiveResampler | None = None  # the current recording's rate -> 16 kHz
         self._browser_token = None
         self._microphone: MicrophoneSource | None = None
         self._pending, self._pending_lock = [], threading.Lock()  # recorded chunks not yet processed
@@ -302,6 +304,7 @@ class Workbench:
     def _live_start(self, name: str, token: int) -> None:
         self.session.start_live(name)
         self._live, self._reference, self._level = token, None, 0.0
+        self._resampler = None
         self.transcript.reference.value = ""
         self.spectrograms.raw.play(self.session.audio)
         self.spectrograms.denoised.play(self.session.audio)
@@ -326,13 +329,19 @@ class Workbench:
         for (token, rate), group in itertools.groupby(pending, key=lambda item: (item[0], item[2])):
             parts = [data for _, data, _ in group]
             if isinstance(parts[0], bytes):
-                self._live_feed(token, pcm16_to_float(b"".join(parts), rate))
+                self._live_feed(token, pcm16_samples(b"".join(parts)), rate)
             else:
-                self._live_feed(token, np.concatenate(parts))
+                self._live_feed(token, np.concatenate(parts), rate)
 
-    def _live_feed(self, token: int, chunk: np.ndarray) -> None:
+    def _live_feed(self, token: int, chunk: np.ndarray, rate: int) -> None:
+        """Resample a chunk of the current recording to 16 kHz (seamlessly across chunks) and process it."""
         if token != self._live or not self.session.recording:
             return  # a chunk of a recording that has ended
+        if self._resampler is None or self._resampler.rate != rate:
+            if self._resampler is not None:
+                self.session.feed(self._resampler.flush())
+            self._resampler = LiveResampler(rate)
+        chunk = self._resampler.feed(chunk)
         self.session.feed(chunk)
         recent = chunk[-SAMPLE_RATE // 10:]
         self._level = float(np.sqrt(np.mean(np.square(recent)))) if len(recent) else 0.0
@@ -342,6 +351,9 @@ class Workbench:
         if token != self._live or not self.session.recording:
             return
         session = self.session
+        if self._resampler is not None:
+            session.feed(self._resampler.flush())
+            self._resampler = None
         session.finish_live()
         self._stage, self._level = ("done", 1.0), 0.0
         self._refresh(force=True, raw=True)
