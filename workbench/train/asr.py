@@ -2,7 +2,7 @@
 
 Transcripts are NFC Hangul; the model's labels are the 67 conjoining jamo
 that ``unicodedata.normalize('NFD', ...)`` produces from Hangul syllables,
-plus space. ``from_jamo`` (NFC) recomposes model output for display.
+plus space. :func:`workbench.asr.hangul.compose` recomposes model output for display.
 
 Training goes through NeMo's own path: jamo manifests -> ``EncDecCTCModel``
 (parser ``base``, speed + noise augmentation from NeMo's ``perturb``) ->
@@ -26,10 +26,6 @@ def to_jamo(text: str) -> str:
 
 
 _LABEL_SET = set(LABELS)
-
-
-def from_jamo(text: str) -> str:
-    return unicodedata.normalize("NFC", text)
 
 
 def jamo_manifest(src, dst):
