@@ -1,7 +1,8 @@
-"""Tiny models built on the fly, so tests never need downloaded weights."""
+"""Tiny models and test audio built on the fly, so tests never need downloaded weights or data."""
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
@@ -66,3 +67,13 @@ def non_ctc_nemo(path: Path) -> Path:
     with tarfile.open(path, "w") as archive:
         archive.add(config, arcname="model_config.yaml")
     return path
+
+
+def speechlike(seconds: float, seed: int = 0, rate: int = 16000) -> np.ndarray:
+    """Bursts of harmonic tones separated by pauses: deterministic, speech-shaped test audio."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    envelope = (np.sin(2 * np.pi * 0.7 * t) > -0.2).astype(np.float32)
+    f0 = 120 + 40 * np.sin(2 * np.pi * 0.3 * t)
+    voiced = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / rate) / k for k in range(1, 6))
+    return (0.2 * envelope * voiced + 0.01 * rng.standard_normal(len(t))).astype(np.float32)

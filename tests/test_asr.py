@@ -3,7 +3,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from conftest import speechlike
+from models import speechlike
 from models import non_ctc_nemo
 from workbench import CheckpointError, DeviceError, load_transcriber
 from workbench.asr.ctc import GreedySegmenter, collapse

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import soundfile
 
-from conftest import speechlike
+from models import speechlike
 from workbench import load_audio
 
 

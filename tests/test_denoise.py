@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import speechlike
+from models import speechlike
 from models import tiny_demucs
 from workbench import CheckpointError, Denoiser, load_denoiser, mix
 from workbench.denoise import Demucs, load_demucs

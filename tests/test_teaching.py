@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from conftest import speechlike
+from models import speechlike
 from workbench import teaching
 from workbench.asr.ctc import collapse
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import soundfile
 
-from conftest import speechlike
+from models import speechlike
 from workbench import load_audio, tuning
 from workbench.audio import chunks
 from workbench.errors import WorkbenchError

@@ -6,7 +6,7 @@ import models
 import numpy as np
 import pytest
 import soundfile
-from conftest import speechlike
+from models import speechlike
 
 from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float
 from workbench.audio import chunks
