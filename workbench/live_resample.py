@@ -46,21 +46,23 @@ class LiveResampler:
             self._window = np.full(self.width, chunk[0], np.float32)  # replicate padding, as offline
         self.received += len(chunk)
         self._window = np.concatenate([self._window, chunk])
-        return self._blocks()
+        out = self._blocks()
+        self.emitted += len(out)
+        return out
 
     def flush(self) -> np.ndarray:
         """Pad the end as the offline call does and return the last samples."""
         if self.same or self._window is None:
             return np.zeros(0, np.float32)
         self._window = np.concatenate([self._window, np.full(self.width + self.a, self._window[-1], np.float32)])
-        before = self.emitted
         total = self.received * self.b // self.a  # julius' default (floored) output length
-        out = self._blocks()[:max(0, total - before)]
-        self.emitted = before + len(out)
+        out = self._blocks()[:max(0, total - self.emitted)]
+        self.emitted += len(out)
         self._window = None
         return out
 
     def _blocks(self) -> np.ndarray:
+        """Every block whose inputs have all arrived; drops the inputs no later block needs."""
         span = 2 * self.width + self.a
         count = (len(self._window) - span) // self.a + 1
         if count <= 0:
@@ -69,5 +71,4 @@ class LiveResampler:
         x = torch.from_numpy(self._window[:used])[None, None]
         out = F.conv1d(x, self.resampler.kernel, stride=self.a)[0].T.reshape(-1).numpy()
         self._window = self._window[count * self.a:]
-        self.emitted += len(out)
         return out

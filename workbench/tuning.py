@@ -307,8 +307,9 @@ def run_evaluate(args) -> int:
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             results.to_csv(args.out, index=False)
-        if args.plot and not results.empty:
-            cer_plot(summarize(results)).savefig(args.plot, dpi=100)
+        summary = summarize(results)
+        if args.plot and not summary.empty:
+            cer_plot(summary).savefig(args.plot, dpi=100)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -317,7 +318,6 @@ def run_evaluate(args) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    summary = summarize(results)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     top = best(summary)
     print(f"best dry: {top.dry:g} (CER {top.cer:.4f}, WER {top.wer:.4f})")

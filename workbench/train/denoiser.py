@@ -101,9 +101,11 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     sampler = PairSampler(data, segment, seed=seed)
-    model = load_demucs(init) if init else build_model(hidden)
     if init:
+        model = load_demucs(init)
         log(f"continuing from {init}")
+    else:
+        model = build_model(hidden)
     log(f"denoiser parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M; "
         f"training {minutes} min on {threads} threads")
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
