@@ -3,6 +3,8 @@
 :class:`MicrophoneSource` reads PortAudio (pyaudio); :class:`FileSource`
 delivers a file through the same interface, optionally at real-time pace.
 """
+import contextlib
+import os
 import time
 from typing import Iterator
 
@@ -38,6 +40,19 @@ _HOW_TO_FIX = ("connect a microphone (and install PortAudio: apt-get install por
                "or use a file or the browser recorder instead")
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence C-level stderr for a moment: PortAudio's ALSA/JACK probing prints there."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _pyaudio():
     try:
         import pyaudio
@@ -46,10 +61,16 @@ def _pyaudio():
     return pyaudio
 
 
+def _port_audio():
+    """A started PortAudio (``pyaudio.PyAudio``), without its device-probing noise."""
+    pyaudio = _pyaudio()
+    with _quiet_stderr():
+        return pyaudio.PyAudio()
+
+
 def list_microphones() -> list[tuple[int, str]]:
     """(index, name) of every PortAudio device with input channels; empty if none."""
-    pyaudio = _pyaudio()
-    audio = pyaudio.PyAudio()
+    audio = _port_audio()
     try:
         devices = [audio.get_device_info_by_index(i) for i in range(audio.get_device_count())]
     finally:
@@ -84,7 +105,7 @@ class MicrophoneSource:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         pyaudio = _pyaudio()
-        audio = pyaudio.PyAudio()
+        audio = _port_audio()
         try:
             rate = SAMPLE_RATE
             if not self._supports(audio, rate):

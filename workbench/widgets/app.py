@@ -6,10 +6,8 @@ they were superseded: a new source or Stop ends the processing of a file, a
 slider move ends a running transcription. Recordings carry a token so that
 late chunks of an ended recording are dropped.
 """
-import contextlib
 import itertools
 import math
-import os
 import threading
 import time
 from pathlib import Path
@@ -42,24 +40,10 @@ DEBOUNCE_S = 0.4      # quiet time after the last slider move before the transcr
 LIVE_AXIS_STEP_S = 5  # while recording, the time axis grows in steps of this many seconds
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """Silence C-level stderr for a moment: PortAudio's ALSA/JACK probing would print into the cell."""
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def kernel_microphone() -> str | None:
     """The name of the kernel machine's default microphone, None when it has none."""
     try:
-        with quiet_stderr():
-            return find_microphone()[1]
+        return find_microphone()[1]
     except (MicrophoneUnavailable, OSError):
         return None
 
@@ -259,8 +243,7 @@ class Workbench:
             self._microphone.stop()
             return
         try:
-            with quiet_stderr():
-                microphone = MicrophoneSource()
+            microphone = MicrophoneSource()
         except MicrophoneUnavailable as error:
             self.source.fail(str(error))
             return
