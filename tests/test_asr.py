@@ -3,8 +3,7 @@ import unicodedata
 import numpy as np
 import pytest
 
-from models import speechlike
-from models import non_ctc_nemo
+from models import non_ctc_nemo, speechlike
 from workbench import CheckpointError, DeviceError, load_transcriber
 from workbench.asr.ctc import GreedySegmenter, collapse
 from workbench.asr.hangul import compose

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from models import speechlike
-from models import tiny_demucs
+from models import speechlike, tiny_demucs
 from workbench import CheckpointError, Denoiser, load_denoiser, mix
 from workbench.denoise import Demucs, load_demucs
 from workbench.denoise.checkpoint import _infer_kwargs
