@@ -5,7 +5,7 @@ import pytest
 
 from models import non_ctc_nemo, speechlike
 from workbench import CheckpointError, DeviceError, load_transcriber
-from workbench.asr.ctc import GreedySegmenter, collapse
+from workbench.asr.ctc import GreedySearch, Segmenter, collapse
 from workbench.asr.hangul import compose
 
 BLANK = 9
@@ -18,8 +18,9 @@ def test_collapse_merges_repeats_and_drops_blanks():
 
 def test_segmenter_closes_on_blank_run_and_matches_collapse():
     path = [1, 1, BLANK, 2] + [BLANK] * 5 + [3, 3, 4] + [BLANK] * 2
-    segmenter = GreedySegmenter(BLANK, endpoint_frames=4)
-    closed = segmenter.push(path[:6]) + segmenter.push(path[6:])
+    scores = np.log(np.eye(BLANK + 1)[path] * 0.9 + 0.01)
+    segmenter = Segmenter(GreedySearch(BLANK), BLANK, endpoint_frames=4)
+    closed = segmenter.push(scores[:6]) + segmenter.push(scores[6:])
     tail = segmenter.close()
     assert [s.tokens for s in closed] == [[1, 2]] and tail.tokens == [3, 4]
     assert closed[0].frames == [0, 3] and tail.frames == [9, 11]

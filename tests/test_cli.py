@@ -55,6 +55,8 @@ def test_errors_are_one_line(tmp_path, char_nemo):
         (["enhance", tmp_path / "ok.wav", tmp_path / "o.wav", "--denoiser", tmp_path / "none.th"], "none.th"),
         (["transcribe", tmp_path / "ok.wav", "--asr", tmp_path / "none.nemo", "--dry", "1"], "none.nemo"),
         (["transcribe", tmp_path / "ok.wav", "--asr", char_nemo, "--dry", "1", "--device", "tpu"], "unknown device"),
+        (["transcribe", tmp_path / "ok.wav", "--asr", char_nemo, "--dry", "1", "--lm", tmp_path / "text.wav"],
+         "cannot read language model"),
     ]
     for args, message in cases:
         result = run(*args)

@@ -1,4 +1,4 @@
-"""Smoke test of every training step (data -> denoiser -> asr -> evaluate) at tiny sizes.
+"""Smoke test of every training step (data -> denoiser -> asr -> lm -> evaluate) at tiny sizes.
 
 Runs the real code paths (espeak-ng synthesis, NeMo training through
 Lightning, facebook-layout checkpoint, the workbench's loaders) in a temp
@@ -47,7 +47,7 @@ def test_noise_mixing_snr():
 
 
 def test_pipeline_smoke(tmp_path):
-    from workbench.train import asr, data, denoiser, evaluate
+    from workbench.train import asr, data, denoiser, evaluate, lm
     from workbench.train.__main__ import main
 
     logs = []
@@ -93,10 +93,18 @@ def test_pipeline_smoke(tmp_path):
     assert list(tr.model.cfg.labels) == asr.LABELS
     assert isinstance(tr.transcribe(sf.read(eval_rows[0]["audio_filepath"], dtype="float32")[0]), str)
 
-    # evaluate: every cell of the grid, telephone, SI-SDR per kind, examples
+    # LM: counted on the training sentences, fusion tuned on validation, found beside the model
+    lm_path = lm.train(d, nemo_path, order=3, weights=(0.3, 0.5), bonuses=(0.0, 1.0), log=log)
+    assert lm_path == nemo_path.with_suffix(".lm.npz")
+    tuned = load_transcriber(nemo_path).lm
+    assert tuned.order == 3 and (tuned.weight, tuned.bonus) in [(0.3, 0.0), (0.3, 1.0), (0.5, 0.0), (0.5, 1.0)]
+    assert any(line.startswith("validation CER") for line in logs)
+
+    # evaluate: every cell of the grid (with the LM and greedy), telephone, SI-SDR per kind, examples
     results = evaluate.run(d, tmp_path / "eval", path, nemo_path, limit=6, examples=tmp_path / "examples", log=log)
     saved = json.loads((tmp_path / "eval" / "results.json").read_text(encoding="utf-8"))
-    assert len(saved["cer"]) == 20 and all(v >= 0 for v in saved["cer"].values())
+    assert len(saved["cer"]) == len(saved["greedy_cer"]) == 20 and all(v >= 0 for v in saved["cer"].values())
+    assert saved["decoding"] == "beam search + 3-gram label LM"
     assert set(saved["telephone_cer"]) == {"no denoiser", "denoiser dry 0.05"}
     assert len(saved["si_sdr_improvement_db"]) == 12
     assert results["utterances"] == 6

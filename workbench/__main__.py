@@ -4,6 +4,7 @@ import json
 import signal
 import sys
 
+from .asr.lm import LM_HELP, lm_choice
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--mode", choices=("file", "microphone"), default="file")
     transcribe.add_argument("--input-device", help="microphone index or part of its name")
     transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
+    transcribe.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
     transcribe.add_argument("--chunk-s", type=float, default=1.0, help="ASR chunk length")
     transcribe.add_argument("--left-s", type=float, default=2.0, help="ASR left context")
     transcribe.add_argument("--right-s", type=float, default=0.5, help="ASR right context")
@@ -71,7 +73,7 @@ def _transcribe(args) -> None:
     else:
         audio = load_audio(args.path)
     denoiser = load_denoiser(args.denoiser, args.device) if args.dry < 1.0 else None
-    transcriber = load_transcriber(args.asr, args.device)
+    transcriber = load_transcriber(args.asr, args.device, args.lm)
     pipeline = Pipeline(transcriber, denoiser, args.dry, chunk_s=args.chunk_s,
                         left_s=args.left_s, right_s=args.right_s)
     events = pipeline.transcribe_file(audio) if source is None else pipeline.stream(source)

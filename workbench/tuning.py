@@ -26,6 +26,7 @@ from typing import Callable
 
 import pandas as pd
 
+from .asr.lm import LM_HELP, lm_choice
 from .errors import CheckpointError, WorkbenchError
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
@@ -81,16 +82,16 @@ def read_items(source) -> list[Item]:
 
 
 @lru_cache(maxsize=2)
-def load_models(denoiser: str | None, asr: str, device: str):
+def load_models(denoiser: str | None, asr: str, device: str, lm=True):
     """(denoiser or None, transcriber), loaded once per process and kept: one copy per worker."""
     from .asr import load_transcriber
     from .denoise import load_denoiser
 
-    return (load_denoiser(denoiser, device) if denoiser else None), load_transcriber(asr, device)
+    return (load_denoiser(denoiser, device) if denoiser else None), load_transcriber(asr, device, lm)
 
 
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
-                  threads: int | None = None) -> list[dict]:
+                  threads: int | None = None, lm=True) -> list[dict]:
     """Rows for one file: every dry value times every decoding (``None`` = offline).
     ``threads`` sets torch's thread count of the calling (worker) process."""
     import torch
@@ -101,7 +102,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
 
     if threads:
         torch.set_num_threads(threads)
-    denoise, transcriber = load_models(denoiser, asr, device)
+    denoise, transcriber = load_models(denoiser, asr, device, lm)
     audio = load_audio(item.audio)
     denoised = denoise.denoise(audio) if any(d < 1.0 for d in drys) else audio
     reference = " ".join(unicodedata.normalize("NFC", item.text).split())
@@ -215,7 +216,7 @@ def _check_models(denoiser, asr, drys) -> str | None:
 
 
 def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
-             device: str = "cpu", scheduler=None, workers: int | None = None, threads: int | None = None,
+             lm=True, device: str = "cpu", scheduler=None, workers: int | None = None, threads: int | None = None,
              on_rows: Callable[[list[dict]], None] | None = None, on_start: Callable[[str | None], None] | None = None,
              cancel: threading.Event | None = None, progress: bool = True) -> pd.DataFrame:
     """Per-file error rates for ``drys`` x ``streams`` over a folder, a manifest or a list of :class:`Item`.
@@ -225,7 +226,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     Dask cluster; ``threads`` is torch's thread count per worker (default: CPUs / local workers;
     left as is in this process and on Dask). ``on_start`` receives the Dask dashboard link (None
     locally), ``on_rows`` each file's rows as they arrive. Setting ``cancel`` stops the run and
-    returns the rows finished so far.
+    returns the rows finished so far. ``lm`` is passed to ``load_transcriber``.
     """
     from tqdm.auto import tqdm
 
@@ -243,7 +244,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
         on_start(runner.dashboard)
     rows, pending = [], []
     try:
-        pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads)
+        pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads, lm)
                    for item in items]
         with tqdm(total=len(items), unit="file", disable=not progress, desc="evaluate") as bar:
             while pending and not (cancel is not None and cancel.is_set()):
@@ -284,6 +285,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
+    parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
@@ -303,7 +305,7 @@ def run_evaluate(args) -> int:
     """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
     try:
         results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
-                           denoiser=args.denoiser, asr=args.asr, device=args.device,
+                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, device=args.device,
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             results.to_csv(args.out, index=False)

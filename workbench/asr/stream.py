@@ -9,16 +9,16 @@ it, and only the chunk's own output frames are kept:
 
 Every sample is decoded once as "chunk", so cost grows linearly with the
 stream, and text for a chunk is known once its right context has arrived:
-the lag is at most ``chunk + right``. Greedy CTC decoding carries across
-chunk borders (see :mod:`.ctc`); a segment closes on ``endpoint`` seconds of
-blank, which emits a final event.
+the lag is at most ``chunk + right``. The CTC search (greedy, or beam search
+with the LM) carries across chunk borders (see :mod:`.ctc`); a segment closes
+on ``endpoint`` seconds of blank, which emits a final event.
 """
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from ..audio import SAMPLE_RATE
-from .ctc import GreedySegmenter, greedy_path
+from .ctc import Segmenter
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class CTCStream:
         self.chunk = max(1, round(chunk_s * SAMPLE_RATE / frame)) * frame
         self.left = max(0, round(left_s * SAMPLE_RATE / frame)) * frame
         self.right = max(0, round(right_s * SAMPLE_RATE / frame)) * frame
-        self.segmenter = GreedySegmenter(transcriber.blank, max(1, round(endpoint_s / transcriber.frame_s)))
+        self.segmenter = Segmenter(transcriber.search(), transcriber.blank,
+                                   max(1, round(endpoint_s / transcriber.frame_s)))
         self._audio = np.zeros(0, np.float32)
         self._offset = 0     # absolute index of _audio[0]
         self._next = 0       # absolute index where the next undecoded chunk starts
@@ -89,14 +90,14 @@ class CTCStream:
         count = None if end == self._received else (end - start) // self.transcriber.frame_samples
         frames = scores[first:] if count is None else scores[first:first + count]
         self._next = end
-        events = [self._final(segment) for segment in self.segmenter.push(greedy_path(frames))]
+        events = [self._final(segment) for segment in self.segmenter.push(frames)]
         if events:
             self._partial = ""
-        open_tokens = self.segmenter.segment.tokens
-        text = self.transcriber.text(open_tokens)
-        if open_tokens and text != self._partial:
+        open_segment = self.segmenter.segment
+        text = self.transcriber.text(open_segment.tokens)
+        if open_segment.tokens and text != self._partial:
             self._partial = text
-            start_s = self.segmenter.segment.frames[0] * self.transcriber.frame_s
+            start_s = open_segment.frames[0] * self.transcriber.frame_s
             events.append(TranscriptEvent(text, False, start_s, self.segmenter.frame * self.transcriber.frame_s))
         return events
 

@@ -1,4 +1,4 @@
-"""A NeMo CTC model (character or BPE) wrapped for offline and streaming use."""
+"""A NeMo CTC model (character or BPE) wrapped for offline and streaming use, with an optional label LM."""
 import contextlib
 import io
 import logging
@@ -12,20 +12,27 @@ import torch
 from ..audio import SAMPLE_RATE, check_audio, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
-from .ctc import collapse, greedy_path
+from .ctc import GreedySearch, PrefixBeamSearch
 from .hangul import compose
+from .lm import LabelLM, lm_beside
 from .stream import CTCStream, TranscriptEvent
 
 CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
 
 
 class Transcriber:
-    """Greedy CTC transcription of 16 kHz mono audio; knows nothing of widgets."""
+    """CTC transcription of 16 kHz mono audio; knows nothing of widgets.
 
-    def __init__(self, model, device: str = "cpu", name: str = "ctc"):
+    Decoding is greedy, or a prefix beam search fused with ``lm`` (a
+    :class:`~.lm.LabelLM` over the model's labels) when one is given.
+    """
+
+    def __init__(self, model, device: str = "cpu", name: str = "ctc", lm: LabelLM | None = None,
+                 beam: int = 16):
         self.model = model.eval()
         self.device = device
         self.name = name
+        self.lm, self.beam = lm, beam
         cfg = model.cfg.preprocessor
         self.model_rate = int(model.cfg.get("sample_rate", cfg.get("sample_rate", SAMPLE_RATE)))
         hop = round(float(cfg.get("window_stride", 0.01)) * self.model_rate)
@@ -58,9 +65,22 @@ class Transcriber:
         text = self.model.decoding.decode_ids_to_str(list(tokens)) if tokens else ""
         return compose(text).strip()
 
-    def transcribe(self, audio: np.ndarray) -> str:
-        """Offline greedy transcript of the whole signal."""
-        return self.text(collapse(greedy_path(self.log_probs(audio)), self.blank))
+    def search(self, use_lm: bool = True) -> GreedySearch | PrefixBeamSearch:
+        """A fresh frame-by-frame search: beam search with the LM when there is one, else greedy."""
+        if use_lm and self.lm is not None:
+            return PrefixBeamSearch(self.blank, self.lm, self.lm.weight, self.lm.bonus, self.beam)
+        return GreedySearch(self.blank)
+
+    def decode(self, log_probs: np.ndarray, use_lm: bool = True) -> str:
+        """Text of (frames, labels) log-probabilities."""
+        search = self.search(use_lm)
+        for index, scores in enumerate(log_probs):
+            search.push(index, scores)
+        return self.text(search.best().tokens)
+
+    def transcribe(self, audio: np.ndarray, use_lm: bool = True) -> str:
+        """Offline transcript of the whole signal."""
+        return self.decode(self.log_probs(audio), use_lm)
 
     def streamer(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5,
                  endpoint_s: float = 0.8) -> CTCStream:
@@ -84,11 +104,13 @@ def _import_nemo_quietly():
     return models
 
 
-def load_transcriber(path, device: str = "cpu") -> Transcriber:
+def load_transcriber(path, device: str = "cpu", lm=True) -> Transcriber:
     """Restore a NeMo CTC ``.nemo`` (character or BPE) onto ``device``.
 
     The archive's config is read first and only CTC model classes are built;
-    weights are read by torch's weights-only loader.
+    weights are read by torch's weights-only loader. ``lm``: a label-LM file,
+    ``True`` for the one beside the model (``NAME.lm.npz`` next to
+    ``NAME.nemo``) when it exists, or ``False`` for none.
     """
     path = Path(path)
     if not path.is_file():
@@ -115,4 +137,19 @@ def load_transcriber(path, device: str = "cpu") -> Transcriber:
     except Exception as error:
         raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
                               f"{str(error).strip().splitlines()[0][:200]}") from None
-    return Transcriber(model.to(device), device, name=str(path))
+    language_model = _load_lm(lm_beside(path) if lm is True else lm, path, model) if lm else None
+    return Transcriber(model.to(device), device, name=str(path), lm=language_model)
+
+
+def _load_lm(lm_path, model_path, model) -> LabelLM | None:
+    """The label LM at ``lm_path`` (None when an automatic one is absent), checked against the model's labels."""
+    lm_path = Path(lm_path)
+    if not lm_path.is_file():
+        if lm_path == lm_beside(model_path):
+            return None
+        raise CheckpointError(f"language model not found: {lm_path}")
+    lm = LabelLM.load(lm_path)
+    if lm.labels != list(model.decoder.vocabulary):
+        raise CheckpointError(f"{lm_path} was built for other labels than {model_path}'s "
+                              f"({len(lm.labels)} vs {len(model.decoder.vocabulary)})")
+    return lm

@@ -1,8 +1,8 @@
-"""python -m workbench.train data|denoiser|asr|evaluate [--out DIR] [--smoke] ...
+"""python -m workbench.train data|denoiser|asr|lm|evaluate [--out DIR] [--smoke] ...
 
 Every step reads and writes under ``--out`` (default ``runs/``):
 ``data`` -> OUT/data, ``denoiser`` -> OUT/denoiser, ``asr`` -> OUT/asr,
-``evaluate`` -> OUT/eval. ``--smoke`` shrinks everything to seconds (for CI).
+``lm`` -> beside the ASR (OUT/asr/asr.lm.npz), ``evaluate`` -> OUT/eval. ``--smoke`` shrinks everything to seconds (for CI).
 """
 import argparse
 import sys
@@ -60,6 +60,10 @@ def main(argv=None):
     a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
     a.add_argument("--num-workers", type=int, default=1)
 
+    m = common(sub.add_parser("lm", help="label n-gram LM for the ASR, fusion tuned on validation"))
+    m.add_argument("--asr", help="default OUT/asr/asr.nemo; the LM is written beside it")
+    m.add_argument("--order", type=int, default=6)
+
     e = common(sub.add_parser("evaluate", help="CER grid, SI-SDR per noise kind, examples"))
     e.add_argument("--denoiser", help="default OUT/denoiser/denoiser.th")
     e.add_argument("--asr", help="default OUT/asr/asr.nemo")
@@ -92,6 +96,11 @@ def main(argv=None):
                       num_workers=0, log_every=2)
         asr.train(out / "data", out / "asr", threads=args.threads, init=args.init,
                   extra_manifests=args.extra_manifest, seed=args.seed, log=_log, **kw)
+    elif args.step == "lm":
+        from . import lm
+        grid = dict(order=3, weights=(0.3, 0.5), bonuses=(0.0, 1.0)) if args.smoke else dict(order=args.order)
+        lm.train(out / "data", args.asr or out / "asr" / "asr.nemo", threads=args.threads, seed=args.seed,
+                 log=_log, **grid)
     elif args.step == "evaluate":
         from . import evaluate
         evaluate.run(out / "data", out / "eval",

@@ -28,9 +28,19 @@ SNRS = (0.0, 5.0, 10.0, None)   # None = clean
 SISDR_SNRS = (0.0, 5.0)
 
 
-def _conditions(clean, kinds, noises, rng):
-    """Per utterance: its noise kind and the noisy versions at each SNR (same noise segment)."""
-    out = []
+def load_noises(manifest) -> dict[str, list[np.ndarray]]:
+    """Noise files of a manifest by kind (the file name before its last ``_``)."""
+    noises = {}
+    for r in data_mod.read_manifest(manifest):
+        kind = Path(r["audio_filepath"]).stem.rsplit("_", 1)[0]
+        noises.setdefault(kind, []).append(sf.read(r["audio_filepath"], dtype="float32")[0])
+    return noises
+
+
+def conditions(clean, noises, rng):
+    """Per utterance: its noise kind (cycling over the kinds) and the noisy versions at each SNR
+    (same noise segment)."""
+    kinds, out = sorted(noises), []
     for i, x in enumerate(clean):
         kind = kinds[i % len(kinds)]
         files = noises[kind]
@@ -59,13 +69,10 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     assert all(r["text"] in held and r["text"] not in train_sentences for r in rows), "eval sentence seen in training"
     refs = [r["text"] for r in rows]
     clean = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows]
-    noises = {}
-    for r in data_mod.read_manifest(data / "noise_eval.json"):
-        kind = Path(r["audio_filepath"]).stem.rsplit("_", 1)[0]
-        noises.setdefault(kind, []).append(sf.read(r["audio_filepath"], dtype="float32")[0])
+    noises = load_noises(data / "noise_eval.json")
     kinds = sorted(noises)
     rng = np.random.default_rng(seed + 100)
-    conds = _conditions(clean, kinds, noises, rng)
+    conds = conditions(clean, noises, rng)
 
     t0 = time.time()
     den = load_denoiser(denoiser_path)
@@ -73,8 +80,9 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     log(f"loaded denoiser ({den.parameters / 1e6:.2f} M) and ASR ({asr.parameters / 1e6:.2f} M); "
         f"{len(rows)} held-out utterances, {sum(map(len, clean)) / SAMPLE_RATE / 60:.1f} min")
 
-    # CER grid
+    # CER grid, decoded with the ASR's LM (when it has one) and greedily from the same scores
     hyps = {(d, s): [] for d in DRYS for s in SNRS}
+    greedy_hyps = {(d, s): [] for d in DRYS for s in SNRS}
     sisdr = {(k, s): [] for k in kinds for s in SISDR_SNRS}
     for i, (kind, versions) in enumerate(conds):
         for snr, noisy in versions.items():
@@ -83,10 +91,13 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
                 sisdr[(kind, snr)].append(noise_mod.si_sdr(denoised, clean[i]) - noise_mod.si_sdr(noisy, clean[i]))
             for dry in DRYS:
                 audio = noisy if dry == 1.0 else dry * noisy + (1 - dry) * denoised
-                hyps[(dry, snr)].append(asr.transcribe(audio.astype(np.float32)))
+                scores = asr.log_probs(audio.astype(np.float32))
+                hyps[(dry, snr)].append(asr.decode(scores))
+                greedy_hyps[(dry, snr)].append(asr.decode(scores, use_lm=False))
         if (i + 1) % 50 == 0:
             log(f"{i + 1}/{len(rows)} utterances, {(time.time() - t0) / 60:.1f} min")
     grid = {(d, s): corpus_cer(refs, h) for (d, s), h in hyps.items()}
+    greedy_grid = {(d, s): corpus_cer(refs, h) for (d, s), h in greedy_hyps.items()}
 
     # telephone: 8 kHz band, resampled to 16 kHz, plain and through the denoiser at the default dry
     tel_hyps, tel_den_hyps = [], []
@@ -107,7 +118,9 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         "audio_minutes": sum(map(len, clean)) / SAMPLE_RATE / 60,
         "denoiser": str(denoiser_path), "asr": str(asr_path),
         "denoiser_params": den.parameters, "asr_params": asr.parameters,
+        "decoding": f"beam search + {asr.lm.order}-gram label LM" if asr.lm else "greedy",
         "cer": {f"dry={d} snr={'clean' if s is None else s}": v for (d, s), v in grid.items()},
+        "greedy_cer": {f"dry={d} snr={'clean' if s is None else s}": v for (d, s), v in greedy_grid.items()},
         "telephone_cer": telephone,
         "cer_5db_by_kind": by_kind,
         "si_sdr_improvement_db": {f"{k} {s} dB": float(np.mean(v)) for (k, s), v in sisdr.items() if v},
@@ -116,7 +129,7 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         "eval_minutes": (time.time() - t0) / 60,
     }
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "results.md").write_text(markdown(results, grid, sisdr, kinds), encoding="utf-8")
+    (out / "results.md").write_text(markdown(results, grid, greedy_grid, sisdr, kinds), encoding="utf-8")
     log(f"evaluation done in {results['eval_minutes']:.1f} min -> {out / 'results.md'}")
     log("\n" + (out / "results.md").read_text(encoding="utf-8"))
     if examples:
@@ -124,14 +137,18 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     return results
 
 
-def markdown(results, grid, sisdr, kinds):
+def markdown(results, grid, greedy_grid, sisdr, kinds):
     pct = lambda v: f"{100 * v:.1f}%"
+    header = ["| dry \\ SNR | 0 dB | 5 dB | 10 dB | clean |", "|---|---|---|---|---|"]
     lines = [f"Held-out sentences, held-out voices: {results['utterances']} utterances "
-             f"({results['audio_minutes']:.1f} min). CER on NFC syllables, spaces ignored.", "",
-             "| dry \\ SNR | 0 dB | 5 dB | 10 dB | clean |", "|---|---|---|---|---|"]
+             f"({results['audio_minutes']:.1f} min). CER on NFC syllables, spaces ignored. "
+             f"Decoding: {results['decoding']}.", ""] + header
     for d in DRYS:
         label = f"{d}" + (" (no denoiser)" if d == 1.0 else " (default)" if d == 0.05 else "")
         lines.append(f"| {label} | " + " | ".join(pct(grid[(d, s)]) for s in SNRS) + " |")
+    if results["decoding"] != "greedy":
+        lines += ["", "The same, decoded greedily (no LM):", ""] + header
+        lines += [f"| {d} | " + " | ".join(pct(greedy_grid[(d, s)]) for s in SNRS) + " |" for d in DRYS]
     lines += ["", "| 8 kHz telephone → 16 kHz | CER |", "|---|---|"]
     lines += [f"| {k} | {pct(v)} |" for k, v in results["telephone_cer"].items()]
     lines += ["", "CER at 5 dB per noise kind:", "", "| noise | no denoiser | denoiser dry 0.05 |", "|---|---|---|"]

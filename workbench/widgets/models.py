@@ -7,13 +7,15 @@ from .panel import Panel, css
 
 
 def describe_model(kind: str, model) -> str:
-    """'denoiser: denoiser.th (2.1 M parameters, cpu)', or 'denoiser: none loaded'."""
+    """'denoiser: denoiser.th (2.1 M parameters, cpu)', 'ASR: asr.nemo (4.5 M parameters, cpu,
+    6-gram LM)', or 'denoiser: none loaded'."""
     if model is None:
         return f"{kind}: none loaded"
     name = str(model.name).rsplit("/", 1)[-1]
     count = model.parameters
     size = f"{count / 1e6:.1f} M" if count >= 100_000 else f"{count / 1e3:.1f} k"
-    return f"{kind}: {name} ({size} parameters, {model.device})"
+    lm = getattr(model, "lm", None)
+    return f"{kind}: {name} ({size} parameters, {model.device}{f', {lm.order}-gram LM' if lm else ''})"
 
 
 class ModelsPanel(Panel):

@@ -1,0 +1,106 @@
+"""A label n-gram language model for CTC beam search (Witten-Bell interpolation).
+
+The model predicts a CTC model's next output label from the ``order - 1``
+labels before it. With ``c`` the training counts, ``T(h)`` the number of
+distinct labels seen after history ``h`` and ``h'`` the history without its
+oldest label:
+
+    P(w | h) = (c(h w) + T(h) P(w | h')) / (c(h) + T(h)),    P(w | ()) -> 1/V at the root
+
+Histories never seen fall through to ``h'``. Each sentence starts from an
+empty history, so its first labels are predicted as sentence starts.
+
+It also carries the fusion settings for :class:`~.ctc.PrefixBeamSearch`
+(``weight`` on its log-probabilities, ``bonus`` per label), chosen on
+validation data when it was built. Saved as a NumPy ``.npz`` of numbers and
+the label list (read with ``allow_pickle=False``: loading never runs code from
+the file); the LM of ``NAME.nemo`` is ``NAME.lm.npz`` beside it.
+"""
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError
+
+START = -1  # history padding before a sentence's first label
+
+
+class LabelLM:
+    """Witten-Bell n-gram over label ids; :meth:`log_probs` gives ``log P(. | history)``."""
+
+    def __init__(self, labels: list[str], order: int, ngrams: Counter, weight: float = 0.5,
+                 bonus: float = 1.0):
+        self.labels, self.order = list(labels), order
+        self.weight, self.bonus = weight, bonus
+        self._next: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+        by_history: dict[tuple, dict[int, int]] = {}
+        for ngram, count in ngrams.items():
+            by_history.setdefault(ngram[:-1], {})[ngram[-1]] = count
+        for history, following in by_history.items():
+            self._next[history] = (np.fromiter(following, np.int64), np.fromiter(following.values(), np.float64))
+        self._cache: dict[tuple, np.ndarray] = {}
+
+    @classmethod
+    def train(cls, sentences, labels: list[str], order: int = 6) -> "LabelLM":
+        """Count the n-grams (all lengths up to ``order``) of sentences given as label-id lists."""
+        ngrams = Counter()
+        for ids in sentences:
+            padded = [START] * (order - 1) + list(ids)
+            for end in range(order - 1, len(padded)):
+                for n in range(1, order + 1):
+                    ngrams[tuple(padded[end - n + 1:end + 1])] += 1
+        return cls(labels, order, ngrams)
+
+    def log_probs(self, prefix: tuple) -> np.ndarray:
+        """``log P(w | last order-1 labels of prefix)`` for every label ``w``."""
+        history = ((START,) * (self.order - 1) + tuple(prefix))[len(prefix):]
+        cached = self._cache.get(history)
+        if cached is None:
+            probs = np.full(len(self.labels), 1.0 / len(self.labels))
+            for start in range(len(history), -1, -1):
+                entry = self._next.get(history[start:])
+                if entry is not None:
+                    following, counts = entry
+                    seen = len(following)
+                    mixed = probs * seen
+                    np.add.at(mixed, following, counts)
+                    probs = mixed / (counts.sum() + seen)
+            cached = self._cache[history] = np.log(probs)
+        return cached
+
+    def save(self, path) -> None:
+        arrays = {}
+        for n in range(1, self.order + 1):
+            rows = [(*history, label, count) for history, (following, counts) in self._next.items()
+                    if len(history) == n - 1 for label, count in zip(following, counts)]
+            arrays[f"ngrams{n}"] = np.array(rows, np.int64).reshape(-1, n + 1)
+        np.savez_compressed(path, labels=np.array(self.labels), order=np.array(self.order),
+                            fusion=np.array([self.weight, self.bonus]), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "LabelLM":
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                order = int(data["order"])
+                weight, bonus = (float(v) for v in data["fusion"])
+                labels = [str(label) for label in data["labels"]]
+                ngrams = Counter({tuple(int(v) for v in row[:-1]): int(row[-1])
+                                  for n in range(1, order + 1) for row in data[f"ngrams{n}"]})
+        except Exception as error:  # not a zip, truncated, missing arrays, wrong shapes, ...
+            raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
+        return cls(labels, order, ngrams, weight, bonus)
+
+
+LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"
+
+
+def lm_choice(value: str):
+    """Command-line ``--lm``: ``auto`` -> True (the LM beside the model, if any), ``none`` -> False, else a path."""
+    return {"auto": True, "none": False}.get(value, value)
+
+
+def lm_beside(model_path) -> Path:
+    """Where the LM of a ``.nemo`` model lives: ``NAME.lm.npz`` next to ``NAME.nemo``."""
+    return Path(model_path).with_suffix(".lm.npz")
