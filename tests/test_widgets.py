@@ -294,3 +294,31 @@ def test_tuning_sweep_uses_the_loaded_models_and_sets_the_dry_slider(bench, wav,
     bench.tuning.use_button.click()
     assert bench.wait(60)
     assert bench.dry.slider.value == bench.tuning.best_dry == bench.session.dry == bench.session.transcript_dry
+
+
+def test_language_model_switch_redecodes_the_mix(tmp_path, demucs_files, char_nemo, wav, no_kernel_microphone):
+    from workbench.asr.config import JAMO_LABELS
+    from workbench.asr.lm import LabelLM, lm_beside
+    from workbench.train.lm import label_ids
+
+    asr = tmp_path / "asr.nemo"
+    asr.write_bytes(char_nemo.read_bytes())
+    lm = LabelLM.train([label_ids("가나다 라마", JAMO_LABELS)] * 10, JAMO_LABELS, order=3)
+    lm.weight, lm.bonus = 3.0, 2.0  # strong enough to change the tiny model's output
+    lm.save(lm_beside(asr))
+    bench = Workbench(denoiser=demucs_files[1]["package"], asr=asr, examples={"speech": wav})
+    assert bench.wait(180)
+    session, switch = bench.session, bench.transcript.use_lm
+    assert not switch.disabled and "3-gram" in switch.description and "3-gram LM" in bench.transcript.models.value
+    with_lm = [e for e in session.transcriber.stream(chunks(session.mixed, ASR_CHUNK_S)) if e.final]
+    greedy = [e for e in session.transcriber.stream(chunks(session.mixed, ASR_CHUNK_S), use_lm=False) if e.final]
+    assert with_lm != greedy
+    assert session.finals == with_lm
+    switch.value = False
+    assert bench.wait(60) and session.finals == greedy and not session.use_lm
+    switch.value = True
+    assert bench.wait(60) and session.finals == with_lm
+
+
+def test_without_language_model_the_switch_says_greedy(bench):
+    assert bench.transcript.use_lm.disabled and "greedy" in bench.transcript.use_lm.description

@@ -37,13 +37,14 @@ class TranscriptEvent:
 class CTCStream:
     """Feed audio chunks of any length; get :class:`TranscriptEvent` lists back."""
 
-    def __init__(self, transcriber, chunk_s: float, left_s: float, right_s: float, endpoint_s: float):
+    def __init__(self, transcriber, chunk_s: float, left_s: float, right_s: float, endpoint_s: float,
+                 use_lm: bool = True):
         frame = transcriber.frame_samples
         self.transcriber = transcriber
         self.chunk = max(1, round(chunk_s * SAMPLE_RATE / frame)) * frame
         self.left = max(0, round(left_s * SAMPLE_RATE / frame)) * frame
         self.right = max(0, round(right_s * SAMPLE_RATE / frame)) * frame
-        self.segmenter = Segmenter(transcriber.search(), transcriber.blank,
+        self.segmenter = Segmenter(transcriber.search(use_lm), transcriber.blank,
                                    max(1, round(endpoint_s / transcriber.frame_s)))
         self._audio = np.zeros(0, np.float32)
         self._offset = 0     # absolute index of _audio[0]

@@ -83,9 +83,9 @@ class Transcriber:
         return self.decode(self.log_probs(audio), use_lm)
 
     def streamer(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5,
-                 endpoint_s: float = 0.8) -> CTCStream:
+                 endpoint_s: float = 0.8, use_lm: bool = True) -> CTCStream:
         """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``."""
-        return CTCStream(self, chunk_s, left_s, right_s, endpoint_s)
+        return CTCStream(self, chunk_s, left_s, right_s, endpoint_s, use_lm)
 
     def stream(self, chunks: Iterable[np.ndarray], **options) -> Iterator[TranscriptEvent]:
         """Transcribe an iterable of audio chunks as it arrives; flushes at its end."""

@@ -93,6 +93,7 @@ class Workbench:
         self.source.record.on_click(lambda _: self.toggle_kernel_recording())
         self.source.stop.on_click(lambda _: self.stop())
         self.dry.slider.observe(lambda change: self.set_dry(change["new"]), "value")
+        self.transcript.use_lm.observe(lambda change: self.set_use_lm(change["new"]), "value")
         self.models.load.on_click(lambda _: self.load_models())
 
         self.load_models()
@@ -126,6 +127,7 @@ class Workbench:
         session.denoiser, session.transcriber = denoiser, transcriber
         self.models.show_loaded(denoiser, transcriber)
         self.transcript.models.value = f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}"
+        self.transcript.show_lm(transcriber)
         if denoiser_error or asr_error:
             self.models.fail(" · ".join(error for error in (denoiser_error, asr_error) if error))
         if len(session.audio) and not session.recording and (new_denoiser or new_asr):
@@ -235,6 +237,16 @@ class Workbench:
                 return
             time.sleep(0.02)
         self._transcribe(self._audio_request, request)
+
+    # -- decoding ------------------------------------------------------
+    def set_use_lm(self, use_lm: bool) -> None:
+        """Decode with the LM or greedily from now on; re-run the transcript of the current mix."""
+        self.session.use_lm = use_lm
+        self._mix_request += 1
+        request = self._mix_request
+        session = self.session
+        if not session.recording and session.transcriber is not None and len(session.audio):
+            self.worker.submit(lambda: self._transcribe(self._audio_request, request), self.transcript.fail)
 
     # -- recordings ----------------------------------------------------
     def toggle_kernel_recording(self) -> None:

@@ -64,6 +64,7 @@ class Session:
         self.denoiser: Denoiser | None = None
         self.transcriber: Transcriber | None = None
         self.dry = dry
+        self.use_lm = True  # decode with the transcriber's LM when it has one
         self.set_audio(np.zeros(0, np.float32))
 
     # -- audio and mix -------------------------------------------------
@@ -132,7 +133,7 @@ class Session:
             return
         self.transcript_dry = self.dry
         signal = self.mixed
-        recogniser, self.asr_time = self.transcriber.streamer(), Timer()
+        recogniser, self.asr_time = self.transcriber.streamer(use_lm=self.use_lm), Timer()
         for index, piece in enumerate(chunks(signal, ASR_CHUNK_S)):
             started = time.perf_counter()
             self.take(recogniser.feed(piece))
@@ -146,7 +147,7 @@ class Session:
         """Begin a recording: chunks come through :meth:`feed` and are processed as they arrive."""
         self.set_audio(np.zeros(0, np.float32), name)
         self._enhancer = self.denoiser.stream(0.0, LIVE_HOP_MS) if self.denoiser else None
-        self._recogniser = self.transcriber.streamer() if self.transcriber else None
+        self._recogniser = self.transcriber.streamer(use_lm=self.use_lm) if self.transcriber else None
         self._recognised = 0
         self.transcript_dry = self.dry
         self.recording = True

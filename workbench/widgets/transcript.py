@@ -18,10 +18,13 @@ def transcript_html(finals: list[TranscriptEvent], partial: TranscriptEvent | No
 
 
 class TranscriptPanel(Panel):
-    """Live transcript (``.wb-transcript``), its plain text to copy, models/device and RTF."""
+    """Live transcript (``.wb-transcript``), its plain text to copy, models/device, RTF, and
+    whether the ASR's language model takes part in decoding."""
 
     def __init__(self):
         self.models = css(widgets.HTML(), "wb-models-info")
+        self.use_lm = css(widgets.Checkbox(value=True, indent=False, disabled=True,
+                                           description="beam search with the language model"), "wb-use-lm")
         self.rtf = css(widgets.HTML(), "wb-rtf")
         self.state = css(widgets.HTML(), "wb-transcript-dry")
         self.view = css(widgets.HTML(layout=widgets.Layout(min_height="3em", max_height="16em", overflow="auto")),
@@ -30,12 +33,19 @@ class TranscriptPanel(Panel):
                                          layout=widgets.Layout(width="95%")), "wb-transcript-text")
         self.reference = css(widgets.HTML(), "wb-reference")
         super().__init__("transcript-panel", "Transcript",
-                         [self.models, self.rtf, self.state, self.view, self.text, self.reference])
+                         [self.models, self.use_lm, self.rtf, self.state, self.view, self.text, self.reference])
         self.show([], None)
 
     def show(self, finals: list[TranscriptEvent], partial: TranscriptEvent | None) -> None:
         self.view.value = transcript_html(finals, partial)
         self.text.value = "\n".join(event.text for event in finals)
+
+    def show_lm(self, transcriber) -> None:
+        """Offer the LM switch when the loaded ASR has an LM; otherwise say decoding is greedy."""
+        lm = getattr(transcriber, "lm", None)
+        self.use_lm.disabled = lm is None
+        self.use_lm.description = (f"beam search with the {lm.order}-gram language model (off: greedy)" if lm
+                                   else "greedy decoding (no language model beside this ASR)")
 
     def show_state(self, dry: float | None, stage: str) -> None:
         """Which mix the transcript below comes from, and whether it is complete."""
