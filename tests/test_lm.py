@@ -105,3 +105,11 @@ def test_stream_with_lm_equals_offline_with_lm(char_nemo, jamo_lm):
     segmenter = Segmenter(transcriber.search(), transcriber.blank, endpoint_frames=10_000)
     assert segmenter.push(scores[:20]) + segmenter.push(scores[20:]) == []
     assert transcriber.text(segmenter.close().tokens) == transcriber.decode(scores)
+
+
+def test_lm_with_unknown_labels_is_refused(tmp_path):
+    lm = LabelLM.train([[0, 1]], list("ab"), order=2)
+    np.savez(tmp_path / "odd.lm.npz", labels=np.array(["a"]), order=np.array(2), fusion=np.array([0.5, 1.0]),
+             ngrams1=lm.ngrams[0], ngrams2=lm.ngrams[1])
+    with pytest.raises(CheckpointError, match="cannot read language model.*ValueError"):
+        LabelLM.load(tmp_path / "odd.lm.npz")

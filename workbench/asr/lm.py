@@ -29,16 +29,23 @@ START = -1  # history padding before a sentence's first label
 class LabelLM:
     """Witten-Bell n-gram over label ids; :meth:`log_probs` gives ``log P(. | history)``."""
 
-    def __init__(self, labels: list[str], order: int, ngrams: Counter, weight: float = 0.5,
-                 bonus: float = 1.0):
+    def __init__(self, labels: list[str], order: int, ngrams: list, weight: float = 0.5, bonus: float = 1.0):
+        """``ngrams[n - 1]``: rows ``(history..., label, count)``, one per distinct n-gram of length n."""
         self.labels, self.order = list(labels), order
         self.weight, self.bonus = weight, bonus
-        self._next: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-        by_history: dict[tuple, dict[int, int]] = {}
-        for ngram, count in ngrams.items():
-            by_history.setdefault(ngram[:-1], {})[ngram[-1]] = count
-        for history, following in by_history.items():
-            self._next[history] = (np.fromiter(following, np.int64), np.fromiter(following.values(), np.float64))
+        self.ngrams = [np.asarray(rows, np.int64).reshape(-1, n + 1) for n, rows in enumerate(ngrams, 1)]
+        if len(self.ngrams) != order:
+            raise ValueError(f"{len(self.ngrams)} n-gram tables for order {order}")
+        self._next: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # history -> (labels after it, counts)
+        for rows in self.ngrams:
+            if len(rows) and (rows[:, -2].min() < 0 or rows[:, -2].max() >= len(labels) or rows[:, -1].min() < 1):
+                raise ValueError("n-gram rows with unknown labels or counts below 1")
+            history = rows[:, :-2]
+            rows = rows[np.lexsort(history.T[::-1])] if history.shape[1] else rows
+            history = rows[:, :-2]
+            starts = np.flatnonzero(np.r_[True, (history[1:] != history[:-1]).any(axis=1)]) if len(rows) else []
+            for start, stop in zip(starts, list(starts[1:]) + [len(rows)]):
+                self._next[tuple(history[start].tolist())] = (rows[start:stop, -2], rows[start:stop, -1].astype(float))
         self._cache: dict[tuple, np.ndarray] = {}
 
     @classmethod
@@ -50,7 +57,10 @@ class LabelLM:
             for end in range(order - 1, len(padded)):
                 for n in range(1, order + 1):
                     ngrams[tuple(padded[end - n + 1:end + 1])] += 1
-        return cls(labels, order, ngrams)
+        rows = [[] for _ in range(order)]
+        for ngram, count in ngrams.items():
+            rows[len(ngram) - 1].append((*ngram, count))
+        return cls(labels, order, rows)
 
     def log_probs(self, prefix: tuple) -> np.ndarray:
         """``log P(w | last order-1 labels of prefix)`` for every label ``w``."""
@@ -70,13 +80,9 @@ class LabelLM:
         return cached
 
     def save(self, path) -> None:
-        arrays = {}
-        for n in range(1, self.order + 1):
-            rows = [(*history, label, count) for history, (following, counts) in self._next.items()
-                    if len(history) == n - 1 for label, count in zip(following, counts)]
-            arrays[f"ngrams{n}"] = np.array(rows, np.int64).reshape(-1, n + 1)
         np.savez_compressed(path, labels=np.array(self.labels), order=np.array(self.order),
-                            fusion=np.array([self.weight, self.bonus]), **arrays)
+                            fusion=np.array([self.weight, self.bonus]),
+                            **{f"ngrams{n}": rows for n, rows in enumerate(self.ngrams, 1)})
 
     @classmethod
     def load(cls, path) -> "LabelLM":
@@ -86,11 +92,9 @@ class LabelLM:
                 order = int(data["order"])
                 weight, bonus = (float(v) for v in data["fusion"])
                 labels = [str(label) for label in data["labels"]]
-                ngrams = Counter({tuple(int(v) for v in row[:-1]): int(row[-1])
-                                  for n in range(1, order + 1) for row in data[f"ngrams{n}"]})
-        except Exception as error:  # not a zip, truncated, missing arrays, wrong shapes, ...
+                return cls(labels, order, [data[f"ngrams{n}"] for n in range(1, order + 1)], weight, bonus)
+        except Exception as error:  # not a zip, truncated, missing arrays, wrong shapes or labels, ...
             raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
-        return cls(labels, order, ngrams, weight, bonus)
 
 
 LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"
