@@ -23,8 +23,8 @@ class TranscriptPanel(Panel):
 
     def __init__(self):
         self.models = css(widgets.HTML(), "wb-models-info")
-        self.use_lm = css(widgets.Checkbox(value=True, indent=False, disabled=True,
-                                           description="beam search with the language model"), "wb-use-lm")
+        self.use_lm = css(widgets.Checkbox(value=True, indent=False, disabled=True, description="beam search + LM",
+                                           layout=widgets.Layout(width="auto")), "wb-use-lm")
         self.rtf = css(widgets.HTML(), "wb-rtf")
         self.state = css(widgets.HTML(), "wb-transcript-dry")
         self.view = css(widgets.HTML(layout=widgets.Layout(min_height="3em", max_height="16em", overflow="auto")),
@@ -44,8 +44,8 @@ class TranscriptPanel(Panel):
         """Offer the LM switch when the loaded ASR has an LM; otherwise say decoding is greedy."""
         lm = getattr(transcriber, "lm", None)
         self.use_lm.disabled = lm is None
-        self.use_lm.description = (f"beam search with the {lm.order}-gram language model (off: greedy)" if lm
-                                   else "greedy decoding (no language model beside this ASR)")
+        self.use_lm.description = (f"beam search + {lm.order}-gram LM (off: greedy)" if lm
+                                   else "greedy decoding (no LM beside this ASR)")
 
     def show_state(self, dry: float | None, stage: str) -> None:
         """Which mix the transcript below comes from, and whether it is complete."""
