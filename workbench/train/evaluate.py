@@ -5,7 +5,8 @@ and CER (``workbench.metrics.corpus_cer``: NFC syllables, spaces ignored).
 
 - CER grid: dry in {0, 0.05, 0.2, 0.5, 1} x SNR in {0, 5, 10 dB, clean};
   the noise kind cycles over the utterances (evaluation noise files; babble
-  from other held-out utterances).
+  from other held-out utterances). Decoded with the ASR's label LM when one
+  lies beside it, and greedily from the same scores.
 - 8 kHz telephone band, resampled back to 16 kHz, without and with denoiser.
 - SI-SDR improvement of the fully denoised signal (dry 0) per noise kind at 0 and 5 dB.
 
