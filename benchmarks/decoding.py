@@ -17,6 +17,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import load_audio, load_transcriber  # noqa: E402
+from workbench.audio import SAMPLE_RATE  # noqa: E402
 from workbench.metrics import corpus_cer  # noqa: E402
 from workbench.paths import DEFAULT_ASR, EXAMPLES_DIR  # noqa: E402
 from workbench.tuning import read_items  # noqa: E402
@@ -41,7 +42,7 @@ def main() -> None:
         scores.append(transcriber.log_probs(audio))
         forward += time.perf_counter() - start
         references.append(item.text)
-        seconds += len(audio) / 16000
+        seconds += len(audio) / SAMPLE_RATE
     print(f"{len(items)} files, {seconds / 60:.1f} min of audio, {args.threads} threads; "
           f"model forward {1000 * forward / seconds:.1f} ms per audio second")
     print("decoding | CER | ms per audio second")

@@ -112,11 +112,12 @@ class PrefixBeamSearch:
                     _add(following, extended, 1, pb + extra)
                 else:
                     _add(following, extended, 1, total + extra)
-                if extended not in self.frames:
-                    self.frames[extended] = self.frames[prefix] + (frame_index,)
         ranked = sorted(following.items(), key=lambda item: -_logaddexp(*item[1]))[:self.beam]
         self.beams = {prefix: tuple(entry) for prefix, entry in ranked}
-        self.frames = {prefix: self.frames[prefix] for prefix in self.beams}
+        # a survivor is an old prefix, or one extended in this frame from the old prefix before it
+        old = self.frames
+        self.frames = {prefix: old[prefix] if prefix in old else old[prefix[:-1]] + (frame_index,)
+                       for prefix in self.beams}
 
     def best(self) -> Segment:
         prefix = max(self.beams, key=lambda p: _logaddexp(*self.beams[p]))

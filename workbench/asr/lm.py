@@ -40,8 +40,8 @@ class LabelLM:
         for rows in self.ngrams:
             if len(rows) and (rows[:, -2].min() < 0 or rows[:, -2].max() >= len(labels) or rows[:, -1].min() < 1):
                 raise ValueError("n-gram rows with unknown labels or counts below 1")
-            history = rows[:, :-2]
-            rows = rows[np.lexsort(history.T[::-1])] if history.shape[1] else rows
+            if rows.shape[1] > 2:  # sort by history, first label first
+                rows = rows[np.lexsort(rows[:, :-2].T[::-1])]
             history = rows[:, :-2]
             starts = np.flatnonzero(np.r_[True, (history[1:] != history[:-1]).any(axis=1)]) if len(rows) else []
             for start, stop in zip(starts, list(starts[1:]) + [len(rows)]):

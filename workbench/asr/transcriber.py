@@ -137,16 +137,15 @@ def load_transcriber(path, device: str = "cpu", lm=True) -> Transcriber:
     except Exception as error:
         raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
                               f"{str(error).strip().splitlines()[0][:200]}") from None
-    language_model = _load_lm(lm_beside(path) if lm is True else lm, path, model) if lm else None
-    return Transcriber(model.to(device), device, name=str(path), lm=language_model)
+    if lm is True:
+        lm = lm_beside(path) if lm_beside(path).is_file() else False
+    return Transcriber(model.to(device), device, name=str(path), lm=_load_lm(lm, path, model) if lm else None)
 
 
-def _load_lm(lm_path, model_path, model) -> LabelLM | None:
-    """The label LM at ``lm_path`` (None when an automatic one is absent), checked against the model's labels."""
+def _load_lm(lm_path, model_path, model) -> LabelLM:
+    """The label LM at ``lm_path``, checked against the model's labels."""
     lm_path = Path(lm_path)
     if not lm_path.is_file():
-        if lm_path == lm_beside(model_path):
-            return None
         raise CheckpointError(f"language model not found: {lm_path}")
     lm = LabelLM.load(lm_path)
     if lm.labels != list(model.decoder.vocabulary):

@@ -229,7 +229,7 @@ class Workbench:
         if request != self._mix_request:
             return
         self.remix(dry)
-        if self.session.recording or self.session.transcriber is None or not len(self.session.audio):
+        if not self.session.can_retranscribe:
             return
         quiet_until = time.monotonic() + DEBOUNCE_S
         while time.monotonic() < quiet_until:
@@ -244,8 +244,7 @@ class Workbench:
         self.session.use_lm = use_lm
         self._mix_request += 1
         request = self._mix_request
-        session = self.session
-        if not session.recording and session.transcriber is not None and len(session.audio):
+        if self.session.can_retranscribe:
             self.worker.submit(lambda: self._transcribe(self._audio_request, request), self.transcript.fail)
 
     # -- recordings ----------------------------------------------------

@@ -88,6 +88,11 @@ class Session:
         return len(self.raw) / SAMPLE_RATE
 
     @property
+    def can_retranscribe(self) -> bool:
+        """Whether there is a finished signal and a recogniser to transcribe it again."""
+        return not self.recording and self.transcriber is not None and len(self.audio) > 0
+
+    @property
     def mixed(self) -> np.ndarray:
         """``dry * x + (1 - dry) * y`` over the part denoised so far (the raw audio without a denoiser)."""
         if self.denoised is None:
