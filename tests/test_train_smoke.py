@@ -67,7 +67,7 @@ def test_pipeline_smoke(tmp_path):
 
     # denoiser: a few steps, facebook layout, loadable by the workbench
     path, steps, loss = denoiser.train(d, tmp_path / "denoiser", minutes=10, hidden=4, batch_size=4, segment=1.0,
-                                       max_steps=4, denoise_share=4, threads=2, log=log)
+                                       max_steps=4, denoise_share=4, threads=2, log=log, noise="files")
     assert steps == 4 and math.isfinite(loss)
     import torch
     assert torch.serialization.get_unsafe_globals_in_checkpoint(path) == ["denoiser.demucs.Demucs"]
@@ -92,6 +92,12 @@ def test_pipeline_smoke(tmp_path):
     tr = load_transcriber(nemo_path)
     assert list(tr.model.cfg.labels) == asr.LABELS
     assert isinstance(tr.transcribe(sf.read(eval_rows[0]["audio_filepath"], dtype="float32")[0]), str)
+
+    # denoiser guided by that recogniser, on fresh noise: continues from the first one
+    guided, steps, loss = denoiser.train(d, tmp_path / "guided", minutes=10, batch_size=2, segment=1.0, max_steps=2,
+                                         init=path, asr_guide=nemo_path, threads=2, log=log)
+    assert steps == 2 and math.isfinite(loss) and load_denoiser(guided).parameters == den.parameters
+    assert any(line.startswith(f"guided by {nemo_path}") for line in logs)
 
     # LM: counted on the training sentences, fusion tuned on validation, found beside the model
     lm_path = lm.train(d, nemo_path, order=3, weights=(0.3, 0.5), bonuses=(0.0, 1.0), log=log)

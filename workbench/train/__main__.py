@@ -43,6 +43,10 @@ def main(argv=None):
     n.add_argument("--denoise-share", type=int, default=0,
                    help="after training, write this many denoised noisy training utterances for the ASR")
     n.add_argument("--dry", type=float, default=0.05, help="dry mix of those denoised utterances")
+    n.add_argument("--noise", choices=("fresh", "files"), default="fresh",
+                   help="a new noise for every example, or crops of the training noise files")
+    n.add_argument("--asr-guide", help=".nemo recogniser whose posteriors on the denoised mix should match clean")
+    n.add_argument("--guide-weight", type=float, default=1.0)
 
     a = common(sub.add_parser("asr", help="NeMo Conformer-CTC, jamo vocabulary"))
     a.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget; a .nemo is saved regularly")
@@ -81,7 +85,7 @@ def main(argv=None):
         from . import denoiser
         kw = dict(minutes=args.minutes, hidden=args.hidden, batch_size=args.batch_size, segment=args.segment,
                   lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry,
-                  init=args.init)
+                  init=args.init, noise=args.noise, asr_guide=args.asr_guide, guide_weight=args.guide_weight)
         if args.smoke:
             kw.update(minutes=1.0, hidden=4, batch_size=4, segment=1.0, max_steps=5, denoise_share=min(args.denoise_share, 8))
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)

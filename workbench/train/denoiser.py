@@ -4,8 +4,10 @@ Model: the workbench's own ``Demucs`` (facebook's parameter names), saved
 with ``save_package`` in facebook's serialized layout
 ``{'class', 'args', 'kwargs', 'state'}``. Loss: L1 on the waveform plus
 facebook's multi-resolution STFT loss (spectral convergence + log magnitude
-at three resolutions). Training stops by wall-clock with a cosine learning
-rate over that budget.
+at three resolutions), optionally plus the ASR-guided term of
+:mod:`.asr_guide`. Noise is drawn fresh for every example (or cropped from
+the training noise files). Training stops by wall-clock with a cosine
+learning rate over that budget.
 
 With ``denoise_share`` it also writes denoised (dry-mixed) noisy training
 utterances and a manifest, for training the ASR on denoiser output too.
@@ -47,16 +49,27 @@ def loss_fn(estimate, reference):
 
 
 class PairSampler:
-    """Random noisy/clean segments: clean training speech + training noise at ``snr`` dB."""
+    """Random noisy/clean segments: clean training speech + noise at ``snr`` dB.
 
-    def __init__(self, data_dir, segment_s=2.0, snr=(-2.0, 15.0), clean_share=0.05, seed=0, max_clean=6000):
+    ``noise="fresh"`` draws a new noise of a random kind for every segment (babble from
+    ``babble_pool`` other training utterances); ``"files"`` crops the training noise files.
+    """
+
+    def __init__(self, data_dir, segment_s=2.0, snr=(-2.0, 15.0), clean_share=0.05, seed=0, max_clean=6000,
+                 noise="fresh", babble_pool=600):
         data_dir = Path(data_dir)
         rows = [r for r in data_mod.read_manifest(data_dir / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
         self.rng = np.random.default_rng(seed)
-        pick = self.rng.permutation(len(rows))[:max_clean]
-        self.clean_rows = [rows[i] for i in pick]
-        self.noises = [sf.read(r["audio_filepath"], dtype="float32")[0]
-                       for r in data_mod.read_manifest(data_dir / "noise_train.json")]
+        pick = self.rng.permutation(len(rows))
+        self.clean_rows = [rows[i] for i in pick[:max_clean]]
+        if noise == "fresh":
+            self.pool = [sf.read(rows[i]["audio_filepath"], dtype="float32")[0] for i in pick[-babble_pool:]]
+        elif noise == "files":
+            self.noises = [sf.read(r["audio_filepath"], dtype="float32")[0]
+                           for r in data_mod.read_manifest(data_dir / "noise_train.json")]
+        else:
+            raise ValueError(f"noise must be 'fresh' or 'files', not {noise!r}")
+        self.fresh = noise == "fresh"
         self.segment = int(segment_s * SAMPLE_RATE)
         self.snr, self.clean_share = snr, clean_share
         self._cache = {}
@@ -77,7 +90,11 @@ class PairSampler:
         x = x * self.rng.uniform(0.3, 1.5) / (np.abs(x).max() + 1e-9) * 0.5
         if self.rng.random() < self.clean_share:
             return x.astype(np.float32), x.astype(np.float32)
-        n = self.noises[int(self.rng.integers(len(self.noises)))]
+        if self.fresh:
+            kind = noise_mod.KINDS[int(self.rng.integers(len(noise_mod.KINDS)))]
+            n = noise_mod.make(kind, self.segment, self.rng, self.pool)
+        else:
+            n = self.noises[int(self.rng.integers(len(self.noises)))]
         return noise_mod.mix_pair(x.astype(np.float32), n, self.rng.uniform(*self.snr), self.rng)
 
     def batch(self, n):
@@ -93,14 +110,24 @@ def build_model(hidden=16, depth=5):
 
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
-          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0, init=None):
-    """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``."""
+          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0, init=None,
+          noise="fresh", asr_guide=None, guide_weight=1.0):
+    """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``.
+
+    ``asr_guide``: a ``.nemo`` recogniser whose posteriors on the denoised mix should match those
+    on clean speech (:mod:`.asr_guide`), added to the loss with ``guide_weight``.
+    """
     from ..denoise.checkpoint import load_demucs, save_package
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    sampler = PairSampler(data, segment, seed=seed)
+    sampler = PairSampler(data, segment, seed=seed, noise=noise)
+    guide = None
+    if asr_guide:
+        from .asr_guide import ASRGuide
+        guide = ASRGuide(asr_guide)
+        log(f"guided by {asr_guide} (weight {guide_weight}, dry {guide.dry})")
     if init:
         model = load_demucs(init)
         log(f"continuing from {init}")
@@ -112,7 +139,7 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
     path = out / "denoiser.th"
     t0 = last_save = time.time()
     budget = minutes * 60
-    step, losses, history = 0, [], []
+    step, losses, guide_losses, history = 0, [], [], []
     model.train()
     while True:
         elapsed = time.time() - t0
@@ -123,6 +150,10 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
         noisy, clean = sampler.batch(batch_size)
         estimate = model(noisy.unsqueeze(1))[:, 0]
         loss = loss_fn(estimate, clean)
+        if guide:
+            guide_loss = guide.loss(noisy, estimate, clean)
+            guide_losses.append(guide_loss.item())
+            loss = loss + guide_weight * guide_loss
         if not torch.isfinite(loss):
             raise FloatingPointError(f"denoiser loss is {loss.item()} at step {step}")
         opt.zero_grad()
@@ -133,8 +164,10 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
         step += 1
         if step % 50 == 0:
             history.append((step, float(np.mean(losses)), (time.time() - t0) / 60))
-            log(f"step {step} loss {np.mean(losses):.4f} lr {opt.param_groups[0]['lr']:.2e} {(time.time() - t0) / 60:.1f} min")
-            losses = []
+            guided = f" (guide {np.mean(guide_losses):.4f})" if guide_losses else ""
+            log(f"step {step} loss {np.mean(losses):.4f}{guided} lr {opt.param_groups[0]['lr']:.2e} "
+                f"{(time.time() - t0) / 60:.1f} min")
+            losses, guide_losses = [], []
         if time.time() - last_save > save_every_min * 60:
             save_package(model.eval(), path)
             model.train()
