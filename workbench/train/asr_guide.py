@@ -22,7 +22,8 @@ class ASRGuide:
         from ..asr import load_transcriber
         transcriber = load_transcriber(asr_path, lm=False)
         if transcriber.model_rate != SAMPLE_RATE:
-            raise ValueError(f"{asr_path} expects {transcriber.model_rate} Hz audio; the guide needs a {SAMPLE_RATE} Hz model")
+            raise ValueError(f"{asr_path} expects {transcriber.model_rate} Hz audio; "
+                             f"the guide needs a {SAMPLE_RATE} Hz model")
         self.model = transcriber.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
