@@ -21,6 +21,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
+from ..denoise.denoiser import DEFAULT_DRY, load_denoiser
 from . import data as data_mod
 from . import noise as noise_mod
 from .speech import SAMPLE_RATE, write
@@ -48,6 +49,17 @@ def loss_fn(estimate, reference):
     return F.l1_loss(estimate, reference) + stft_loss(estimate, reference)
 
 
+def full_band_rows(data_dir) -> list[dict]:
+    """Training manifest rows of 16 kHz speech (the telephone-band copies left out)."""
+    return [r for r in data_mod.read_manifest(Path(data_dir) / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
+
+
+def training_noises(data_dir) -> list[np.ndarray]:
+    """The training noise files, read."""
+    return [sf.read(r["audio_filepath"], dtype="float32")[0]
+            for r in data_mod.read_manifest(Path(data_dir) / "noise_train.json")]
+
+
 class PairSampler:
     """Random noisy/clean segments: clean training speech + noise at ``snr`` dB.
 
@@ -57,16 +69,14 @@ class PairSampler:
 
     def __init__(self, data_dir, segment_s=2.0, snr=(-2.0, 15.0), clean_share=0.05, seed=0, max_clean=6000,
                  noise="fresh", babble_pool=600):
-        data_dir = Path(data_dir)
-        rows = [r for r in data_mod.read_manifest(data_dir / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
+        rows = full_band_rows(data_dir)
         self.rng = np.random.default_rng(seed)
         pick = self.rng.permutation(len(rows))
         self.clean_rows = [rows[i] for i in pick[:max_clean]]
         if noise == "fresh":
             self.pool = [sf.read(rows[i]["audio_filepath"], dtype="float32")[0] for i in pick[-babble_pool:]]
         elif noise == "files":
-            self.noises = [sf.read(r["audio_filepath"], dtype="float32")[0]
-                           for r in data_mod.read_manifest(data_dir / "noise_train.json")]
+            self.noises = training_noises(data_dir)
         else:
             raise ValueError(f"noise must be 'fresh' or 'files', not {noise!r}")
         self.fresh = noise == "fresh"
@@ -110,8 +120,8 @@ def build_model(hidden=16, depth=5):
 
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
-          max_steps=-1, denoise_share=0, dry=0.05, threads=1, seed=0, log=print, save_every_min=5.0, init=None,
-          noise="fresh", asr_guide=None, guide_weight=1.0):
+          max_steps=-1, denoise_share=0, dry=DEFAULT_DRY, threads=1, seed=0, log=print, save_every_min=5.0,
+          init=None, noise="fresh", asr_guide=None, guide_weight=1.0):
     """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``.
 
     ``asr_guide``: a ``.nemo`` recogniser whose posteriors on the denoised mix should match those
@@ -182,14 +192,12 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
     return path, step, final
 
 
-def write_denoised(data, out, denoiser_path, n, dry=0.05, seed=0, log=print):
+def write_denoised(data, out, denoiser_path, n, dry=DEFAULT_DRY, seed=0, log=print):
     """Mix ``n`` training utterances with training noise (0-15 dB), denoise them at ``dry`` and
     write them with a manifest ``out/denoised.json`` for the ASR."""
-    from ..denoise.denoiser import load_denoiser
     den = load_denoiser(denoiser_path)
     data, out = Path(data), Path(out)
-    rows = [r for r in data_mod.read_manifest(data / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
-    noises = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in data_mod.read_manifest(data / "noise_train.json")]
+    rows, noises = full_band_rows(data), training_noises(data)
     rng = np.random.default_rng(seed + 11)
     folder = out / "denoised"
     folder.mkdir(parents=True, exist_ok=True)
