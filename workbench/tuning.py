@@ -15,7 +15,6 @@ import os
 import sys
 import threading
 import time
-import unicodedata
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,15 +97,15 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
 
     from .audio import SAMPLE_RATE, chunks, load_audio
     from .denoise import mix
-    from .metrics import cer, wer
+    from .metrics import char_edits, normalise, rate, ref_chars, ref_words, word_edits
 
     if threads:
         torch.set_num_threads(threads)
     denoise, transcriber = load_models(denoiser, asr, device, lm)
     audio = load_audio(item.audio)
     denoised = denoise.denoise(audio) if any(d < 1.0 for d in drys) else audio
-    reference = " ".join(unicodedata.normalize("NFC", item.text).split())
-    ref_chars, ref_words = len(reference.replace(" ", "")), len(reference.split())
+    reference = normalise(item.text)
+    chars, words = ref_chars(reference), ref_words(reference)
     rows = []
     for dry, stream in product(drys, streams):
         signal = mix(audio, denoised, dry)
@@ -116,14 +115,14 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
             events = transcriber.stream(chunks(signal, stream.chunk_s), chunk_s=stream.chunk_s,
                                         left_s=stream.left_s, right_s=stream.right_s)
             hypothesis = " ".join(event.text for event in events if event.final)
-        c, w = cer(item.text, hypothesis), wer(item.text, hypothesis)
+        c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
         rows.append({"file": item.audio, "decoding": "offline" if stream is None else "stream",
                      "chunk_s": stream.chunk_s if stream else math.nan,
                      "left_s": stream.left_s if stream else math.nan,
                      "right_s": stream.right_s if stream else math.nan,
-                     "dry": float(dry), "reference": item.text, "hypothesis": hypothesis, "cer": c, "wer": w,
-                     "ref_chars": ref_chars, "ref_words": ref_words,
-                     "char_edits": round(c * max(ref_chars, 1)), "word_edits": round(w * max(ref_words, 1)),
+                     "dry": float(dry), "reference": item.text, "hypothesis": hypothesis,
+                     "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
+                     "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
                      "audio_s": len(audio) / SAMPLE_RATE})
     return rows
 
