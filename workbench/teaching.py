@@ -17,12 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .asr.ctc import collapse, greedy_path
+from .asr.hangul import letter
 from .audio import SAMPLE_RATE
 
-# Conjoining jamo (U+1100...) render as parts of a syllable; alone they read better as compatibility jamo.
-_COMPAT = {**{0x1100 + i: c for i, c in enumerate("ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ")},
-           **{0x1161 + i: c for i, c in enumerate("ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ")},
-           **{0x11A8 + i: c for i, c in enumerate("ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ")}}
 BLANK_LABEL = "∅"
 
 
@@ -37,7 +34,7 @@ def token_labels(transcriber, ids) -> list[str]:
             labels.append(BLANK_LABEL)
             continue
         piece = unicodedata.normalize("NFC", next(pieces)).replace("▁", " ")
-        labels.append("␣" if not piece.strip() else "".join(_COMPAT.get(ord(c), c) for c in piece))
+        labels.append("␣" if not piece.strip() else "".join(map(letter, piece)))
     return labels
 
 
@@ -150,7 +147,7 @@ def stream_steps(transcriber, audio: np.ndarray, chunk_s: float = 1.0, left_s: f
                  right_s: float = 0.5) -> list[ChunkStep]:
     """The chunks :class:`~workbench.asr.CTCStream` decodes for ``audio`` (fed whole, then flushed),
     each with its kept greedy path, the text it added and the hypothesis so far."""
-    stream = transcriber.streamer(chunk_s, left_s, right_s)
+    stream = transcriber.streamer(chunk_s, left_s, right_s, cache_aware=False)
     hop, total = transcriber.frame_samples, len(audio)
     steps, path = [], np.zeros(0, np.int64)
     for index, start in enumerate(range(0, total, stream.chunk)):

@@ -14,7 +14,7 @@ CONJOINING = re.compile("[\u1100-\u11ff]")
 
 
 @lru_cache(maxsize=None)
-def _letter(jamo: str) -> str:
+def letter(jamo: str) -> str:
     """The compatibility letter named like ``jamo``, or ``jamo`` itself when there is none."""
     name = unicodedata.name(jamo, "")
     for part in ("CHOSEONG ", "JUNGSEONG ", "JONGSEONG "):
@@ -28,4 +28,4 @@ def _letter(jamo: str) -> str:
 
 def compose(text: str) -> str:
     """NFC syllables; jamo left over after composition become compatibility letters."""
-    return CONJOINING.sub(lambda match: _letter(match.group()), unicodedata.normalize("NFC", text))
+    return CONJOINING.sub(lambda match: letter(match.group()), unicodedata.normalize("NFC", text))
