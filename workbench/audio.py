@@ -1,24 +1,58 @@
 """Audio in and out: every source becomes 16 kHz mono float32 in [-1, 1].
 
-Files are decoded with soundfile (wav, flac, ogg, mp3) or, failing that,
-librosa's fallback decoders; channels are averaged; the rate is converted
-with julius' windowed-sinc ``resample_frac``.
+Files are decoded in blocks with soundfile (wav, flac, ogg, mp3) or, failing
+that, audioread (ffmpeg); channels are averaged. The rate is converted with
+julius' windowed-sinc ``resample_frac`` when the rates reduce to a small
+ratio (its kernel holds ``b * (2W + a)`` taps for rates ``a : b`` in lowest
+terms), and with soxr otherwise, whose cost does not grow with the ratio.
+
+Limits (a hostile file costs no more than its message): rates outside
+``MIN_RATE .. MAX_RATE`` are refused, decoding stops with an error beyond
+``max_audio_s()`` seconds (``WORKBENCH_MAX_AUDIO_S``, default 4 hours), at
+most ``BLOCK_VALUES`` samples are decoded at once, and file samples outside
+[-1, 1] are refused.
 """
+import contextlib
 import io
+import math
 import os
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Iterator
 
 import julius
 import numpy as np
 import soundfile
+import soxr
 import torch
 
 from .errors import AudioError
 
 SAMPLE_RATE = 16_000
+MIN_RATE, MAX_RATE = 1_000, 384_000
+DEFAULT_MAX_AUDIO_S = 4 * 3600
+BLOCK_VALUES = 1 << 20          # samples (all channels) decoded at once: 4 MB of float32
+JULIUS_MAX_TAPS = 1 << 22       # larger julius kernels (odd rate ratios) go to soxr instead
+
+
+def max_audio_s() -> float:
+    """The longest audio any source may decode to: ``WORKBENCH_MAX_AUDIO_S`` seconds, default 4 hours."""
+    text = os.environ.get("WORKBENCH_MAX_AUDIO_S", "").strip()
+    try:
+        limit = float(text) if text else DEFAULT_MAX_AUDIO_S
+    except ValueError:
+        limit = math.nan
+    if not math.isfinite(limit) or limit <= 0:
+        raise AudioError(f"WORKBENCH_MAX_AUDIO_S must be a positive number of seconds, got {text!r}")
+    return limit
+
+
+def check_rate(rate) -> int:
+    """``rate`` as an int, or :class:`AudioError` unless it is a whole number in ``MIN_RATE .. MAX_RATE``."""
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(rate) or int(rate) != rate or not MIN_RATE <= rate <= MAX_RATE:
+        raise AudioError(f"unsupported sample rate {rate!r} Hz (the workbench reads {MIN_RATE} to {MAX_RATE} Hz)")
+    return int(rate)
 
 
 def check_audio(audio) -> np.ndarray:
@@ -33,69 +67,190 @@ def check_audio(audio) -> np.ndarray:
     return array
 
 
+def _julius_taps(rate: int, target: int) -> int:
+    """Size of julius' kernel for ``rate -> target``: ``b (2W + a)``, W = ceil(24 a / (0.945 min(a, b)))."""
+    divisor = math.gcd(rate, target)
+    a, b = rate // divisor, target // divisor
+    return b * (2 * math.ceil(24 * a / (0.945 * min(a, b))) + a)
+
+
+def uses_julius(rate: int, target: int = SAMPLE_RATE) -> bool:
+    """Whether ``rate -> target`` is converted with julius (small ratio) rather than soxr."""
+    return _julius_taps(check_rate(rate), check_rate(target)) <= JULIUS_MAX_TAPS
+
+
 def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Convert ``audio`` from ``rate`` to ``target`` Hz (julius, band-limited sinc)."""
-    if int(rate) != rate or rate <= 0:
-        raise AudioError(f"invalid sample rate {rate}")
+    """Convert ``audio`` from ``rate`` to ``target`` Hz (band-limited; julius or soxr, see the module)."""
+    rate, target = check_rate(rate), check_rate(target)
+    audio = np.ascontiguousarray(audio, np.float32)
     if rate == target:
-        return np.asarray(audio, np.float32)
-    x = torch.from_numpy(np.ascontiguousarray(audio, np.float32))
-    return julius.resample_frac(x, int(rate), int(target)).numpy()
+        return audio
+    if uses_julius(rate, target):
+        return julius.resample_frac(torch.from_numpy(audio), rate, target).numpy()
+    return soxr.resample(audio, rate, target, quality="HQ").astype(np.float32)
 
 
-def _decode(source, name: str) -> tuple[np.ndarray, int]:
-    """(samples, rate) with samples shaped (time, channels); ``name`` is for the error message."""
+class _SoxrStream:
+    """soxr's stream resampler behind the ``feed``/``flush`` interface of :class:`LiveResampler`."""
+
+    def __init__(self, rate: int, target: int):
+        self.rate = rate
+        self._stream = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ")
+
+    def feed(self, chunk: np.ndarray) -> np.ndarray:
+        return self._stream.resample_chunk(np.asarray(chunk, np.float32).reshape(-1))
+
+    def flush(self) -> np.ndarray:
+        return self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def stream_resampler(rate: int, target: int = SAMPLE_RATE):
+    """A ``feed(chunk) -> samples`` / ``flush() -> rest`` resampler for ``rate -> target``;
+    chunk by chunk it equals :func:`resample` of the whole signal."""
+    from .live_resample import LiveResampler  # it imports this module
+
+    rate = check_rate(rate)
+    return LiveResampler(rate, target) if uses_julius(rate, target) else _SoxrStream(rate, target)
+
+
+@contextlib.contextmanager
+def quiet_c_stderr():
+    """Silence C-level stderr for a moment (decoders such as libmpg123 print there)."""
     try:
-        data, rate = soundfile.read(source, dtype="float32", always_2d=True)
-        return data, rate
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _soundfile_blocks(source) -> tuple[int, float, Iterator[np.ndarray]] | None:
+    """(rate, declared seconds, float32 (frames, channels) blocks), or None if soundfile cannot open it."""
+    try:
+        with quiet_c_stderr():
+            handle = soundfile.SoundFile(source)
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError):
-        pass
+        return None
+
+    def blocks():
+        with handle:
+            frames = max(1, BLOCK_VALUES // handle.channels)
+            while True:
+                with quiet_c_stderr():
+                    block = handle.read(frames, dtype="float32", always_2d=True)
+                if not len(block):
+                    return
+                yield block
+
+    seconds = handle.frames / handle.samplerate if handle.samplerate > 0 else math.inf
+    return handle.samplerate, seconds, blocks()
+
+
+def _audioread_blocks(path) -> tuple[int, float, Iterator[np.ndarray]]:
+    """The same through audioread (ffmpeg and friends), 16-bit PCM blocks; raises on failure."""
+    import audioread  # slow import, and only needed for formats soundfile lacks
+
+    handle = audioread.audio_open(str(path))
+    channels = max(1, int(handle.channels))
+
+    def blocks():
+        with handle:
+            for data in handle:
+                usable = len(data) - len(data) % (2 * channels)
+                yield np.frombuffer(data[:usable], "<i2").reshape(-1, channels).astype(np.float32) / 32768.0
+
+    return handle.samplerate, float(handle.duration or 0.0), blocks()
+
+
+@contextlib.contextmanager
+def _opened(source, name: str):
+    """(rate, declared seconds, blocks) of any source; bytes go through a temporary file for audioread."""
     if isinstance(source, io.BytesIO):
-        with tempfile.NamedTemporaryFile(suffix=".audio", delete=False) as handle:
+        opened = _soundfile_blocks(source)
+        if opened is not None:
+            yield opened
+            return
+        with tempfile.NamedTemporaryFile(suffix=".audio") as handle:
             handle.write(source.getvalue())
+            handle.flush()
+            with _opened(handle.name, name) as opened:
+                yield opened
+        return
+    opened = _soundfile_blocks(source)
+    if opened is None:
         try:
-            return _decode_with_librosa(handle.name, name)
-        finally:
-            os.unlink(handle.name)
-    return _decode_with_librosa(source, name)
+            with quiet_c_stderr():
+                opened = _audioread_blocks(source)
+        except Exception as error:  # audioread raises many unrelated types
+            raise AudioError(f"cannot decode {name}: not a supported audio file ({type(error).__name__})") from None
+    yield opened
 
 
-def _decode_with_librosa(path, name: str) -> tuple[np.ndarray, int]:
-    import librosa  # slow import, and only needed for formats soundfile lacks
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            data, rate = librosa.load(path, sr=None, mono=False)
-    except Exception as error:  # audioread raises many unrelated types
-        raise AudioError(f"cannot decode {name}: not a supported audio file "
-                         f"({type(error).__name__})") from None
-    return np.atleast_2d(data).T, rate
-
-
-def load_audio(source, name: str | None = None) -> np.ndarray:
-    """Read a path, ``bytes`` or file object; return 16 kHz mono float32.
-
-    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
-    """
+def _source(source, name: str | None):
+    """(decodable source, name for messages); checks that a path names a non-empty file."""
     if isinstance(source, (bytes, bytearray, memoryview)):
-        name, source = name or "audio bytes", io.BytesIO(bytes(source))
-    elif isinstance(source, (str, os.PathLike)):
-        name = name or str(source)
+        return io.BytesIO(bytes(source)), name or "audio bytes"
+    if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.is_file():
             raise AudioError(f"audio file not found: {path}")
         if path.stat().st_size == 0:
             raise AudioError(f"audio file is empty: {path}")
-    else:
-        name = name or getattr(source, "name", "audio stream")
-    data, rate = _decode(source, name)
-    if data.size == 0:
-        raise AudioError(f"{name} holds no audio samples")
-    try:
-        return check_audio(resample(data.mean(axis=1), rate))
-    except AudioError as error:
-        raise AudioError(f"{name}: {error}") from None
+        return path, name or str(source)
+    return source, name or getattr(source, "name", "audio stream")
+
+
+def audio_blocks(source, name: str | None = None) -> Iterator[np.ndarray]:
+    """Decode a path, ``bytes`` or file object block by block: 16 kHz mono float32 pieces whose
+    concatenation is :func:`load_audio`'s result. Memory stays at a block, whatever the length.
+
+    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
+    """
+    source, name = _source(source, name)
+    limit = max_audio_s()
+    with _opened(source, name) as (rate, declared_s, blocks):
+        try:
+            rate = check_rate(rate)
+            if declared_s > limit:
+                raise AudioError(f"{declared_s:.0f} s of audio, more than the limit of {limit:.0f} s "
+                                 "(WORKBENCH_MAX_AUDIO_S)")
+            resampler, total = stream_resampler(rate), 0
+            for block in blocks:
+                if not np.isfinite(block).all():
+                    raise AudioError("the audio contains NaN or infinite samples")
+                peak = float(np.abs(block).max())
+                if peak > 1.0:
+                    raise AudioError(f"samples reach {peak:.3g}, outside [-1, 1]: not normalised audio")
+                out = resampler.feed(block.mean(axis=1))
+                total += len(out)
+                if total > limit * SAMPLE_RATE:
+                    raise AudioError(f"more than the limit of {limit:.0f} s of audio (WORKBENCH_MAX_AUDIO_S)")
+                if len(out):
+                    yield np.clip(out, -1.0, 1.0)
+            rest = resampler.flush()
+            if total + len(rest) == 0:
+                raise AudioError("holds no audio samples")
+            if len(rest):
+                yield np.clip(rest, -1.0, 1.0)
+        except AudioError as error:
+            raise AudioError(f"{name}: {error}") from None
+        except (soundfile.LibsndfileError, RuntimeError, EOFError, OSError) as error:
+            raise AudioError(f"cannot decode {name}: the file is damaged ({type(error).__name__})") from None
+
+
+def load_audio(source, name: str | None = None) -> np.ndarray:
+    """Read a path, ``bytes`` or file object; return 16 kHz mono float32 in [-1, 1].
+
+    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
+    """
+    return np.concatenate(list(audio_blocks(source, name)))
 
 
 def pcm16_samples(pcm: bytes, channels: int = 1) -> np.ndarray:
@@ -108,7 +263,7 @@ def pcm16_samples(pcm: bytes, channels: int = 1) -> np.ndarray:
 
 def pcm16_to_float(pcm: bytes, rate: int = SAMPLE_RATE, channels: int = 1) -> np.ndarray:
     """A whole PCM16 recording at ``rate`` -> 16 kHz mono float32 (for a live stream of chunks,
-    use :class:`workbench.live_resample.LiveResampler`)."""
+    use :func:`stream_resampler`)."""
     return resample(pcm16_samples(pcm, channels), rate)
 
 
