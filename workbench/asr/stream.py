@@ -44,13 +44,11 @@ class CTCStream:
         self.chunk = max(1, round(chunk_s * SAMPLE_RATE / frame)) * frame
         self.left = max(0, round(left_s * SAMPLE_RATE / frame)) * frame
         self.right = max(0, round(right_s * SAMPLE_RATE / frame)) * frame
-        self.segmenter = Segmenter(transcriber.search(use_lm), transcriber.blank,
-                                   max(1, round(endpoint_s / transcriber.frame_s)))
+        self.text_events = TextEvents(transcriber, endpoint_s, use_lm)
         self._audio = np.zeros(0, np.float32)
         self._offset = 0     # absolute index of _audio[0]
         self._next = 0       # absolute index where the next undecoded chunk starts
         self._received = 0
-        self._partial = ""
 
     @property
     def latency_s(self) -> float:
@@ -78,11 +76,7 @@ class CTCStream:
         events = []
         while self._next < self._received:
             events += self._decode(self._next, min(self._next + self.chunk, self._received))
-        segment = self.segmenter.close()
-        if segment:
-            events.append(self._final(segment))
-        self._partial = ""
-        return events
+        return events + self.text_events.close()
 
     def _decode(self, start: int, end: int) -> list[TranscriptEvent]:
         begin, stop = max(0, start - self.left), min(self._received, end + self.right)
@@ -91,7 +85,27 @@ class CTCStream:
         count = None if end == self._received else (end - start) // self.transcriber.frame_samples
         frames = scores[first:] if count is None else scores[first:first + count]
         self._next = end
-        events = [self._final(segment) for segment in self.segmenter.push(frames)]
+        return self.text_events.push(frames)
+
+
+class TextEvents:
+    """CTC log-probabilities in, :class:`TranscriptEvent` lists out, for any streamer.
+
+    The search (greedy, or beam search with the LM) runs frame by frame over
+    the pushed frames; a segment closes on ``endpoint_s`` of blank (a final
+    event). After each push the open segment's best text is a partial event
+    when it changed.
+    """
+
+    def __init__(self, transcriber, endpoint_s: float, use_lm: bool = True):
+        self.transcriber = transcriber
+        self.segmenter = Segmenter(transcriber.search(use_lm), transcriber.blank,
+                                   max(1, round(endpoint_s / transcriber.frame_s)))
+        self._partial = ""
+
+    def push(self, log_probs: np.ndarray) -> list[TranscriptEvent]:
+        """Decode (frames, labels) scores that follow the ones pushed before."""
+        events = [self._final(segment) for segment in self.segmenter.push(log_probs)]
         if events:
             self._partial = ""
         open_segment = self.segmenter.segment
@@ -101,6 +115,12 @@ class CTCStream:
             start_s = open_segment.frames[0] * self.transcriber.frame_s
             events.append(TranscriptEvent(text, False, start_s, self.segmenter.frame * self.transcriber.frame_s))
         return events
+
+    def close(self) -> list[TranscriptEvent]:
+        """End of stream: the open segment as a final event, if it holds anything."""
+        segment = self.segmenter.close()
+        self._partial = ""
+        return [self._final(segment)] if segment else []
 
     def _final(self, segment) -> TranscriptEvent:
         frame_s = self.transcriber.frame_s

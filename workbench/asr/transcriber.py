@@ -12,6 +12,7 @@ import torch
 from ..audio import SAMPLE_RATE, check_audio, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
+from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch
 from .hangul import compose
 from .lm import LabelLM, lm_beside
@@ -82,10 +83,28 @@ class Transcriber:
         """Offline transcript of the whole signal."""
         return self.decode(self.log_probs(audio), use_lm)
 
+    @property
+    def cache_aware(self) -> bool:
+        """Whether the model was trained for cache-aware streaming (see :mod:`.cache_aware`)."""
+        return trained_for_cache_aware(self.model)
+
     def streamer(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5,
-                 endpoint_s: float = 0.8, use_lm: bool = True) -> CTCStream:
-        """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``."""
-        return CTCStream(self, chunk_s, left_s, right_s, endpoint_s, use_lm)
+                 endpoint_s: float = 0.8, use_lm: bool = True,
+                 cache_aware: bool | None = None) -> CTCStream | CacheAwareStream:
+        """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``.
+
+        ``cache_aware=None`` chooses from the model's config: a model trained for it streams
+        cache-aware (:mod:`.cache_aware`: each frame computed once, chunks fixed by the model),
+        any other buffered (:mod:`.stream`: ``chunk_s`` with ``left_s``/``right_s`` of context).
+        ``False`` forces buffered streaming; ``True`` requires a cache-aware model.
+        """
+        if cache_aware is None:
+            cache_aware = self.cache_aware
+        if not cache_aware:
+            return CTCStream(self, chunk_s, left_s, right_s, endpoint_s, use_lm)
+        if not self.cache_aware:
+            raise ValueError(f"{self.name} was not trained for cache-aware streaming")
+        return CacheAwareStream(self, endpoint_s, use_lm)
 
     def stream(self, chunks: Iterable[np.ndarray], **options) -> Iterator[TranscriptEvent]:
         """Transcribe an iterable of audio chunks as it arrives; flushes at its end."""
