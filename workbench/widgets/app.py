@@ -6,7 +6,6 @@ they were superseded: a new source or Stop ends the processing of a file, a
 slider move ends a running transcription. Recordings carry a token so that
 late chunks of an ended recording are dropped.
 """
-import itertools
 import math
 import threading
 import time
@@ -19,10 +18,10 @@ from IPython.display import display
 
 from .. import paths
 from ..asr import load_transcriber
-from ..audio import SAMPLE_RATE, load_audio, pcm16_samples
+from ..audio import SAMPLE_RATE, load_audio
 from ..denoise import DEFAULT_DRY, load_denoiser
 from ..errors import MicrophoneUnavailable
-from ..live_resample import LiveResampler
+from ..live import PendingChunks
 from ..metrics import cer
 from ..sources import MicrophoneSource, find_microphone
 from .dry import DryPanel
@@ -80,11 +79,10 @@ class Workbench:
                                       tuning]), "wb-workbench")
         self._audio_request = self._mix_request = 0   # bumped on the main thread
         self._live = None                             # token of the recording the worker is processing
-        self._resampler: LiveResampler | None = None  # the current recording's rate -> 16 kHz
         self._browser_token = None
         self._microphone: MicrophoneSource | None = None
-        self._pending, self._pending_lock = [], threading.Lock()  # recorded chunks not yet processed
-        self._stage, self._level, self._reference = ("", 0.0), 0.0, None
+        self._pending = PendingChunks()               # recorded chunks not yet processed
+        self._stage, self._reference = ("", 0.0), None
         self._drawn_at, self._draw_every = 0.0, 0.25
 
         self.source.example.observe(lambda change: self.open_example(change["new"]), "value")
@@ -297,8 +295,7 @@ class Workbench:
 
     def _live_start(self, name: str, token: int) -> None:
         self.session.start_live(name)
-        self._live, self._reference, self._level = token, None, 0.0
-        self._resampler = None
+        self._live, self._reference = token, None
         self.transcript.reference.value = ""
         self.spectrograms.raw.play(self.session.audio)
         self.spectrograms.denoised.play(self.session.audio)
@@ -306,50 +303,27 @@ class Workbench:
         self._refresh(force=True, raw=True)
 
     def _live_chunk(self, token: int, data: bytes | np.ndarray, rate: int = SAMPLE_RATE) -> None:
-        """Queue recorded audio (PCM16 bytes at ``rate``, or 16 kHz float32) for one draining job.
-
-        When the worker falls behind, the chunks that piled up are processed as one larger
-        chunk, which costs less per second of audio, so a recording catches up.
-        """
-        with self._pending_lock:
-            self._pending.append((token, data, rate))
-            if len(self._pending) > 1:
-                return  # the drain job already queued takes this chunk too
-        self.worker.submit(self._drain, self.source.fail)
+        """Queue recorded audio (PCM16 bytes at ``rate``, or 16 kHz float32) for one draining job."""
+        if self._pending.put(token, data, rate):
+            self.worker.submit(self._drain, self.source.fail)
 
     def _drain(self) -> None:
-        with self._pending_lock:
-            pending, self._pending = self._pending, []
-        for (token, rate), group in itertools.groupby(pending, key=lambda item: (item[0], item[2])):
-            parts = [data for _, data, _ in group]
-            if isinstance(parts[0], bytes):
-                self._live_feed(token, pcm16_samples(b"".join(parts)), rate)
-            else:
-                self._live_feed(token, np.concatenate(parts), rate)
+        for token, data, rate in self._pending.take():
+            self._live_feed(token, data, rate)
 
-    def _live_feed(self, token: int, chunk: np.ndarray, rate: int) -> None:
-        """Resample a chunk of the current recording to 16 kHz (seamlessly across chunks) and process it."""
+    def _live_feed(self, token: int, chunk: bytes | np.ndarray, rate: int) -> None:
+        """Process a chunk of the current recording (resampled to 16 kHz without seams, see LiveStream)."""
         if token != self._live or not self.session.recording:
             return  # a chunk of a recording that has ended
-        if self._resampler is None or self._resampler.rate != rate:
-            if self._resampler is not None:
-                self.session.feed(self._resampler.flush())
-            self._resampler = LiveResampler(rate)
-        chunk = self._resampler.feed(chunk)
-        self.session.feed(chunk)
-        recent = chunk[-SAMPLE_RATE // 10:]
-        self._level = float(np.sqrt(np.mean(np.square(recent)))) if len(recent) else 0.0
+        self.session.feed(chunk, rate)
         self._refresh(raw=True)
 
     def _live_finish(self, token: int) -> None:
         if token != self._live or not self.session.recording:
             return
         session = self.session
-        if self._resampler is not None:
-            session.feed(self._resampler.flush())
-            self._resampler = None
         session.finish_live()
-        self._stage, self._level = ("done", 1.0), 0.0
+        self._stage = ("done", 1.0)
         self._refresh(force=True, raw=True)
         self.spectrograms.raw.play(session.audio)
         if session.denoised is not None:
@@ -394,7 +368,7 @@ class Workbench:
         with self.source.progress.hold_sync():
             self.source.progress.description = stage or "progress"
             self.source.progress.value = 0.0 if done is None else done
-        self.source.show_level(session.duration_s, self._level)
+        self.source.show_level(session.duration_s, session.level)
         percent = f" {done:.0%}" if stage in ("denoising", "transcribing") else ""
         self.source.say(f"{session.name} · {session.duration_s:.1f} s · {stage}{percent}")
         self._draw_every = max(0.25, 3 * (time.perf_counter() - started))

@@ -1,5 +1,7 @@
 """Browser microphone: getUserMedia -> AudioWorklet -> Int16 PCM chunks sent to the kernel.
 
+The JavaScript is ``workbench/web/recorder.js``, which the service's page also uses.
+
 It records where the browser runs, so it also works when the kernel is on a
 remote server. Messages to Python: ``{"type": "start", "rate"}``, ``{"type":
 "chunk", "rate"}`` with Int16 PCM in the first buffer (100 ms at 16 kHz, which
@@ -7,126 +9,18 @@ the browser is asked for, else 250 ms at its own rate), ``{"type": "stop"}``
 and ``{"type": "error", "message"}``. Python sends ``{"type": "stop"}`` to end
 a recording.
 """
+from pathlib import Path
 from typing import Callable
 
 import anywidget
 
-ESM = r"""
-const WORKLET = `
-class WorkbenchTap extends AudioWorkletProcessor {
-  process(inputs) {
-    if (inputs[0] && inputs[0][0]) this.port.postMessage(inputs[0][0].slice(0));
-    return true;
-  }
-}
-registerProcessor("workbench-tap", WorkbenchTap);
-`;
-const WORKLET_URL = URL.createObjectURL(new Blob([WORKLET], { type: "application/javascript" }));
-
-function render({ model, el }) {
-  const button = document.createElement("button");
-  button.className = "jupyter-button widget-button wb-record-browser-button";
-  button.style.width = "auto";
-  button.style.padding = "0 12px";
-  const note = document.createElement("span");
-  note.className = "wb-record-browser-note";
-  note.style.marginLeft = "8px";
-  el.append(button, note);
-  let context = null, stream = null, pending = [], pendingLength = 0;
-
-  const idle = (text) => { button.textContent = "\u25CF Record in browser"; note.textContent = text || ""; };
-  const fail = (message) => { stop(false); idle(message); model.send({ type: "error", message }); };
-
-  function sendChunks(size, rate, all) {
-    while (pendingLength >= size || (all && pendingLength > 0)) {
-      const count = Math.min(size, pendingLength);
-      const pcm = new Int16Array(count);
-      let filled = 0;
-      while (filled < count) {
-        const head = pending[0], take = Math.min(head.length, count - filled);
-        for (let i = 0; i < take; i++) pcm[filled + i] = Math.max(-32768, Math.min(32767, Math.round(head[i] * 32768)));
-        filled += take;
-        if (take === head.length) pending.shift(); else pending[0] = head.subarray(take);
-      }
-      pendingLength -= count;
-      model.send({ type: "chunk", rate }, undefined, [pcm.buffer]);
-    }
-  }
-
-  function openContext() {
-    // Let the browser resample to 16 kHz (cheaper than resampling each chunk in Python); a browser
-    // that cannot connect a microphone to a context of another rate records at its own rate.
-    for (const options of [{ sampleRate: 16000 }, {}]) {
-      context = new AudioContext(options);
-      try {
-        return context.createMediaStreamSource(stream);
-      } catch (error) {
-        context.close();
-        context = null;
-        if (!options.sampleRate) throw error;
-      }
-    }
-  }
-
-  async function start() {
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      fail("this browser offers no microphone here (it needs https or localhost)");
-      return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ audio: {
-        echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 } });
-    } catch (error) {
-      fail(`no microphone in this browser: ${error.name}: ${error.message}`);
-      return;
-    }
-    try {
-      const source = openContext();
-      await context.audioWorklet.addModule(WORKLET_URL);
-      const node = new AudioWorkletNode(context, "workbench-tap");
-      const rate = context.sampleRate, size = Math.round(rate * (rate === 16000 ? 0.1 : 0.25));
-      node.port.onmessage = (event) => {
-        pending.push(event.data);
-        pendingLength += event.data.length;
-        sendChunks(size, rate, false);
-      };
-      pending = []; pendingLength = 0;
-      source.connect(node);
-      node.connect(context.destination);  // an unconnected worklet never runs
-      model.send({ type: "start", rate });
-      button.textContent = "\u25A0 Stop browser recording";
-      note.textContent = `recording at ${rate} Hz`;
-    } catch (error) {
-      fail(`cannot record in this browser: ${error.name}: ${error.message}`);
-    }
-  }
-
-  function stop(notify = true) {
-    if (context) {
-      sendChunks(Infinity, context.sampleRate, true);
-      context.close();
-    }
-    if (stream) stream.getTracks().forEach((track) => track.stop());
-    const wasRecording = context !== null;
-    context = null; stream = null; pending = []; pendingLength = 0;
-    idle("");
-    if (notify && wasRecording) model.send({ type: "stop" });
-  }
-
-  button.addEventListener("click", () => (context ? stop() : start()));
-  model.on("msg:custom", (message) => { if (message.type === "stop") stop(); });
-  idle("");
-  return () => stop();
-}
-
-export default { render };
-"""
+RECORDER_JS = Path(__file__).resolve().parent.parent / "web" / "recorder.js"  # shared with the service's page
 
 
 class BrowserRecorder(anywidget.AnyWidget):
     """A record button that streams the browser's microphone to ``on_start/on_chunk/on_stop/on_error``."""
 
-    _esm = ESM
+    _esm = RECORDER_JS
 
     def __init__(self, on_start: Callable[[int], None], on_chunk: Callable[[bytes, int], None],
                  on_stop: Callable[[], None], on_error: Callable[[str], None]):

@@ -12,49 +12,10 @@ import numpy as np
 from ..asr import Transcriber, TranscriptEvent
 from ..audio import SAMPLE_RATE, check_audio, chunks
 from ..denoise import DEFAULT_DRY, Denoiser, mix
+from ..live import Buffer, LiveStream, Timer, validate_dry
 
 DENOISE_PIECE_S = 2.0   # file denoising runs in pieces this long (exact, see DemucsStream)
 ASR_CHUNK_S = 0.5       # mixed audio goes to the recogniser in chunks this long
-LIVE_HOP_MS = 64.0
-
-
-class Buffer:
-    """A float32 signal that grows by appending (amortised O(1) per append)."""
-
-    def __init__(self, data: np.ndarray | None = None):
-        self._data = np.zeros(0, np.float32) if data is None else np.array(data, np.float32)
-        self._size = len(self._data)
-
-    def __len__(self) -> int:
-        return self._size
-
-    def append(self, chunk: np.ndarray) -> None:
-        end = self._size + len(chunk)
-        if end > len(self._data):
-            grown = np.zeros(max(end, 2 * len(self._data), SAMPLE_RATE), np.float32)
-            grown[:self._size] = self._data[:self._size]
-            self._data = grown
-        self._data[self._size:end] = chunk
-        self._size = end
-
-    @property
-    def array(self) -> np.ndarray:
-        return self._data[:self._size]
-
-
-class Timer:
-    """Processing time against audio time: the real-time factor."""
-
-    def __init__(self):
-        self.busy_s = self.audio_s = 0.0
-
-    def add(self, started: float, samples: int) -> None:
-        self.busy_s += time.perf_counter() - started
-        self.audio_s += samples / SAMPLE_RATE
-
-    @property
-    def rtf(self) -> float | None:
-        return self.busy_s / self.audio_s if self.audio_s else None
 
 
 class Session:
@@ -74,7 +35,7 @@ class Session:
         self.denoised = Buffer() if self.denoiser else None
         self.name = name
         self._mixed = (None, None)
-        self._enhancer = self._recogniser = None
+        self.live: LiveStream | None = None
         self.recording = False
         self.denoise_time, self.asr_time = Timer(), Timer()
         self.clear_transcript()
@@ -105,8 +66,9 @@ class Session:
 
     def set_dry(self, dry: float) -> np.ndarray:
         """Change the mix; the cached denoised signal is reused. Returns the new mix."""
-        mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # validates dry
-        self.dry = float(dry)
+        self.dry = validate_dry(dry)
+        if self.live is not None:
+            self.live.dry = self.dry  # the recording's next samples are mixed at it
         return self.mixed
 
     # -- whole signals -------------------------------------------------
@@ -151,44 +113,26 @@ class Session:
     def start_live(self, name: str = "recording") -> None:
         """Begin a recording: chunks come through :meth:`feed` and are processed as they arrive."""
         self.set_audio(np.zeros(0, np.float32), name)
-        self._enhancer = self.denoiser.stream(0.0, LIVE_HOP_MS) if self.denoiser else None
-        self._recogniser = self.transcriber.streamer(use_lm=self.use_lm) if self.transcriber else None
-        self._recognised = 0
+        self.live = LiveStream(self.transcriber, self.denoiser, self.dry, self.use_lm, keep=True)
+        self.raw, self.denoised = self.live.raw, self.live.denoised
+        self.denoise_time, self.asr_time = self.live.denoise_time, self.live.asr_time
         self.transcript_dry = self.dry
         self.recording = True
 
-    def feed(self, chunk: np.ndarray) -> None:
-        """Append a recorded chunk (16 kHz float32): denoise it, mix it, transcribe it."""
-        chunk = np.asarray(chunk, np.float32).reshape(-1)
-        if not len(chunk):
-            return
-        self.raw.append(chunk)
-        if self._enhancer is not None:
-            started = time.perf_counter()
-            self.denoised.append(self._enhancer.feed(chunk))
-            self.denoise_time.add(started, len(chunk))
-        self._recognise_new()
+    def feed(self, chunk: np.ndarray | bytes, rate: int = SAMPLE_RATE) -> None:
+        """Append a recorded chunk (float32 or PCM16 bytes at ``rate``): denoise it, mix it, transcribe it."""
+        self.take(self.live.feed(chunk, rate))
+
+    @property
+    def level(self) -> float:
+        """RMS of the recording's last 100 ms (0 when not recording)."""
+        return self.live.level if self.live is not None else 0.0
 
     def finish_live(self) -> None:
-        """End of the recording: flush the denoiser and the recogniser."""
-        if self._enhancer is not None:
-            self.denoised.append(self._enhancer.flush())
-        self._enhancer = None
-        self._recognise_new()
-        if self._recogniser is not None:
-            self.take(self._recogniser.flush())
-        self._recogniser = None
+        """End of the recording: flush the resampler, the denoiser and the recogniser."""
+        self.take(self.live.finish())
+        self.live = None
         self.recording = False
-
-    def _recognise_new(self) -> None:
-        if self._recogniser is None:
-            return
-        new = self.mixed[self._recognised:]
-        if len(new):
-            started = time.perf_counter()
-            self.take(self._recogniser.feed(new))
-            self.asr_time.add(started, len(new))
-            self._recognised += len(new)
 
     # -- transcript ----------------------------------------------------
     def clear_transcript(self) -> None:

@@ -1,0 +1,186 @@
+"""One live stream, whoever drives it: the notebook, the CLI's microphone mode, the server.
+
+PCM chunks at any rate become 16 kHz through one seamless :class:`LiveResampler`
+per rate; the causal denoiser runs at dry 0 (running-RMS normaliser) and its
+output ``d`` is mixed with the raw samples ``x`` it covers,
+
+    y = dry * x + (1 - dry) * d,
+
+at the dry value current when ``d`` arrives; ``y`` goes to the recogniser,
+whose events come back from :meth:`LiveStream.feed`. Nothing here knows of
+widgets, threads or sockets: callers queue chunks in :class:`PendingChunks`
+and feed them from one worker.
+"""
+import itertools
+import threading
+import time
+
+import numpy as np
+
+from .asr import Transcriber, TranscriptEvent
+from .audio import SAMPLE_RATE, pcm16_samples
+from .denoise import DEFAULT_DRY, Denoiser, mix
+from .live_resample import LiveResampler
+
+LIVE_HOP_MS = 64.0   # the denoiser's hop for live audio (real time on this kind of CPU)
+LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
+
+
+class Buffer:
+    """A float32 signal that grows by appending (amortised O(1) per append)."""
+
+    def __init__(self, data: np.ndarray | None = None):
+        self._data = np.zeros(0, np.float32) if data is None else np.array(data, np.float32)
+        self._size = len(self._data)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, chunk: np.ndarray) -> None:
+        end = self._size + len(chunk)
+        if end > len(self._data):
+            grown = np.zeros(max(end, 2 * len(self._data), SAMPLE_RATE), np.float32)
+            grown[:self._size] = self._data[:self._size]
+            self._data = grown
+        self._data[self._size:end] = chunk
+        self._size = end
+
+    @property
+    def array(self) -> np.ndarray:
+        return self._data[:self._size]
+
+
+class Timer:
+    """Processing time against audio time: the real-time factor."""
+
+    def __init__(self):
+        self.busy_s = self.audio_s = 0.0
+
+    def add(self, started: float, samples: int) -> None:
+        self.busy_s += time.perf_counter() - started
+        self.audio_s += samples / SAMPLE_RATE
+
+    @property
+    def rtf(self) -> float | None:
+        return self.busy_s / self.audio_s if self.audio_s else None
+
+
+def validate_dry(dry: float) -> float:
+    mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # raises ValueError outside [0, 1]
+    return float(dry)
+
+
+class LiveStream:
+    """Audio chunks in, transcript events out; ``keep=True`` also keeps the raw and denoised signals.
+
+    ``denoiser=None`` recognises the raw audio; ``transcriber=None`` only
+    records (and denoises). ``scale`` fixes the denoiser's normaliser (a whole file's
+    ``Denoiser.offline_scale`` reproduces offline denoising; None: running RMS).
+    ``stream_options`` go to ``Transcriber.streamer``.
+    """
+
+    def __init__(self, transcriber: Transcriber | None = None, denoiser: Denoiser | None = None,
+                 dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False,
+                 hop_ms: float = LIVE_HOP_MS, scale: float | None = None, **stream_options):
+        self.dry = validate_dry(dry)
+        self._enhancer = denoiser.stream(0.0, hop_ms, scale) if denoiser is not None else None
+        self._recogniser = (transcriber.streamer(use_lm=use_lm, **stream_options)
+                            if transcriber is not None else None)
+        self.raw = Buffer() if keep else None
+        self.denoised = Buffer() if keep and denoiser is not None else None
+        self._unmixed = np.zeros(0, np.float32)  # raw samples the denoiser has not yet answered
+        self._resampler: LiveResampler | None = None
+        self.received = 0                        # 16 kHz samples so far
+        self.level = 0.0
+        self.denoise_time, self.asr_time = Timer(), Timer()
+        self.finished = False
+
+    @property
+    def duration_s(self) -> float:
+        return self.received / SAMPLE_RATE
+
+    def feed(self, chunk: np.ndarray | bytes, rate: int = SAMPLE_RATE) -> list[TranscriptEvent]:
+        """Process a chunk: float32 samples or little-endian PCM16 bytes, mono at ``rate``."""
+        if self.finished:
+            raise RuntimeError("the stream has finished")
+        samples = pcm16_samples(chunk) if isinstance(chunk, (bytes, bytearray, memoryview)) else chunk
+        events = []
+        if self._resampler is None or self._resampler.rate != rate:
+            if self._resampler is not None:
+                events += self._process(self._resampler.flush())
+            self._resampler = LiveResampler(rate)
+        return events + self._process(self._resampler.feed(samples))
+
+    def finish(self) -> list[TranscriptEvent]:
+        """End of the audio: flush the resampler, the denoiser and the recogniser."""
+        events = self._process(self._resampler.flush()) if self._resampler is not None else []
+        if self._enhancer is not None:
+            events += self._recognise(self._mix(self._enhancer.flush()))
+        if self._recogniser is not None:
+            events += self._recogniser.flush()
+        self.finished, self.level = True, 0.0
+        return events
+
+    def _process(self, chunk: np.ndarray) -> list[TranscriptEvent]:
+        chunk = np.asarray(chunk, np.float32).reshape(-1)
+        if not len(chunk):
+            return []
+        self.received += len(chunk)
+        if self.raw is not None:
+            self.raw.append(chunk)
+        recent = chunk[-round(LEVEL_S * SAMPLE_RATE):]
+        self.level = float(np.sqrt(np.mean(np.square(recent))))
+        if self._enhancer is None:
+            return self._recognise(chunk)
+        self._unmixed = np.concatenate([self._unmixed, chunk])
+        started = time.perf_counter()
+        denoised = self._enhancer.feed(chunk)
+        self.denoise_time.add(started, len(chunk))
+        return self._recognise(self._mix(denoised))
+
+    def _mix(self, denoised: np.ndarray) -> np.ndarray:
+        """``dry * x + (1 - dry) * d`` over the raw samples ``x`` that ``d`` answers."""
+        if self.denoised is not None:
+            self.denoised.append(denoised)
+        raw, self._unmixed = self._unmixed[:len(denoised)], self._unmixed[len(denoised):]
+        return mix(raw, denoised, self.dry)
+
+    def _recognise(self, mixed: np.ndarray) -> list[TranscriptEvent]:
+        if self._recogniser is None or not len(mixed):
+            return []
+        started = time.perf_counter()
+        events = self._recogniser.feed(mixed)
+        self.asr_time.add(started, len(mixed))
+        return events
+
+
+class PendingChunks:
+    """Recorded chunks waiting for one consumer, which takes them all at once.
+
+    A consumer that fell behind gets the chunks that piled up joined into one
+    larger chunk per recording and rate, which costs less per second of audio,
+    so a stream catches up.
+    """
+
+    def __init__(self):
+        self._items, self._lock = [], threading.Lock()
+
+    def put(self, key, data: np.ndarray | bytes, rate: int = SAMPLE_RATE) -> bool:
+        """Queue a chunk of the recording ``key``; True when the queue was empty (a drain is due)."""
+        with self._lock:
+            self._items.append((key, data, rate))
+            return len(self._items) == 1
+
+    def take(self) -> list[tuple[object, np.ndarray | bytes, int]]:
+        """Everything queued as ``(key, joined data, rate)``, in order."""
+        with self._lock:
+            items, self._items = self._items, []
+        taken = []
+        for (key, rate), group in itertools.groupby(items, key=lambda item: (item[0], item[2])):
+            parts = [data for _, data, _ in group]
+            joined = b"".join(parts) if isinstance(parts[0], (bytes, bytearray)) else np.concatenate(parts)
+            taken.append((key, joined, rate))
+        return taken
+
+    def __len__(self) -> int:
+        return len(self._items)
