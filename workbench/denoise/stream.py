@@ -1,27 +1,34 @@
-"""Exact streaming for a causal Demucs.
+"""Exact, incremental streaming for a causal Demucs.
 
-The network looks a fixed number of samples into the future: the sinc
-upsampler (``ZEROS`` taps per 2x stage), the encoder's receptive field and the
-sinc downsampler. Output sample ``n`` is therefore final once input sample
-``n + lookahead`` has arrived. The streamer keeps
+Every stage of the causal network is a valid (unpadded) convolution or a
+recurrence, so each stage can keep just the inputs its next output still
+needs and compute every output once:
 
-* the input since a little before the oldest sample still to be emitted,
-* the LSTM state, advanced once per latent frame as soon as that frame is final,
-* the LSTM outputs still needed by the decoder,
+* 2x sinc upsampling keeps its last ``2 Z - 1`` inputs (zeros before the start);
+* a strided convolution (kernel K, stride S) keeps the inputs no full window has used yet;
+* the LSTM keeps its state;
+* a transposed convolution ``y[tS + k] += W_k x[t]`` keeps the ``K - S`` output
+  samples still waiting for the next frame's overlap-add;
+* 2x sinc downsampling keeps its last ``2 Z - 1`` odd samples.
 
-and every ``hop`` samples runs encoder and decoder on that window only. The
-window starts on the latent grid, so its convolutions reproduce the offline
-ones; samples too close to the window edges are never emitted. The result
-equals ``Demucs.forward`` (same normalising ``scale``) up to float rounding,
-with a latency of ``lookahead`` samples plus up to one ``hop`` of buffering.
+Convolutions run as matrix products on time-major frames: a strided
+convolution is ``unfold(x) @ W`` with W the kernel reshaped to (in K, out), a
+transposed one ``x @ W`` with W reshaped to (in, K out) followed by the
+overlap-add. All frames of a hop go through each layer in one call. At the end
+the input is zero-padded as ``Demucs.forward`` pads it and the buffered edges
+are released, so the output equals offline (same normaliser ``scale``) up to
+float rounding, ``lookahead`` samples plus up to one hop late.
 """
 import math
+import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from .demucs import Demucs
-from .resample import ZEROS
+from .resample import ZEROS, _half_sample_kernel
 
 
 class DemucsGeometry:
@@ -34,44 +41,213 @@ class DemucsGeometry:
         down_reach = 0
         for _ in range(stages):
             down_reach = 2 * down_reach + 2 * ZEROS - 1
-        self.up_reach = sum(ZEROS // 2 ** s for s in range(stages)) + 2 if stages else 0
+        up_reach = sum(ZEROS // 2 ** s for s in range(stages)) + 2 if stages else 0
         self.frame_hop = model.stride ** model.depth // rate
-        self.frame_reach = math.ceil(receptive / rate) + self.up_reach
-        self.lookahead = math.ceil((down_reach + receptive) / rate) + self.up_reach
-        # Outputs this far past a window's start no longer see its zero-padded left edge.
-        self.left_context = math.ceil(self.lookahead / self.frame_hop) * self.frame_hop
+        # Output sample n depends on input samples up to n + lookahead.
+        self.lookahead = math.ceil((down_reach + receptive) / rate) + up_reach
 
-    def final_frames(self, received: int) -> int:
-        """How many latent frames depend only on the first ``received`` samples."""
-        return max(0, (received - self.frame_reach) // self.frame_hop + 1)
+
+def _as_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Linear:
+    """An ``nn.Linear`` computing ``x @ weight.T + bias`` (weight (out, in))."""
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    linear.weight = nn.Parameter(weight.detach().contiguous(), requires_grad=False)
+    if bias is not None:
+        linear.bias = nn.Parameter(bias.detach(), requires_grad=False)
+    return linear
+
+
+class StreamingDemucs(nn.Module):
+    """The weights of a causal :class:`Demucs` as time-major matrix products.
+
+    Encoder layer: ``act(relu(unfold(x) @ W1 + b1) @ W2 + b2)``; decoder layer:
+    ``relu(overlap_add(act((x + skip) @ W1 + b1) @ W2) + b2)``. ``quantize=True``
+    stores the Linear layers and the LSTM as dynamic int8 (``torch.ao``): weights
+    in int8, activations quantized on the fly; faster, no longer exact.
+    """
+
+    def __init__(self, model: Demucs, quantize: bool = False):
+        super().__init__()
+        if not model.causal:
+            raise ValueError("streaming needs a causal Demucs (this checkpoint is bidirectional)")
+        if model.kernel_size < model.stride:
+            raise ValueError("streaming needs kernel_size >= stride")
+        self.kernel_size, self.stride = model.kernel_size, model.stride
+        self.glu = isinstance(model.encoder[0][3], nn.GLU)
+        self.encoder = nn.ModuleList()
+        for conv, _, pointwise, _ in model.encoder:
+            self.encoder.append(nn.ModuleList([
+                _as_linear(conv.weight.reshape(conv.out_channels, -1), conv.bias),
+                _as_linear(pointwise.weight[..., 0], pointwise.bias)]))
+        self.decoder = nn.ModuleList()
+        self.decoder_bias = nn.ParameterList()
+        blocks = math.ceil(self.kernel_size / self.stride)
+        for layer in model.decoder:
+            pointwise, transposed = layer[0], layer[2]
+            kernel = F.pad(transposed.weight, (0, blocks * self.stride - self.kernel_size))  # (in, out, m S)
+            self.decoder.append(nn.ModuleList([
+                _as_linear(pointwise.weight[..., 0], pointwise.bias),
+                _as_linear(kernel.permute(2, 1, 0).reshape(-1, transposed.in_channels), None)]))
+            self.decoder_bias.append(nn.Parameter(transposed.bias.detach(), requires_grad=False))
+        lstm = model.lstm.lstm
+        self.lstm = nn.ModuleList()
+        for layer in range(lstm.num_layers):
+            weights = [getattr(lstm, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            self.lstm.append(nn.ModuleList([_as_linear(weights[0], weights[2] + weights[3]),
+                                            _as_linear(weights[1], None)]))
+        if quantize:
+            with warnings.catch_warnings():  # torch.ao announces its move to torchao
+                warnings.simplefilter("ignore")
+                torch.ao.quantization.quantize_dynamic(self, {nn.Linear}, torch.qint8, inplace=True)
+
+    def activation(self, x: torch.Tensor) -> torch.Tensor:
+        return F.glu(x, dim=-1) if self.glu else F.relu(x)
+
+    def recur(self, x: torch.Tensor, state: list | None) -> tuple[torch.Tensor, list]:
+        """The LSTM over frames x (T, C) from ``state`` ([(h, c)] per layer, None at the start).
+
+        Per layer: gates = x_t W_ih + b + h_{t-1} W_hh, split into i, f, g, o;
+        c_t = sigma(f) c_{t-1} + sigma(i) tanh(g), h_t = sigma(o) tanh(c_t).
+        The input products of all frames are one matrix product per layer.
+        """
+        if state is None:
+            zero = x.new_zeros(1, x.shape[1])
+            state = [(zero, zero) for _ in self.lstm]
+        new_state = []
+        for (project, recurrent), (h, c) in zip(self.lstm, state):
+            projected, outputs = project(x), []
+            for frame in range(len(x)):
+                i, f, g, o = (projected[frame:frame + 1] + recurrent(h)).chunk(4, 1)
+                c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+                h = torch.sigmoid(o) * torch.tanh(c)
+                outputs.append(h)
+            x = torch.cat(outputs)
+            new_state.append((h, c))
+        return x, new_state
+
+
+class _Upsample2:
+    """Streaming :func:`~.resample.upsample2`: ``y[2n] = x[n]``, ``y[2n+1] = sum_j x[n+1-Z+j] h[j]``."""
+
+    def __init__(self, kernel: torch.Tensor):
+        self.kernel = kernel
+        self.inputs = kernel.new_zeros(ZEROS - 1)  # x from the next halfway sample's first tap
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        tail = [self.inputs.new_zeros(ZEROS)] if final else []  # the offline right zero-padding
+        inputs = torch.cat([self.inputs, x, *tail])
+        count = len(inputs) - (2 * ZEROS - 1)
+        if count <= 0:
+            self.inputs = inputs
+            return x[:0]
+        halfway = F.conv1d(inputs.view(1, 1, -1), self.kernel).view(-1)
+        self.inputs = inputs[count:]
+        return torch.stack([inputs[ZEROS - 1:ZEROS - 1 + count], halfway], -1).view(-1)
+
+
+class _Downsample2:
+    """Streaming :func:`~.resample.downsample2`: ``y[n] = (x[2n] + sum_j x[2(n+j-Z)+1] h[j]) / 2``."""
+
+    def __init__(self, kernel: torch.Tensor):
+        self.kernel = kernel
+        self.odd = kernel.new_zeros(ZEROS)  # odd samples from the next output's first tap
+        self.even = kernel.new_zeros(0)     # even samples whose output is not computed yet
+        self.carry = kernel.new_zeros(0)    # an unpaired last sample
+
+    def __call__(self, x: torch.Tensor, final: bool) -> torch.Tensor:
+        x = torch.cat([self.carry, x])
+        if final and len(x) % 2:
+            x = F.pad(x, (0, 1))
+        pairs = len(x) // 2
+        self.carry = x[2 * pairs:]
+        self.even = torch.cat([self.even, x[0:2 * pairs:2]])
+        odd = [self.odd, x[1:2 * pairs:2]] + ([x.new_zeros(ZEROS - 1)] if final else [])
+        odd = torch.cat(odd)
+        count = len(odd) - (2 * ZEROS - 1)
+        if count <= 0:
+            self.odd = odd
+            return x[:0]
+        odd_on_even = F.conv1d(odd.view(1, 1, -1), self.kernel).view(-1)
+        out = (self.even[:count] + odd_on_even) * 0.5
+        self.odd, self.even = odd[count:], self.even[count:]
+        return out
+
+
+class _Encode:
+    """One encoder layer: strided convolution over the inputs no window has used yet."""
+
+    def __init__(self, layers: StreamingDemucs, index: int, like: torch.Tensor):
+        self.conv, self.pointwise = layers.encoder[index]
+        self.layers = layers
+        self.inputs = like.new_zeros(0, self.conv.in_features // layers.kernel_size)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        kernel, stride = self.layers.kernel_size, self.layers.stride
+        inputs = torch.cat([self.inputs, x])
+        count = (len(inputs) - kernel) // stride + 1 if len(inputs) >= kernel else 0
+        if count == 0:
+            self.inputs = inputs
+            return x.new_zeros(0, self.pointwise.out_features // (2 if self.layers.glu else 1))
+        frames = inputs.unfold(0, kernel, stride).reshape(count, -1)
+        self.inputs = inputs[count * stride:]
+        return self.layers.activation(self.pointwise(F.relu(self.conv(frames))))
+
+
+class _Decode:
+    """One decoder layer: skip connection, pointwise convolution, transposed convolution by overlap-add."""
+
+    def __init__(self, layers: StreamingDemucs, index: int, last: bool, like: torch.Tensor):
+        self.pointwise, self.transposed = layers.decoder[index]
+        self.bias = layers.decoder_bias[index]
+        self.layers, self.last = layers, last
+        self.blocks = self.transposed.out_features // layers.stride // len(self.bias)
+        self.pending = like.new_zeros(self.blocks - 1, layers.stride, len(self.bias))  # partial sums
+        self.skips = like.new_zeros(0, self.pointwise.in_features)
+
+    def __call__(self, x: torch.Tensor, skip: torch.Tensor, final: bool) -> torch.Tensor:
+        stride, count = self.layers.stride, len(x)
+        self.skips = torch.cat([self.skips, skip])
+        x, self.skips = x + self.skips[:count], self.skips[count:]
+        z = self.transposed(self.layers.activation(self.pointwise(x)))
+        z = z.view(count, self.blocks, stride, len(self.bias))
+        total = torch.cat([self.pending, self.pending.new_zeros(count, stride, len(self.bias))])
+        for block in range(self.blocks):
+            total[block:block + count] += z[:, block]
+        done = count + (self.blocks - 1 if final else 0)
+        out, self.pending = total[:done].reshape(-1, len(self.bias)), total[done:]
+        if final:
+            out = out[:count * stride + self.layers.kernel_size - stride]
+        out = out + self.bias
+        return out if self.last else F.relu(out)
 
 
 class DemucsStream:
-    """Feed chunks of any length; get back the enhanced signal, ``latency`` samples late.
+    """Feed chunks of any length; get back the enhanced signal, at most ``latency`` samples late.
 
     ``scale`` fixes the normaliser (use the signal's std to match offline
     output exactly); without it a running RMS of the input so far is used.
+    ``layers`` is a prepared (maybe quantized) :class:`StreamingDemucs` of ``model``.
     """
 
     def __init__(self, model: Demucs, dry: float, hop: int, scale: float | None = None,
-                 device: str = "cpu"):
-        if not model.causal:
-            raise ValueError("streaming needs a causal Demucs (this checkpoint is bidirectional)")
+                 device: str = "cpu", layers: StreamingDemucs | None = None):
         self.model, self.device, self.dry = model, device, dry
+        self.layers = layers if layers is not None else StreamingDemucs(model)
         self.geometry = DemucsGeometry(model)
         self.hop = max(1, math.ceil(hop / self.geometry.frame_hop)) * self.geometry.frame_hop
-        self.fixed_scale = scale
         self.latency = self.geometry.lookahead + self.hop
-        self._raw = np.zeros(0, np.float32)      # input, from sample _start
-        self._normalised = np.zeros(0, np.float32)
-        self._start = 0                          # absolute index of _raw[0], a frame multiple
-        self._received = 0
-        self._emitted = 0
-        self._frames_done = 0                    # latent frames already through the LSTM
-        self._lstm_out = []                      # LSTM outputs from frame _start // frame_hop
-        self._lstm_state = None
+        self.fixed_scale = scale
+        self._raw = np.zeros(0, np.float32)      # input not yet answered
+        self._pending = np.zeros(0, np.float32)  # normalised input not yet run
+        self._received = self._emitted = 0
         self._sum_squares = 0.0
         self._flushed = False
+        kernel = _half_sample_kernel().to(device)
+        stages = int(math.log2(model.resample))
+        self._up = [_Upsample2(kernel) for _ in range(stages)]
+        self._down = [_Downsample2(kernel) for _ in range(stages)]
+        self._encode = [_Encode(self.layers, i, kernel) for i in range(model.depth)]
+        self._decode = [_Decode(self.layers, i, i == model.depth - 1, kernel) for i in range(model.depth)]
+        self._lstm_state = None
 
     def _scale(self) -> float:
         if not self.model.normalize:
@@ -90,10 +266,12 @@ class DemucsStream:
         scale = self._scale()
         divisor = self.model.floor + scale if self.model.normalize else 1.0
         self._raw = np.concatenate([self._raw, chunk])
-        self._normalised = np.concatenate([self._normalised, chunk / divisor])
-        if self._received - self.geometry.lookahead - self._emitted < self.hop:
+        self._pending = np.concatenate([self._pending, chunk / np.float32(divisor)])
+        ready = len(self._pending) // self.hop * self.hop
+        if not ready:
             return np.zeros(0, np.float32)
-        return self._step(self._received - self.geometry.lookahead, scale)
+        run, self._pending = self._pending[:ready], self._pending[ready:]
+        return self._answer(self._run(run, final=False), scale)
 
     def flush(self) -> np.ndarray:
         """End of input: return everything not yet emitted (input then counts as zero-padded)."""
@@ -102,55 +280,30 @@ class DemucsStream:
             return np.zeros(0, np.float32)
         self._flushed = True
         padding = self.model.valid_length(self._received) - self._received
-        self._normalised = np.concatenate([self._normalised, np.zeros(padding, np.float32)])
-        return self._step(self._received, self._scale(), padded_end=self._received + padding)
+        run = np.concatenate([self._pending, np.zeros(padding, np.float32)])
+        return self._answer(self._run(run, final=True), self._scale())
 
-    @torch.no_grad()
-    def _step(self, emit_end: int, scale: float, padded_end: int | None = None) -> np.ndarray:
-        geo, model = self.geometry, self.model
-        available = padded_end if padded_end is not None else self._received
-        final = self._offline_frames(padded_end) if padded_end else geo.final_frames(self._received)
-        earliest = min(self._emitted - geo.left_context, self._frames_done * geo.frame_hop - geo.up_reach)
-        window_start = max(self._start, (max(0, earliest) // geo.frame_hop) * geo.frame_hop)
+    @torch.inference_mode()
+    def _run(self, signal: np.ndarray, final: bool) -> np.ndarray:
+        """Push normalised input through every stage; return the newly final denoised samples."""
+        x = torch.from_numpy(signal).to(self.device)
+        for upsample in self._up:
+            x = upsample(x, final)
+        x, skips = x.view(-1, 1), []
+        for encode in self._encode:
+            x = encode(x)
+            skips.append(x)
+        if len(x):
+            x, self._lstm_state = self.layers.recur(x, self._lstm_state)
+        for decode in self._decode:
+            x = decode(x, skips.pop(), final)
+        x = x.view(-1)
+        for downsample in self._down:
+            x = downsample(x, final)
+        return x.cpu().numpy()
 
-        window = self._normalised[window_start - self._start:available - self._start]
-        window_len = len(window)
-        padded = model.valid_length(window_len)
-        x = torch.from_numpy(np.pad(window, (0, padded - window_len))).to(self.device)
-        latent, skips = model.encode(model.upsample(x.view(1, 1, -1)))
-
-        first_frame = window_start // geo.frame_hop
-        new = latent[self._frames_done - first_frame:final - first_frame]
-        if len(new):
-            out, self._lstm_state = model.lstm(new, self._lstm_state)
-            self._lstm_out.extend(out.unbind(0))
-            self._frames_done = final
-        known = self._lstm_out[first_frame - self._start // geo.frame_hop:]
-        known = torch.stack(known[:latent.shape[0]]) if known else latent[:0]
-        filler = torch.zeros_like(latent[known.shape[0]:])
-        decoded = model.downsample(model.decode(torch.cat([known, filler]), skips))[0, 0]
-
-        begin, end = self._emitted - window_start, emit_end - window_start
-        denoised = decoded[begin:end].cpu().numpy() * scale
-        raw = self._raw[self._emitted - self._start:emit_end - self._start]
-        self._emitted = emit_end
-        self._forget_consumed()
-        return (self.dry * raw + (1 - self.dry) * denoised).astype(np.float32)
-
-    def _offline_frames(self, padded_length: int) -> int:
-        """Latent frames the offline model computes for an input of ``padded_length``."""
-        model, length = self.model, padded_length * self.model.resample
-        for _ in range(model.depth):
-            length = max(math.ceil((length - model.kernel_size) / model.stride) + 1, 1)
-        return length
-
-    def _forget_consumed(self) -> None:
-        geo = self.geometry
-        keep_from = min(self._emitted - geo.left_context, self._frames_done * geo.frame_hop - geo.up_reach)
-        keep_from = max(self._start, (max(0, keep_from) // geo.frame_hop) * geo.frame_hop)
-        drop = keep_from - self._start
-        if drop <= 0:
-            return
-        self._raw, self._normalised = self._raw[drop:], self._normalised[drop:]
-        del self._lstm_out[:drop // geo.frame_hop]
-        self._start = keep_from
+    def _answer(self, denoised: np.ndarray, scale: float) -> np.ndarray:
+        count = min(len(denoised), self._received - self._emitted)
+        raw, self._raw = self._raw[:count], self._raw[count:]
+        self._emitted += count
+        return (self.dry * raw + (1 - self.dry) * denoised[:count] * scale).astype(np.float32)
