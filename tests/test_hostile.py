@@ -86,3 +86,92 @@ def test_float_samples_outside_unit_range_are_refused(tmp_path):
     soundfile.write(wav, np.array([0.1, 1e30, -0.2] * 100, np.float32), 16000, subtype="FLOAT")
     result = run_bounded("enhance", wav, tmp_path / "out.wav", "--dry", "1")
     assert_one_line_error(result, "outside [-1, 1]")
+
+
+# -- 2. denoiser checkpoints -------------------------------------------------
+FACEBOOK_MODULE = "denoiser.demucs"
+
+
+def save_facebook_package(path, model, **changes):
+    """A facebook serialized-model ``.th`` of ``model``, with any field of the package replaced."""
+    import types
+
+    import torch
+
+    cls = type("Demucs", (), {"__module__": FACEBOOK_MODULE, "__qualname__": "Demucs"})
+    sys.modules["denoiser"], sys.modules[FACEBOOK_MODULE] = types.ModuleType("denoiser"), types.ModuleType("x")
+    sys.modules[FACEBOOK_MODULE].Demucs = cls
+    try:
+        package = {"class": cls, "args": (), "kwargs": dict(model.init_kwargs), "state": model.state_dict()}
+        torch.save({**package, **changes}, path)
+    finally:
+        del sys.modules["denoiser"], sys.modules[FACEBOOK_MODULE]
+    return path
+
+
+def enhance_with(tmp_path, denoiser):
+    wav = tmp_path / "in.wav"
+    soundfile.write(wav, speechlike(0.5), 16000)
+    return run_bounded("enhance", wav, tmp_path / "out.wav", "--dry", "0.5", "--denoiser", denoiser)
+
+
+@pytest.mark.parametrize("hidden, words", [(10000, "out of bounds"), (2000, "does not fit a Demucs with its settings")])
+def test_denoiser_settings_are_checked_before_building(tmp_path, hidden, words):
+    """A 1.4 KB package declaring hidden=10000 got the process killed building the model."""
+    import models
+
+    model = models.tiny_demucs()
+    path = save_facebook_package(tmp_path / "big.th", model, kwargs={**model.init_kwargs, "hidden": hidden})
+    assert path.stat().st_size < 100_000
+    assert_one_line_error(enhance_with(tmp_path, path), words)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"floor": float("nan")}, ["floor=nan"]),
+    ({"depth": 10**6}, ["depth"]),
+    ({"sample_rate": 10**9}, ["sample_rate"]),
+    ({"growth": float("inf")}, ["growth"]),
+])
+def test_denoiser_settings_out_of_bounds(tmp_path, changes, words):
+    import models
+
+    model = models.tiny_demucs()
+    path = save_facebook_package(tmp_path / "bad.th", model, kwargs={**model.init_kwargs, **changes})
+    assert_one_line_error(enhance_with(tmp_path, path), *words)
+
+
+@pytest.mark.parametrize("break_state", [
+    lambda state: state.update({"encoder.0.0.weight": state["encoder.0.0.weight"].reshape(-1)}),
+    lambda state: state.pop("encoder.0.2.weight"),
+    lambda state: state.update({"lstm.lstm.weight_hh_l0": state["lstm.lstm.weight_hh_l0"] * float("nan")}),
+], ids=["1-D weight", "missing key", "nan weights"])
+def test_malformed_state_dict(tmp_path, break_state):
+    import models
+    import torch
+
+    state = models.tiny_demucs().state_dict()
+    break_state(state)
+    torch.save(state, tmp_path / "bare.th")
+    assert_one_line_error(enhance_with(tmp_path, tmp_path / "bare.th"), "denoiser checkpoint")
+
+
+def test_positional_args_that_are_not_a_list(tmp_path):
+    import models
+
+    path = save_facebook_package(tmp_path / "args.th", models.tiny_demucs(), args=5)
+    assert_one_line_error(enhance_with(tmp_path, path), "'args'")
+
+
+def test_refused_pickle_names_the_global(tmp_path):
+    import torch
+
+    marker = tmp_path / "MARKER"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    torch.save({"encoder.0.0.weight": Payload()}, tmp_path / "evil.th")
+    result = enhance_with(tmp_path, tmp_path / "evil.th")
+    assert_one_line_error(result, "refused as unsafe", "system")
+    assert not marker.exists()

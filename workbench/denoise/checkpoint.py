@@ -11,8 +11,13 @@ training config's ``omegaconf`` classes). They are read with torch's
 weights-only unpickler; every class name it refuses is bound to an inert
 placeholder that only records what the pickle gave it, so nothing from the
 file is imported or executed. The model is then rebuilt from this project's
-own :class:`Demucs`.
+own :class:`Demucs`, but only after its settings are checked against bounds
+and the tensor shapes they imply (computed on torch's ``meta`` device, which
+allocates nothing) match the stored tensors exactly: a file can never make the
+loader build more than it stores.
 """
+import inspect
+import math
 import re
 import sys
 import types
@@ -25,7 +30,14 @@ from .demucs import Demucs
 
 FACEBOOK_CLASS = "denoiser.demucs.Demucs"
 _REFUSED_GLOBAL = re.compile(r"GLOBAL (\S+) was not an allowed global")
+_BLOCKED_GLOBAL = re.compile(r"GLOBAL (\S+) whose module \S+ is blocked")
 _MAX_PLACEHOLDERS = 200
+DEMUCS_PARAMETERS = list(inspect.signature(Demucs).parameters)
+# Bounds on the settings a file may give (facebook's largest release, master64, is well inside).
+INT_BOUNDS = dict(chin=(1, 8), chout=(1, 8), hidden=(1, 4096), depth=(1, 10), kernel_size=(1, 64),
+                  stride=(1, 16), resample=(1, 4), max_hidden=(1, 16_384), sample_rate=(1_000, 384_000))
+FLOAT_BOUNDS = dict(growth=(0.5, 16.0), floor=(1e-12, 1.0))
+FLAGS = ("causal", "normalize", "glu")
 
 
 class PickledReference:
@@ -65,6 +77,10 @@ def _safe_load(path: Path):
             with torch.serialization.safe_globals(placeholders):
                 return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # torch raises several types for corrupt files
+            blocked = _BLOCKED_GLOBAL.search(str(error))
+            if blocked is not None:
+                raise CheckpointError(f"denoiser checkpoint {path} refused as unsafe: its pickle calls "
+                                      f"{blocked.group(1)}") from None
             refused = _REFUSED_GLOBAL.search(str(error))
             if refused is None or any(name == refused.group(1) for _, name in placeholders):
                 raise CheckpointError(
@@ -95,6 +111,58 @@ def _infer_kwargs(state: dict) -> dict:
     return kwargs
 
 
+def _check_settings(args, kwargs: dict, path: Path) -> dict:
+    """Positional and keyword settings as one checked keyword dict, or :class:`CheckpointError`."""
+    if not isinstance(args, (tuple, list)):
+        raise CheckpointError(f"denoiser checkpoint {path}: 'args' is a {type(args).__name__}, not a list")
+    if len(args) > len(DEMUCS_PARAMETERS):
+        raise CheckpointError(f"denoiser checkpoint {path}: {len(args)} positional settings, a Demucs takes "
+                              f"{len(DEMUCS_PARAMETERS)}")
+    settings = dict(zip(DEMUCS_PARAMETERS, args))
+    for key, value in kwargs.items():
+        if key not in DEMUCS_PARAMETERS or key in settings:
+            raise CheckpointError(f"denoiser checkpoint {path}: unknown or repeated Demucs setting {str(key)[:40]!r}")
+        settings[key] = value
+    settings.pop("rescale", None)
+    for key, value in settings.items():
+        if key in INT_BOUNDS:
+            low, high = INT_BOUNDS[key]
+            ok = isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+        elif key in FLOAT_BOUNDS:
+            low, high = FLOAT_BOUNDS[key]
+            ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                  and low <= value <= high)
+        else:
+            ok = isinstance(value, bool) or value in (0, 1)
+        if not ok:
+            bounds = f"{INT_BOUNDS.get(key) or FLOAT_BOUNDS.get(key) or 'true or false'}"
+            raise CheckpointError(f"denoiser checkpoint {path}: setting {key}={str(value)[:40]} is out of "
+                                  f"bounds {bounds}")
+    return settings
+
+
+def _check_state(state, settings: dict, path: Path) -> None:
+    """The stored tensors must be exactly those a Demucs with ``settings`` has, shape for shape, all finite."""
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"denoiser checkpoint {path}: the weights are not a mapping of tensors")
+    try:
+        with torch.device("meta"):
+            expected = {key: tuple(value.shape) for key, value in Demucs(**settings, rescale=0).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"denoiser checkpoint {path} does not fit a Demucs: {str(error)[:200]}") from None
+    missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+    if missing or unexpected:
+        which = f"missing {missing[0]}" if missing else f"unexpected {str(unexpected[0])[:60]}"
+        raise CheckpointError(f"denoiser checkpoint {path} does not fit a Demucs with its settings: {which} "
+                              f"({len(missing)} missing, {len(unexpected)} unexpected tensors)")
+    for key, shape in expected.items():
+        if tuple(state[key].shape) != shape:
+            raise CheckpointError(f"denoiser checkpoint {path} does not fit a Demucs with its settings: {key} is "
+                                  f"{tuple(state[key].shape)} in the file, {shape} for the settings")
+        if state[key].is_floating_point() and not torch.isfinite(state[key]).all():
+            raise CheckpointError(f"denoiser checkpoint {path}: {key} holds NaN or infinite weights")
+
+
 def _as_dict(value, what: str, path: Path) -> dict:
     if isinstance(value, PickledReference):  # e.g. an OmegaConf DictConfig
         value = value.items or (value.state or {}).get("_content", {})
@@ -118,10 +186,14 @@ def _model_spec(package, path: Path):
         name = f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', '')}"
         if not name.endswith(".Demucs"):
             raise CheckpointError(f"denoiser checkpoint {path} holds a {name}, not a Demucs")
-        return (tuple(package.get("args") or ()), _as_dict(package.get("kwargs") or {}, "kwargs", path),
+        return (package.get("args") or (), _as_dict(package.get("kwargs") or {}, "kwargs", path),
                 package["state"])
     if "encoder.0.0.weight" in package:  # bare state_dict
-        return (), _infer_kwargs(package), package
+        try:
+            return (), _infer_kwargs(package), package
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError, ZeroDivisionError) as error:
+            raise CheckpointError(f"denoiser checkpoint {path} is not a Demucs state_dict: cannot read its "
+                                  f"layer shapes ({type(error).__name__}: {str(error)[:80]})") from None
     raise CheckpointError(f"denoiser checkpoint {path} has no Demucs weights "
                           f"(keys: {', '.join(map(str, list(package)[:5]))})")
 
@@ -134,9 +206,10 @@ def load_demucs(path) -> Demucs:
             f"denoiser checkpoint not found: {path} (train one with `python -m workbench.train "
             "denoiser`, or put facebook's dns48 .th file there)")
     args, kwargs, state = _model_spec(_safe_load(path), path)
-    kwargs.pop("rescale", None)
+    settings = _check_settings(args, kwargs, path)
+    _check_state(state, settings, path)
     try:
-        model = Demucs(*args, **kwargs, rescale=0)
+        model = Demucs(**settings, rescale=0)
         model.load_state_dict(state)
     except (TypeError, ValueError, RuntimeError) as error:
         first_line = str(error).strip().splitlines()[0]
