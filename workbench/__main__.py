@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--chunk-s", type=float, default=1.0, help="ASR chunk length")
     transcribe.add_argument("--left-s", type=float, default=2.0, help="ASR left context")
     transcribe.add_argument("--right-s", type=float, default=0.5, help="ASR right context")
-    transcribe.add_argument("--json", action="store_true", help="one JSON object per event")
+    transcribe.add_argument("--json", action="store_true", help="one JSON object per event (--format json)")
+    transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text",
+                            help="events as text or JSON lines as they come, or subtitles from the finals at the end")
 
     enhance = commands.add_parser("enhance", help="write the denoised (dry-mixed) audio")
     enhance.add_argument("input")
@@ -39,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     from .tuning import add_evaluate_arguments
 
     add_evaluate_arguments(commands.add_parser("evaluate", help="CER/WER over a grid of dry values"))
+
+    from .serve.cli import add_arguments as add_serve_arguments
+
+    add_serve_arguments(commands.add_parser("serve", help="run the streaming recognition service (HTTP, websockets)"),
+                        _dry)
 
     for command in (transcribe, enhance):
         command.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -61,7 +68,9 @@ def _transcribe(args) -> None:
     from .asr import load_transcriber
     from .audio import load_audio
     from .denoise import load_denoiser
+    from .live import LiveStream
     from .pipeline import Pipeline
+    from .subtitles import FORMATS, subtitles
 
     if args.mode == "file" and not args.path:
         raise WorkbenchError("transcribe needs an audio file path (or --mode microphone)")
@@ -74,15 +83,27 @@ def _transcribe(args) -> None:
         audio = load_audio(args.path)
     denoiser = load_denoiser(args.denoiser, args.device) if args.dry < 1.0 else None
     transcriber = load_transcriber(args.asr, args.device, args.lm)
-    pipeline = Pipeline(transcriber, denoiser, args.dry, chunk_s=args.chunk_s,
-                        left_s=args.left_s, right_s=args.right_s)
-    events = pipeline.transcribe_file(audio) if source is None else pipeline.stream(source)
-    live = sys.stdout.isatty() and not args.json
-    if source is not None:
+    options = dict(chunk_s=args.chunk_s, left_s=args.left_s, right_s=args.right_s)
+    if source is None:
+        events = Pipeline(transcriber, denoiser, args.dry, **options).transcribe_file(audio)
+    else:
+        events = _record(source, LiveStream(transcriber, denoiser, args.dry, **options))
         signal.signal(signal.SIGINT, lambda *_: source.stop())  # stop, then flush the stream
         print(f"recording from {source.name}; Ctrl-C to stop", file=sys.stderr)
+    form = "json" if args.json else args.format
+    if form in FORMATS:
+        print(subtitles([event for event in events if event.final], form), end="", flush=True)
+        return
+    live = sys.stdout.isatty() and form == "text"
     for event in events:
-        _print_event(event, args.json, live)
+        _print_event(event, form == "json", live)
+
+
+def _record(source, stream):
+    """Events of a live source driven through the core :class:`~workbench.live.LiveStream`."""
+    for chunk in source:
+        yield from stream.feed(chunk)
+    yield from stream.finish()
 
 
 def _enhance(args) -> None:
@@ -106,6 +127,10 @@ def main(argv=None) -> int:
 
         return run_evaluate(args)
     try:
+        if args.command == "serve":
+            from .serve.cli import run
+
+            return run(args)
         (_transcribe if args.command == "transcribe" else _enhance)(args)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)

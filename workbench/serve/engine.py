@@ -1,0 +1,78 @@
+"""The loaded models and the one thread that runs every inference step, off the event loop.
+
+Streams are many, cores are two: all denoising, recognising and decoding of
+every request and stream runs on one worker thread (torch with one intra-op
+thread), so threads x torch threads never exceed the cores and a busy server
+degrades by queueing, not by oversubscription (measured 6x slower). Each job
+is a short step (one stream's pending audio, or one second of a file), so the
+steps of concurrent clients interleave in arrival order.
+"""
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..asr import Transcriber, TranscriptEvent
+from ..audio import SAMPLE_RATE, chunks
+from ..denoise import Denoiser
+from ..live import LiveStream
+
+FILE_PIECE_S = 0.1   # a file is fed in pieces this long, as `python -m workbench transcribe` does
+PIECES_PER_STEP = 10  # ... and ten pieces (1 s of audio) make one step on the worker thread
+
+
+class Engine:
+    """Models, defaults and the inference thread shared by every connection."""
+
+    def __init__(self, transcriber: Transcriber, denoiser: Denoiser | None, dry: float,
+                 sample_rate: int = SAMPLE_RATE, threads: int = 1):
+        self.transcriber, self.denoiser = transcriber, denoiser
+        self.dry, self.sample_rate = dry, sample_rate
+        torch.set_num_threads(1)
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="workbench-inference",
+                                            initializer=torch.set_num_threads, initargs=(1,))
+
+    async def run(self, job: Callable, *args):
+        """``job(*args)`` on the inference thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(job, *args))
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def stream(self, dry: float, use_lm: bool, scale: float | None = None) -> LiveStream:
+        """A live stream at ``dry`` (the denoiser is skipped at dry 1)."""
+        denoiser = self.denoiser if dry < 1.0 else None
+        return LiveStream(self.transcriber, denoiser, dry, use_lm, scale=scale)
+
+    async def recognize(self, audio: np.ndarray, dry: float, use_lm: bool) -> list[TranscriptEvent]:
+        """Finals of a whole 16 kHz signal, exactly as the CLI streams a file (offline normaliser)."""
+        scale = Denoiser.offline_scale(audio) if dry < 1.0 and self.denoiser is not None else None
+        stream = self.stream(dry, use_lm, scale)
+        pieces = list(chunks(audio, FILE_PIECE_S))
+        events = []
+        for start in range(0, len(pieces), PIECES_PER_STEP):
+            events += await self.run(_feed_all, stream, pieces[start:start + PIECES_PER_STEP])
+        events += await self.run(stream.finish)
+        return [event for event in events if event.final]
+
+    def describe(self) -> dict:
+        """Names (file names only), sizes and defaults, as ``GET /v1/models`` shows them."""
+        transcriber, denoiser = self.transcriber, self.denoiser
+        return {
+            "asr": {"name": Path(transcriber.name).name, "parameters": transcriber.parameters,
+                    "lm": transcriber.lm is not None},
+            "denoiser": ({"name": Path(denoiser.name).name, "parameters": denoiser.parameters}
+                         if denoiser is not None else None),
+            "sample_rate": self.sample_rate,
+            "model_sample_rate": SAMPLE_RATE,
+            "dry": self.dry,
+            "lm": transcriber.lm is not None,
+        }
+
+
+def _feed_all(stream: LiveStream, pieces: list[np.ndarray]) -> list[TranscriptEvent]:
+    return [event for piece in pieces for event in stream.feed(piece)]
