@@ -49,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
     for command in (transcribe, enhance):
         command.add_argument("--device", default="cpu", help="cpu or cuda")
+        command.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
         command.add_argument("--dry", type=_dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
         command.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     return parser
@@ -81,8 +82,8 @@ def _transcribe(args) -> None:
         source = MicrophoneSource(args.input_device)
     else:
         audio = load_audio(args.path)
-    denoiser = load_denoiser(args.denoiser, args.device) if args.dry < 1.0 else None
-    transcriber = load_transcriber(args.asr, args.device, args.lm)
+    denoiser = load_denoiser(args.denoiser, args.device, args.quantize) if args.dry < 1.0 else None
+    transcriber = load_transcriber(args.asr, args.device, args.lm, args.quantize)
     options = dict(chunk_s=args.chunk_s, left_s=args.left_s, right_s=args.right_s)
     if source is None:
         events = Pipeline(transcriber, denoiser, args.dry, **options).transcribe_file(audio)
@@ -113,7 +114,8 @@ def _enhance(args) -> None:
     from .denoise import load_denoiser
 
     audio = load_audio(args.input)
-    enhanced = audio if args.dry == 1.0 else load_denoiser(args.denoiser, args.device).enhance(audio, args.dry)
+    denoiser = None if args.dry == 1.0 else load_denoiser(args.denoiser, args.device, args.quantize)
+    enhanced = audio if denoiser is None else denoiser.enhance(audio, args.dry)
     try:
         soundfile.write(args.output, enhanced, SAMPLE_RATE)
     except (soundfile.LibsndfileError, TypeError, ValueError) as error:

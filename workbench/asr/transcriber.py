@@ -12,6 +12,7 @@ import torch
 from ..audio import SAMPLE_RATE, check_audio, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
+from ..quantize import quantize_linear
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch
 from .hangul import compose
@@ -123,13 +124,14 @@ def _import_nemo_quietly():
     return models
 
 
-def load_transcriber(path, device: str = "cpu", lm=True) -> Transcriber:
+def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False) -> Transcriber:
     """Restore a NeMo CTC ``.nemo`` (character or BPE) onto ``device``.
 
     The archive's config is read first and only CTC model classes are built;
     weights are read by torch's weights-only loader. ``lm``: a label-LM file,
     ``True`` for the one beside the model (``NAME.lm.npz`` next to
     ``NAME.nemo``) when it exists, or ``False`` for none.
+    ``quantize``: int8 Linear layers (CPU only, see :mod:`workbench.quantize`).
     """
     path = Path(path)
     if not path.is_file():
@@ -156,6 +158,8 @@ def load_transcriber(path, device: str = "cpu", lm=True) -> Transcriber:
     except Exception as error:
         raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
                               f"{str(error).strip().splitlines()[0][:200]}") from None
+    if quantize:
+        quantize_linear(model, device)
     if lm is True:
         lm = lm_beside(path) if lm_beside(path).is_file() else False
     return Transcriber(model.to(device), device, name=str(path), lm=_load_lm(lm, path, model) if lm else None)

@@ -7,7 +7,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError
 from .checkpoint import load_demucs
 from .demucs import Demucs
-from .stream import DemucsStream
+from .stream import DemucsStream, StreamingDemucs
 
 DEFAULT_DRY = 0.05
 
@@ -22,15 +22,23 @@ def mix(dry_signal: np.ndarray, denoised: np.ndarray, dry: float) -> np.ndarray:
 
 
 class Denoiser:
-    """A loaded Demucs on a device; knows nothing of widgets."""
+    """A loaded Demucs on a device; knows nothing of widgets.
 
-    def __init__(self, model: Demucs, device: str = "cpu", name: str = "demucs"):
+    ``quantize``: run it with int8 weights (CPU only; offline output then
+    comes from the streaming layers in one pass, see :class:`StreamingDemucs`).
+    """
+
+    def __init__(self, model: Demucs, device: str = "cpu", name: str = "demucs", quantize: bool = False):
         if model.sample_rate != SAMPLE_RATE or model.chin != 1:
             raise CheckpointError(f"{name}: the workbench needs a mono {SAMPLE_RATE} Hz Demucs, "
                                   f"this one is {model.chin}-channel at {model.sample_rate} Hz")
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.name = name
+        if quantize and not model.causal:
+            raise CheckpointError(f"{name}: int8 quantization needs a causal Demucs, this one is bidirectional")
+        self.quantize = quantize
+        self.layers = StreamingDemucs(self.model, quantize, self.device) if model.causal else None
 
     @property
     def parameters(self) -> int:
@@ -40,6 +48,9 @@ class Denoiser:
     def denoise(self, audio: np.ndarray) -> np.ndarray:
         """Fully denoised signal (``dry = 0``), same length as ``audio``."""
         audio = check_audio(audio)
+        if self.quantize:
+            stream = self.stream(dry=0.0, hop_ms=len(audio) / SAMPLE_RATE * 1000, scale=self.offline_scale(audio))
+            return np.concatenate([stream.feed(audio), stream.flush()])
         x = torch.from_numpy(audio).to(self.device).view(1, 1, -1)
         return self.model(x)[0, 0].cpu().numpy().astype(np.float32)
 
@@ -55,7 +66,7 @@ class Denoiser:
         """A streamer; pass ``scale=offline_scale(audio)`` to reproduce :meth:`enhance` exactly."""
         mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # validates dry
         hop = round(hop_ms * SAMPLE_RATE / 1000)
-        return DemucsStream(self.model, dry, hop, scale, self.device)
+        return DemucsStream(self.model, dry, hop, scale, self.device, self.layers)
 
     def latency_s(self, hop_ms: float = 64.0) -> float:
         """Algorithmic latency of :meth:`stream` at ``hop_ms``: lookahead + one hop."""
@@ -67,7 +78,7 @@ class Denoiser:
         return float(torch.from_numpy(check_audio(audio)).std())
 
 
-def load_denoiser(path, device: str = "cpu") -> Denoiser:
-    """Load a facebook-layout Demucs checkpoint (``.th``) onto ``device``."""
+def load_denoiser(path, device: str = "cpu", quantize: bool = False) -> Denoiser:
+    """Load a facebook-layout Demucs checkpoint (``.th``) onto ``device`` (int8 weights if ``quantize``)."""
     model = load_demucs(path)
-    return Denoiser(model, device, name=str(path))
+    return Denoiser(model, device, name=str(path), quantize=quantize)

@@ -20,13 +20,13 @@ are released, so the output equals offline (same normaliser ``scale``) up to
 float rounding, ``lookahead`` samples plus up to one hop late.
 """
 import math
-import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..quantize import quantize_linear
 from .demucs import Demucs
 from .resample import ZEROS, _half_sample_kernel
 
@@ -60,12 +60,12 @@ class StreamingDemucs(nn.Module):
     """The weights of a causal :class:`Demucs` as time-major matrix products.
 
     Encoder layer: ``act(relu(unfold(x) @ W1 + b1) @ W2 + b2)``; decoder layer:
-    ``relu(overlap_add(act((x + skip) @ W1 + b1) @ W2) + b2)``. ``quantize=True``
-    stores the Linear layers and the LSTM as dynamic int8 (``torch.ao``): weights
-    in int8, activations quantized on the fly; faster, no longer exact.
+    ``relu(overlap_add(act((x + skip) @ W1 + b1) @ W2) + b2)``. The LSTM is two
+    products per layer (:meth:`recur`). ``quantize=True`` stores all these
+    products as dynamic int8 (:mod:`workbench.quantize`): faster, no longer exact.
     """
 
-    def __init__(self, model: Demucs, quantize: bool = False):
+    def __init__(self, model: Demucs, quantize: bool = False, device: str = "cpu"):
         super().__init__()
         if not model.causal:
             raise ValueError("streaming needs a causal Demucs (this checkpoint is bidirectional)")
@@ -95,9 +95,7 @@ class StreamingDemucs(nn.Module):
             self.lstm.append(nn.ModuleList([_as_linear(weights[0], weights[2] + weights[3]),
                                             _as_linear(weights[1], None)]))
         if quantize:
-            with warnings.catch_warnings():  # torch.ao announces its move to torchao
-                warnings.simplefilter("ignore")
-                torch.ao.quantization.quantize_dynamic(self, {nn.Linear}, torch.qint8, inplace=True)
+            quantize_linear(self, device)
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         return F.glu(x, dim=-1) if self.glu else F.relu(x)
