@@ -1,16 +1,26 @@
 """Our exact Demucs streamer vs facebook's ``DemucsStreamer`` on the same dns48 weights and input.
 
-    python benchmarks/demucs_streaming.py [--seconds 10] [--hops 16,32,64,128]
+    python benchmarks/demucs_streaming.py [--seconds 10] [--hops 16,64] [--threads 1,2] [--repeats 3]
 
-For each hop: real-time factor (2 threads) and the deviation of the streamed
-output from the offline model (max abs and relative L2). Ours is given the
-offline normaliser (the input's std); facebook's streamer always uses a
-running std, which settles quickly on the stationary noise used here.
+For each thread count: the offline forward pass, then for each hop the
+real-time factor of our streamer (float, and int8 with ``quantize=True``),
+facebook's streamer, and facebook's streamer with oneDNN switched off (its
+LSTM then skips oneDNN's weight reorder on every call, which is most of its
+cost at small hops); the ratios facebook / ours and ours / offline; and each
+output's deviation from the offline model (max abs, relative L2). Ours is given
+the offline normaliser (the input's std); facebook's always uses a running
+std. Every RTF is the best of ``--repeats`` runs taken in turn, and ratios come
+from the same run: the machine may be shared, so compare ratios rather than
+absolute values. Last, a per-stage profile of our float streamer (1 thread,
+16 ms hop): time per second of audio in each resampler, encoder and decoder
+layer, the LSTM, and the rest (Python, numpy, the dry mix).
 facebook's package is read from .venv/reference (installed by setup.sh).
 """
 import argparse
+import collections
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,59 +31,114 @@ sys.path.append(str(Path(sys.prefix) / "reference"))
 from workbench.denoise import Demucs, Denoiser  # noqa: E402
 
 
-def deviation(streamed: np.ndarray, offline: np.ndarray) -> tuple[float, float]:
+def deviation(streamed: np.ndarray, offline: np.ndarray) -> str:
     n = min(len(streamed), len(offline))
     diff = streamed[:n] - offline[:n]
-    return float(np.abs(diff).max()), float(np.linalg.norm(diff) / np.linalg.norm(offline[:n]))
+    return f"{np.abs(diff).max():.1e}, {np.linalg.norm(diff) / np.linalg.norm(offline[:n]):.1e}"
 
 
-def ours(model, audio, hop_ms, scale):
-    stream = Denoiser(model).stream(dry=0.0, hop_ms=hop_ms, scale=scale)
+def ours(denoiser, audio, hop_ms, scale):
+    stream = denoiser.stream(dry=0.0, hop_ms=hop_ms, scale=scale)
     pieces = [stream.feed(c) for c in np.array_split(audio, len(audio) // 256)]
     return np.concatenate(pieces + [stream.flush()])
 
 
-def facebooks(model, audio, hop_ms):
+def facebooks(model, audio, hop_ms, onednn=True):
     from denoiser.demucs import DemucsStreamer
 
     streamer = DemucsStreamer(model, num_frames=max(1, round(hop_ms * 16 / model.total_stride)))
     x = torch.from_numpy(audio)[None]
-    pieces = [streamer.feed(c) for c in x.split(256, dim=-1)] + [streamer.flush()]
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=onednn):
+        pieces = [streamer.feed(c) for c in x.split(256, dim=-1)] + [streamer.flush()]
     return torch.cat(pieces, -1)[0].numpy()
+
+
+def best_of(runs: dict, repeats: int, seconds: float) -> tuple[dict, dict]:
+    """Run each named function ``repeats`` times in turn; best RTF and last output of each."""
+    rtf, output = {name: float("inf") for name in runs}, {}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            output[name] = run()
+            rtf[name] = min(rtf[name], (time.perf_counter() - start) / seconds)
+    return rtf, output
+
+
+class Timed:
+    """Wraps a stage of the streamer and adds its time to ``totals[name]``."""
+
+    def __init__(self, name, stage, totals):
+        self.name, self.stage, self.totals = name, stage, totals
+
+    def __call__(self, *args):
+        start = time.perf_counter()
+        result = self.stage(*args)
+        self.totals[self.name] += time.perf_counter() - start
+        return result
+
+
+def profile(model, audio, hop_ms, scale, seconds):
+    """Per-stage milliseconds per audio second of our float streamer."""
+    denoiser = Denoiser(model)
+    stream = denoiser.stream(dry=0.0, hop_ms=hop_ms, scale=scale)
+    totals = collections.defaultdict(float)
+    for kind in ("_up", "_encode", "_decode", "_down"):
+        stages = getattr(stream, kind)
+        stages[:] = [Timed(f"{kind[1:]} {i}", stage, totals) for i, stage in enumerate(stages)]
+    layers = stream.layers
+    layers.recur = Timed("lstm", layers.recur, totals)
+    start = time.perf_counter()
+    for chunk in np.array_split(audio, len(audio) // 256):
+        stream.feed(chunk)
+    stream.flush()
+    elapsed = time.perf_counter() - start
+    del layers.recur
+    totals["rest (python, numpy, mix)"] = elapsed - sum(totals.values())
+    print(f"\nper-stage profile, ours, float, {hop_ms:.0f} ms hop, {torch.get_num_threads()} thread(s), "
+          f"RTF {elapsed / seconds:.3f} (ms per audio second):")
+    for name, value in totals.items():
+        print(f"  {name:28s} {value / seconds * 1e3:7.1f}  ({value / elapsed:5.1%})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--hops", default="16,32,64,128", help="hop sizes in ms")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--hops", default="16,64", help="hop sizes in ms")
+    parser.add_argument("--threads", default="1,2", help="torch intra-op thread counts")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore", message="TF32")  # printed when oneDNN is switched off
     torch.manual_seed(0)
     from denoiser.demucs import Demucs as FacebookDemucs
 
     reference = FacebookDemucs(hidden=48).eval()
     model = Demucs(hidden=48).eval()
     model.load_state_dict(reference.state_dict())
+    exact, quantized = Denoiser(model), Denoiser(model, quantize=True)
     audio = (np.random.default_rng(0).standard_normal(int(args.seconds * 16000)) * 0.1).astype(np.float32)
-    with torch.no_grad():
-        start = time.perf_counter()
-        offline = model(torch.from_numpy(audio)[None, None])[0, 0].numpy()
-        offline_rtf = (time.perf_counter() - start) / args.seconds
-    print(f"dns48 (18.9 M), {args.seconds:.0f} s input, {args.threads} threads; offline RTF {offline_rtf:.3f}")
-    print("hop ms | ours: RTF, max |diff|, rel L2 | facebook: RTF, max |diff|, rel L2")
-    scale = float(torch.from_numpy(audio).std())
-    for hop in map(float, args.hops.split(",")):
-        with torch.no_grad():
-            start = time.perf_counter()
-            mine = ours(model, audio, hop, scale)
-            mine_rtf = (time.perf_counter() - start) / args.seconds
-            start = time.perf_counter()
-            theirs = facebooks(reference, audio, hop)
-            their_rtf = (time.perf_counter() - start) / args.seconds
-        m_max, m_rel = deviation(mine, offline)
-        t_max, t_rel = deviation(theirs, offline)
-        print(f"{hop:6.0f} | {mine_rtf:.3f}, {m_max:.1e}, {m_rel:.1e} | {their_rtf:.3f}, {t_max:.1e}, {t_rel:.1e}")
+    scale = Denoiser.offline_scale(audio)
+    print(f"dns48 (18.9 M parameters, random weights), {args.seconds:.0f} s of noise, torch {torch.__version__}, "
+          f"best of {args.repeats}")
+    for threads in map(int, args.threads.split(",")):
+        torch.set_num_threads(threads)
+        rtf, output = best_of({"offline": lambda: exact.denoise(audio)}, args.repeats, args.seconds)
+        offline, offline_rtf = output["offline"], rtf["offline"]
+        print(f"\n{threads} thread(s): offline RTF {offline_rtf:.3f}")
+        print("hop | ours RTF | int8 RTF | facebook RTF | facebook, oneDNN off | facebook / ours | "
+              "ours / offline | deviation from offline: ours; int8; facebook")
+        for hop in map(float, args.hops.split(",")):
+            rtf, output = best_of({
+                "ours": lambda: ours(exact, audio, hop, scale),
+                "int8": lambda: ours(quantized, audio, hop, scale),
+                "facebook": lambda: facebooks(reference, audio, hop),
+                "facebook, oneDNN off": lambda: facebooks(reference, audio, hop, onednn=False),
+            }, args.repeats, args.seconds)
+            print(f"{hop:3.0f} ms | {rtf['ours']:.3f} | {rtf['int8']:.3f} | {rtf['facebook']:.3f} | "
+                  f"{rtf['facebook, oneDNN off']:.3f} | {rtf['facebook'] / rtf['ours']:.2f} | "
+                  f"{rtf['ours'] / offline_rtf:.2f} | {deviation(output['ours'], offline)}; "
+                  f"{deviation(output['int8'], offline)}; {deviation(output['facebook'], offline)}")
+    torch.set_num_threads(1)
+    profile(model, audio, 16.0, scale, args.seconds)
 
 
 if __name__ == "__main__":
