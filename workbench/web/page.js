@@ -22,9 +22,12 @@ function clearTranscript() {
 function addFinal(text, start, end) {
   if (!text) return;
   const line = document.createElement("p"), times = document.createElement("small");
+  const words = document.createElement("span");
   line.className = "wb-final";
   times.textContent = `${start.toFixed(2)}–${end.toFixed(2)} s`;
-  line.append(times, text);
+  words.className = "wb-final-text";
+  words.textContent = text;
+  line.append(times, words);
   transcript.insertBefore(line, partial);
 }
 
