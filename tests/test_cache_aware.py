@@ -1,10 +1,11 @@
 """Cache-aware streaming: incremental features and encoder steps equal the offline pass."""
 import numpy as np
 import pytest
+import soundfile
 import torch
 
 from models import TINY_CONFORMER, speechlike
-from workbench import load_transcriber
+from workbench import load_transcriber, teaching
 from workbench.asr import CTCStream
 from workbench.asr.cache_aware import CacheAwareStream, LogMelStream, trained_for_cache_aware
 from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
@@ -26,13 +27,18 @@ def cache_aware_config(**encoder):
 
 
 @pytest.fixture(scope="module")
-def cache_aware(tmp_path_factory):
+def cache_aware_nemo(tmp_path_factory):
     from nemo.collections.asr.models import EncDecCTCModel
 
     torch.manual_seed(1)
     path = tmp_path_factory.mktemp("cache_aware") / "ca.nemo"
     EncDecCTCModel(cfg=cache_aware_config()).save_to(str(path))
-    return load_transcriber(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cache_aware(cache_aware_nemo):
+    return load_transcriber(cache_aware_nemo)
 
 
 def streamed_log_probs(transcriber, audio, feed):
@@ -140,3 +146,27 @@ def test_per_utterance_normalisation_is_not_streamed_cache_aware():
     config = cache_aware_config()
     config.preprocessor.normalize = "per_feature"
     assert not trained_for_cache_aware(EncDecCTCModel(cfg=config))
+
+
+def test_teaching_steps_observe_the_stream(cache_aware):
+    audio = speechlike(3.3, seed=2)
+    steps = teaching.cache_aware_steps(cache_aware, audio)
+    finals = [e.text for e in cache_aware.stream([audio], use_lm=False) if e.final]
+    assert steps[-1].hypothesis == " ".join(finals)
+    assert steps[0].start == 0 and steps[-1].end == len(audio)
+    for before, after in zip(steps, steps[1:]):
+        assert after.start == before.end == before.start + 7 * cache_aware.frame_samples
+        assert after.left == max(0, after.start - 14 * cache_aware.frame_samples)
+    assert all(0 < step.wait_s <= cache_aware.streamer().latency_s for step in steps)
+
+
+def test_streaming_view_shows_the_cache_aware_row(tmp_path, demucs_files, cache_aware_nemo, char_nemo):
+    from workbench.widgets.ctc_views import StreamingView
+
+    soundfile.write(tmp_path / "one.wav", speechlike(2.0, 3), 16000)
+    options = dict(examples={"one": tmp_path / "one.wav"}, denoiser=demucs_files[1]["package"])
+    view = StreamingView(asr=cache_aware_nemo, **options)
+    assert bytes(view.image.value).startswith(b"\x89PNG") and "cache-aware at" in view.text.value
+    view.step.value = view.step.max
+    assert view.text.value.count("cache-aware at") == 1
+    assert "cache-aware" not in StreamingView(asr=char_nemo, **options).text.value

@@ -9,7 +9,11 @@ distribution p_t(k) over the vocabulary plus a blank. Three views follow:
   labels is one output token, spanning the frames of the run, and the text is
   the path with repeats merged and blanks dropped;
 - buffered streaming: the chunks of :class:`workbench.asr.CTCStream`, each
-  decoded with its left and right context, only the chunk's frames kept.
+  decoded with its left and right context, only the chunk's frames kept;
+- cache-aware streaming: the steps of
+  :class:`workbench.asr.cache_aware.CacheAwareStream`, observed while it runs:
+  each computes one chunk of output frames once, from the new audio and the
+  cached layer inputs of the frames before.
 """
 import unicodedata
 from dataclasses import dataclass
@@ -161,4 +165,47 @@ def stream_steps(transcriber, audio: np.ndarray, chunk_s: float = 1.0, left_s: f
         after = collapse(path, transcriber.blank)
         steps.append(ChunkStep(index, begin, start, end, stop, greedy_path(kept),
                                transcriber.text(after[len(before):]), transcriber.text(after)))
+    return steps
+
+
+@dataclass(frozen=True)
+class CacheAwareStep:
+    """One step of the cache-aware stream, in samples: it computed the output frames of audio
+    ``[start, end)`` once audio up to ``ready`` had arrived, attending back to ``[left, start)``
+    through the cache."""
+
+    index: int
+    left: int
+    start: int
+    end: int
+    ready: int
+    hypothesis: str
+
+    @property
+    def ready_s(self) -> float:
+        return self.ready / SAMPLE_RATE
+
+    @property
+    def wait_s(self) -> float:
+        """How long the chunk's first sample waits for its text (compute time not included)."""
+        return (self.ready - self.start) / SAMPLE_RATE
+
+
+def cache_aware_steps(transcriber, audio: np.ndarray, feed_s: float = 0.01) -> list[CacheAwareStep]:
+    """The steps the transcriber's cache-aware streamer takes on ``audio`` fed ``feed_s`` at a time
+    (greedy): a step ran wherever a feed made its decoded frames grow."""
+    stream = transcriber.streamer(use_lm=False, cache_aware=True)
+    hop, size = transcriber.frame_samples, max(1, round(feed_s * SAMPLE_RATE))
+    context = int(stream.encoder.att_context_size[0]) * hop
+    steps, finals, partial = [], [], ""
+    for start in range(0, len(audio) + size, size):
+        before = stream.decoded_frames
+        events = stream.feed(audio[start:start + size]) if start < len(audio) else stream.flush()
+        for event in events:
+            finals, partial = (finals + [event.text], "") if event.final else (finals, event.text)
+        if stream.decoded_frames > before:
+            first = before * hop
+            steps.append(CacheAwareStep(len(steps), max(0, first - context), first,
+                                        min(stream.decoded_frames * hop, len(audio)), min(start + size, len(audio)),
+                                        " ".join(finals + [partial]).strip()))
     return steps

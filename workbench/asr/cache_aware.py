@@ -140,6 +140,11 @@ class CacheAwareStream:
         return self.chunk_s + self.features.lookahead_s
 
     @property
+    def decoded_frames(self) -> int:
+        """Output frames decoded so far (a multiple of the chunk until the flush)."""
+        return self._decoded_frames
+
+    @property
     def decoded_s(self) -> float:
         """Audio decoded so far, in seconds."""
         return min(self._decoded_frames * self.transcriber.frame_s, self.features.received / SAMPLE_RATE)

@@ -191,7 +191,9 @@ class AlignmentView(ExampleView):
 
 class StreamingView(ExampleView):
     """The buffered stream, step by step: left context, chunk and right context as bands over
-    the waveform, the moment the step can run, and the hypothesis after it."""
+    the waveform, the moment the step can run, and the hypothesis after it. For a model trained
+    for cache-aware streaming, a second row shows where its cache-aware streamer stands at the
+    same moment (observed from the streamer, :func:`workbench.teaching.cache_aware_steps`)."""
 
     def __init__(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5, **options):
         slider = dict(min=0.0, max=3.0, step=0.04, continuous_update=False)
@@ -203,6 +205,7 @@ class StreamingView(ExampleView):
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.text = widgets.HTML()
         self._steps = self._key = None
+        self._cache_aware = {}  # (example, dry) -> the cache-aware streamer's steps
         super().__init__(controls=[self.chunk_s, self.left_s, self.right_s], **options)
         self.children = [*self.children[:2], widgets.HBox([self.play, self.step]), self.image, self.text]
         self.step.observe(lambda _: self.refresh(), "value")
@@ -222,8 +225,9 @@ class StreamingView(ExampleView):
         steps = self.steps()
         now = steps[min(self.step.value, len(steps) - 1)]
         seconds = np.arange(len(audio)) / SAMPLE_RATE
-        figure = Figure(figsize=(12, 3), layout="constrained")
-        axes = figure.subplots()
+        cache_aware = self.transcriber.cache_aware
+        figure = Figure(figsize=(12, 5.5 if cache_aware else 3), layout="constrained")
+        axes, *below = figure.subplots(2 if cache_aware else 1, 1, sharex=True, squeeze=False)[:, 0]
         arrived = now.right
         axes.plot(seconds[:arrived], audio[:arrived], color="#333", linewidth=0.5)
         axes.plot(seconds[arrived:], audio[arrived:], color="#ccc", linewidth=0.5, label="not yet arrived")
@@ -244,7 +248,36 @@ class StreamingView(ExampleView):
             f"<span style='font-family:monospace'>{'▶' if step is now else '&nbsp;'} step {step.index + 1} "
             f"[{step.start / SAMPLE_RATE:.2f}-{step.end / SAMPLE_RATE:.2f} s] +{step.new_text or '∅'} "
             f"→ {step.hypothesis}</span>" for step in steps[:now.index + 1])
+        if cache_aware:
+            self._draw_cache_aware(below[0], audio, now)
         return figure
+
+    def _draw_cache_aware(self, axes, audio: np.ndarray, now: teaching.ChunkStep) -> None:
+        """The cache-aware streamer's steps that have run by the time the buffered step ``now`` runs."""
+        key = (self.example.value, self.dry.value)
+        if key not in self._cache_aware:
+            self._cache_aware[key] = teaching.cache_aware_steps(self.transcriber, audio)
+        done = [step for step in self._cache_aware[key] if step.ready <= now.right]
+        seconds = np.arange(len(audio)) / SAMPLE_RATE
+        axes.plot(seconds[:now.right], audio[:now.right], color="#333", linewidth=0.5)
+        axes.plot(seconds[now.right:], audio[now.right:], color="#ccc", linewidth=0.5)
+        for step in done[:-1]:
+            axes.axvspan(step.start / SAMPLE_RATE, step.end / SAMPLE_RATE, color="#bbb", alpha=0.3)
+        if done:
+            last = done[-1]
+            axes.axvspan(last.left / SAMPLE_RATE, last.start / SAMPLE_RATE, color="tab:blue", alpha=0.3,
+                         label="cached left context (not recomputed)")
+            axes.axvspan(last.start / SAMPLE_RATE, last.end / SAMPLE_RATE, color="tab:orange", alpha=0.3,
+                         label="chunk (computed once)")
+            axes.axvline(last.ready_s, color="red", linestyle="--", label="step ran")
+            axes.legend(loc="upper right", fontsize=7, ncols=3)
+        axes.set_xlabel("time (s)")
+        wait = max(step.wait_s for step in self._cache_aware[key])
+        axes.set_title(f"cache-aware, same moment: {len(done)} steps have run; a chunk waits at most "
+                       f"{wait:.2f} s (chunk + half a window) before it is computed", loc="left")
+        hypothesis = done[-1].hypothesis if done else ""
+        self.text.value += (f"<br><span style='font-family:monospace'>cache-aware at "
+                            f"{now.ready_s:.2f} s → {html.escape(hypothesis) or '∅'}</span>")
 
 
 def _view(kind, **options) -> widgets.Widget:
