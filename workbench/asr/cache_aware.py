@@ -56,9 +56,9 @@ class LogMelStream:
     offline, which then has ``samples // h`` frames.
     """
 
-    def __init__(self, preprocessor):
+    def __init__(self, preprocessor, device: str = "cpu"):
         featurizer = preprocessor.featurizer
-        self.preprocessor = preprocessor
+        self.preprocessor, self.device = preprocessor, device
         self.hop = int(featurizer.hop_length)
         n_fft, window = int(featurizer.n_fft), int(featurizer.win_length)
         self.left = n_fft // 2 - (n_fft - window) // 2
@@ -85,17 +85,22 @@ class LogMelStream:
         """The frames still missing at the end of the signal (zero-padded, as offline)."""
         return self._frames_up_to(self.received // self.hop)
 
+    def empty(self) -> torch.Tensor:
+        """No frames: a (features, 0) tensor."""
+        return torch.zeros(int(self.preprocessor.featurizer.nfilt), 0, device=self.device)
+
+    @torch.no_grad()
     def _frames_up_to(self, end: int) -> torch.Tensor:
         start = self.frames
         if end <= start:
-            return torch.zeros(int(self.preprocessor.featurizer.nfilt), 0)
+            return self.empty()
         begin = max(0, start - self.margin) * self.hop
         stop = (end - 1) * self.hop + self.right
         piece = self._audio[begin - self._offset:]
         piece = np.concatenate([piece, np.zeros(max(0, stop - begin - len(piece)), np.float32)])
         # the length given masks the pre-emphasis past the signal's end, as offline
-        features, _ = self.preprocessor(input_signal=torch.from_numpy(piece).unsqueeze(0),
-                                        length=torch.tensor([self.received - begin]))
+        features, _ = self.preprocessor(input_signal=torch.from_numpy(piece).unsqueeze(0).to(self.device),
+                                        length=torch.tensor([self.received - begin], device=self.device))
         first = start - begin // self.hop
         self.frames = end
         keep = max(0, end - self.margin) * self.hop
@@ -121,10 +126,10 @@ class CacheAwareStream:
         self._chunk_frames = _pair(config.chunk_size)          # feature frames per step: first, later
         self._cache_frames = _pair(config.pre_encode_cache_size)[1]
         self._drop = config.drop_extra_pre_encoded
-        self.features = LogMelStream(model.preprocessor)
+        self.features = LogMelStream(model.preprocessor, transcriber.device)
         self.text_events = TextEvents(transcriber, endpoint_s, use_lm)
         self._cache = self.encoder.get_initial_cache_state(batch_size=1, device=transcriber.device)
-        self._pending = torch.zeros(int(model.preprocessor.featurizer.nfilt), 0)  # frames not yet encoded
+        self._pending = self.features.empty()           # feature frames not yet encoded
         self._history = self._pending                   # the last encoded frames (subsampling cache)
         self._steps = 0
         self._decoded_frames = 0
@@ -171,7 +176,7 @@ class CacheAwareStream:
         ``pre_encode_cache_size`` frames, whose extra outputs the encoder drops)."""
         new, self._pending = self._pending[:, :frames], self._pending[:, frames:]
         cached = self._recent(self._cache_frames) if self._steps else new[:, :0]
-        signal = torch.cat([cached, new], dim=1).unsqueeze(0).to(self.transcriber.device)
+        signal = torch.cat([cached, new], dim=1).unsqueeze(0)
         self._history = torch.cat([self._history, new], dim=1)
         self._history = self._history[:, max(0, self._history.shape[1] - self._cache_frames):]
         encoded, length, *self._cache = self.encoder.cache_aware_stream_step(
@@ -186,7 +191,7 @@ class CacheAwareStream:
     def _recent(self, count: int) -> torch.Tensor:
         """The last ``count`` encoded feature frames, zeros in front when fewer exist."""
         missing = count - self._history.shape[1]
-        return torch.cat([torch.zeros(self._history.shape[0], max(0, missing)), self._history], dim=1)
+        return torch.nn.functional.pad(self._history, (max(0, missing), 0))
 
 
 def _pair(value) -> tuple[int, int]:
