@@ -267,7 +267,8 @@ def main() -> None:
     references = [session.text for session in streams]
     offline = {"full-context": full} | ({"cache-aware": cache_aware} if cache_aware else {})
     for name, model in offline.items():
-        each = corpus_cer([text for _, text in audio_text], [model.transcribe(audio, use_lm) for audio, _ in audio_text])
+        each = corpus_cer([text for _, text in audio_text],
+                          [model.transcribe(audio, use_lm) for audio, _ in audio_text])
         whole = corpus_cer(references, [model.transcribe(session.audio, use_lm) for session in streams])
         print(f"offline CER, {name} model: {100 * each:.1f} % on each utterance alone, "
               f"{100 * whole:.1f} % on each stream at once")

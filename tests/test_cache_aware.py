@@ -73,6 +73,22 @@ def test_streamed_log_probs_equal_offline(cache_aware, feed):
     assert np.abs(streamed - offline).max() < TOLERANCE
 
 
+def test_streams_sharing_a_model_keep_their_own_state(cache_aware):
+    one, two = speechlike(2.0, seed=11), speechlike(2.0, seed=12)
+    streams = [cache_aware.streamer(use_lm=False) for _ in range(2)]
+    steps = [[], []]
+    for stream, seen in zip(streams, steps):
+        push = stream.text_events.push
+        stream.text_events.push = lambda scores, seen=seen, push=push: seen.append(scores) or push(scores)
+    for start in range(0, len(one), 800):  # interleaved feeds
+        for stream, audio in zip(streams, (one, two)):
+            stream.feed(audio[start:start + 800])
+    for stream in streams:
+        stream.flush()
+    for seen, audio in zip(steps, (one, two)):
+        assert np.abs(np.concatenate(seen) - cache_aware.log_probs(audio)).max() < TOLERANCE
+
+
 def test_every_frame_is_encoded_once(cache_aware, monkeypatch):
     sizes, step = [], cache_aware.model.encoder.cache_aware_stream_step
     monkeypatch.setattr(cache_aware.model.encoder, "cache_aware_stream_step",

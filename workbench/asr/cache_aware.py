@@ -18,6 +18,7 @@ preprocessor (see :class:`LogMelStream`), so streamed posteriors equal the
 offline ones. This needs features without per-utterance normalisation.
 """
 import math
+import threading
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from ..audio import SAMPLE_RATE
 from .stream import TextEvents, TranscriptEvent
 
 PER_UTTERANCE = ("per_feature", "all_features")
+# NeMo's step sets the encoder's drop_extra_pre_encoded for the call and restores it after:
+# streams sharing a model (sessions of a service) must not step at the same time.
+_ENCODER_STEP = threading.Lock()
 
 
 def trained_for_cache_aware(model) -> bool:
@@ -179,10 +183,12 @@ class CacheAwareStream:
         signal = torch.cat([cached, new], dim=1).unsqueeze(0)
         self._history = torch.cat([self._history, new], dim=1)
         self._history = self._history[:, max(0, self._history.shape[1] - self._cache_frames):]
-        encoded, length, *self._cache = self.encoder.cache_aware_stream_step(
-            processed_signal=signal, processed_signal_length=torch.tensor([signal.shape[2]], device=signal.device),
-            cache_last_channel=self._cache[0], cache_last_time=self._cache[1], cache_last_channel_len=self._cache[2],
-            keep_all_outputs=last, drop_extra_pre_encoded=self._drop if self._steps else 0)
+        with _ENCODER_STEP:
+            encoded, length, *self._cache = self.encoder.cache_aware_stream_step(
+                processed_signal=signal, processed_signal_length=torch.tensor([signal.shape[2]], device=signal.device),
+                cache_last_channel=self._cache[0], cache_last_time=self._cache[1],
+                cache_last_channel_len=self._cache[2], keep_all_outputs=last,
+                drop_extra_pre_encoded=self._drop if self._steps else 0)
         scores = self.decoder(encoder_output=encoded)[0, :int(length[0])].float().cpu().numpy()
         self._steps += 1
         self._decoded_frames += len(scores)
