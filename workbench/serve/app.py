@@ -304,9 +304,9 @@ class Service:
                     protocols.end_frame(message.get("text") or "")
                     break
                 data = message["bytes"]
-                protocols.pcm_from_bytes(data)  # whole int16 samples, else close 1007
-                self._count(note, len(data) / 2 / rate)
-                await feeder.put(data, rate, len(data) / 2 / rate)
+                seconds = protocols.pcm_samples(data) / rate  # whole int16 samples, else close 1007
+                self._count(note, seconds)
+                await feeder.put(data, rate, seconds)
             await send(await feeder.finish())
         finally:
             feeder.cancel()

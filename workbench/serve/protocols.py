@@ -8,9 +8,6 @@ import json
 
 import numpy as np
 
-from ..audio import pcm16_samples
-from ..errors import AudioError
-
 MIN_RATE, MAX_RATE = 8000, 48000
 FORMATS = ("json", "srt", "vtt")
 PCM_MIN, PCM_MAX = -32768, 32767
@@ -97,12 +94,11 @@ def pcm_from_list(data: object) -> np.ndarray:
     return samples.astype(np.float32) / 32768.0
 
 
-def pcm_from_bytes(data: bytes) -> np.ndarray:
-    """Little-endian int16 mono -> float32; an odd byte count is refused."""
-    try:
-        return pcm16_samples(data)
-    except AudioError as error:
-        raise ClientError(f"binary frames must hold whole int16 samples: {error}") from None
+def pcm_samples(data: bytes) -> int:
+    """How many int16 samples a binary frame holds; an odd byte count is refused."""
+    if len(data) % 2:
+        raise ClientError(f"binary frames must hold whole int16 samples, got {len(data)} bytes")
+    return len(data) // 2
 
 
 def recognize_body(body: bytes) -> np.ndarray:
