@@ -175,3 +175,149 @@ def test_refused_pickle_names_the_global(tmp_path):
     result = enhance_with(tmp_path, tmp_path / "evil.th")
     assert_one_line_error(result, "refused as unsafe", "system")
     assert not marker.exists()
+
+
+# -- 3-5. .nemo archives and label LMs ---------------------------------------
+def nemo_with(tmp_path, source, name="crafted.nemo", replace: dict | None = None, extra: dict | None = None,
+              mode="w"):
+    """A copy of the ``.nemo`` ``source`` with members replaced (name -> bytes) or added."""
+    import io
+    import tarfile
+
+    replace, extra = replace or {}, extra or {}
+    path = tmp_path / name
+    with tarfile.open(source) as old, tarfile.open(path, mode) as new:
+        for member in old:
+            data = old.extractfile(member).read() if member.isfile() else None
+            key = member.name.removeprefix("./")
+            if key in replace:
+                data = replace[key]
+                member.size = len(data)
+            new.addfile(member, io.BytesIO(data) if data is not None else None)
+        for key, data in extra.items():
+            info = tarfile.TarInfo(f"./{key}")
+            info.size = len(data)
+            new.addfile(info, io.BytesIO(data))
+    return path
+
+
+def transcribe_with(tmp_path, asr, env=None, seconds=180):
+    wav = tmp_path / "in.wav"
+    soundfile.write(wav, speechlike(0.5), 16000)
+    return run_bounded("transcribe", wav, "--asr", asr, "--dry", "1", "--lm", "none", memory=NEMO_MEMORY,
+                       seconds=seconds, env=env)
+
+
+def test_nemo_weights_are_loaded_weights_only_whatever_the_environment(tmp_path, char_nemo):
+    import pickle
+
+    marker = tmp_path / "MARKER"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    import torch
+
+    buffer = __import__("io").BytesIO()
+    torch.save({"weights": Payload()}, buffer)
+    path = nemo_with(tmp_path, char_nemo, replace={"model_weights.ckpt": buffer.getvalue()})
+    result = transcribe_with(tmp_path, path, env={"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"})
+    assert not marker.exists()
+    assert_one_line_error(result, "refused as unsafe", "system")
+    del pickle
+
+
+BILLION_LAUGHS = "\n".join(
+    ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]) + "\n"
+
+
+@pytest.mark.parametrize("config, words", [
+    (BILLION_LAUGHS, "aliases"),
+    ("- 1\n- 2\n", "not a mapping"),
+    ("[" * 200 + "]" * 200, "deeper"),
+    ("\xff\xfe garbage", "not UTF-8"),
+], ids=["alias bomb", "list", "deep", "not utf-8"])
+def test_nemo_config_is_checked_before_it_is_parsed(tmp_path, char_nemo, config, words):
+    data = config.encode("latin-1") if words == "not UTF-8" else config.encode()
+    path = nemo_with(tmp_path, char_nemo, replace={"model_config.yaml": data})
+    assert path.stat().st_size < 1 << 20
+    assert_one_line_error(transcribe_with(tmp_path, path, seconds=60), words)
+
+
+def test_nemo_decompression_bomb_is_refused_before_extraction(tmp_path, char_nemo):
+    import io
+    import tarfile
+
+    class Zeros(io.RawIOBase):
+        def __init__(self, size):
+            self.left = size
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            count = min(len(buffer), self.left)
+            buffer[:count] = bytes(count)
+            self.left -= count
+            return count
+
+    size = 400 << 20
+    path = tmp_path / "bomb.nemo"
+    with tarfile.open(char_nemo) as model, tarfile.open(path, "w:gz", compresslevel=1) as tar:
+        config = model.getmember("./model_config.yaml")
+        tar.addfile(config, model.extractfile(config))
+        info = tarfile.TarInfo("./model_weights.ckpt")
+        info.size = size
+        tar.addfile(info, io.BufferedReader(Zeros(size), 1 << 20))
+    assert path.stat().st_size < 4 << 20
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    result = transcribe_with(tmp_path, path, env={"TMPDIR": str(temp)}, seconds=60)
+    assert_one_line_error(result, "decompression bomb")
+    assert not list(temp.iterdir())
+
+
+def test_nemo_temp_folder_is_removed_on_sigterm(tmp_path, char_nemo):
+    import signal
+    import time
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    wav = tmp_path / "in.wav"
+    soundfile.write(wav, speechlike(0.5), 16000)
+    process = subprocess.Popen([sys.executable, "-m", "workbench", "transcribe", str(wav), "--asr", str(char_nemo),
+                                "--dry", "1"], env={**os.environ, "TMPDIR": str(temp), "OMP_NUM_THREADS": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not any(temp.glob("workbench-nemo-*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert any(temp.glob("workbench-nemo-*")), "the model was never extracted"
+    process.send_signal(signal.SIGTERM)
+    process.wait(60)
+    assert not list(temp.iterdir())
+
+
+def test_lm_decompression_bomb_is_refused(tmp_path):
+    from workbench.asr.lm import LabelLM
+    from workbench.errors import CheckpointError
+
+    path = tmp_path / "bomb.lm.npz"
+    np.savez_compressed(path, labels=np.array(["a", "b"]), order=np.array(1), fusion=np.array([0.5, 1.0]),
+                        ngrams1=np.zeros((12_500_000, 2), np.int64))
+    assert path.stat().st_size < 2 << 20
+    with pytest.raises(CheckpointError, match="decompression bomb"):
+        LabelLM.load(path)
+
+
+@pytest.mark.parametrize("order, fusion", [(0, [0.5, 1.0]), (2, [float("nan"), 1.0]), (2, [0.5, float("inf")])])
+def test_lm_settings_that_would_empty_transcripts_are_refused(tmp_path, order, fusion):
+    from workbench.asr.lm import LabelLM
+    from workbench.errors import CheckpointError
+
+    path = tmp_path / "bad.lm.npz"
+    tables = {f"ngrams{n}": np.array([[0] * (n - 1) + [0, 1]]) for n in range(1, max(order, 1) + 1)}
+    np.savez_compressed(path, labels=np.array(["a", "b"]), order=np.array(order), fusion=np.array(fusion), **tables)
+    with pytest.raises(CheckpointError):
+        LabelLM.load(path)

@@ -122,7 +122,13 @@ def _enhance(args) -> None:
         raise WorkbenchError(f"cannot write {args.output}: {error}") from None
 
 
+def _terminate(signum, _frame):
+    """SIGTERM ends the command as an exception would, so temporary folders are removed."""
+    sys.exit(128 + signum)
+
+
 def main(argv=None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     args = _parser().parse_args(argv)
     if args.command == "evaluate":
         from .tuning import run_evaluate

@@ -14,8 +14,13 @@ It also carries the fusion settings for :class:`~.ctc.PrefixBeamSearch`
 (``weight`` on its log-probabilities, ``bonus`` per label), chosen on
 validation data when it was built. Saved as a NumPy ``.npz`` of numbers and
 the label list (read with ``allow_pickle=False``: loading never runs code from
-the file); the LM of ``NAME.nemo`` is ``NAME.lm.npz`` beside it.
+the file); the LM of ``NAME.nemo`` is ``NAME.lm.npz`` beside it. Before
+loading, the archive's declared sizes are checked: at most ``MAX_LM_RATIO``
+times the file's size plus 64 MiB once decompressed, and every array's header
+within its member's size, so a decompression bomb is refused unread.
 """
+import math
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -24,6 +29,8 @@ import numpy as np
 from ..errors import CheckpointError
 
 START = -1  # history padding before a sentence's first label
+MAX_ORDER = 20
+MAX_LM_RATIO = 32  # a real LM table compresses about 11x
 
 
 class LabelLM:
@@ -31,6 +38,10 @@ class LabelLM:
 
     def __init__(self, labels: list[str], order: int, ngrams: list, weight: float = 0.5, bonus: float = 1.0):
         """``ngrams[n - 1]``: rows ``(history..., label, count)``, one per distinct n-gram of length n."""
+        if isinstance(order, bool) or not isinstance(order, int) or not 1 <= order <= MAX_ORDER:
+            raise ValueError(f"LM order must be 1 to {MAX_ORDER}, got {order}")
+        if not (math.isfinite(weight) and math.isfinite(bonus)):
+            raise ValueError(f"LM fusion weight and bonus must be finite, got {weight} and {bonus}")
         self.labels, self.order = list(labels), order
         self.weight, self.bonus = weight, bonus
         self.ngrams = [np.asarray(rows, np.int64).reshape(-1, n + 1) for n, rows in enumerate(ngrams, 1)]
@@ -87,6 +98,7 @@ class LabelLM:
     @classmethod
     def load(cls, path) -> "LabelLM":
         path = Path(path)
+        _check_sizes(path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 order = int(data["order"])
@@ -95,6 +107,27 @@ class LabelLM:
                 return cls(labels, order, [data[f"ngrams{n}"] for n in range(1, order + 1)], weight, bonus)
         except Exception as error:  # not a zip, truncated, missing arrays, wrong shapes or labels, ...
             raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
+
+
+def _check_sizes(path: Path) -> None:
+    """Refuse an ``.npz`` whose members decompress past the bound, or whose arrays outgrow their members."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            limit = MAX_LM_RATIO * path.stat().st_size + (64 << 20)
+            if sum(member.file_size for member in members) > limit:
+                raise CheckpointError(f"language model {path} would decompress to more than {limit >> 20} MiB: "
+                                      "refused as a decompression bomb")
+            for member in members:
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(handle)
+                if math.prod(shape) * dtype.itemsize > member.file_size:
+                    raise CheckpointError(f"language model {path}: {member.filename} declares more data than it holds")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
 
 
 LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"

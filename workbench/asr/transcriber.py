@@ -9,10 +9,11 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE, check_audio, resample
+from ..audio import SAMPLE_RATE, check_audio, check_rate, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from ..quantize import quantize_linear
+from . import archive
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch
 from .hangul import compose
@@ -36,7 +37,7 @@ class Transcriber:
         self.name = name
         self.lm, self.beam = lm, beam
         cfg = model.cfg.preprocessor
-        self.model_rate = int(model.cfg.get("sample_rate", cfg.get("sample_rate", SAMPLE_RATE)))
+        self.model_rate = check_rate(model.cfg.get("sample_rate", cfg.get("sample_rate", SAMPLE_RATE)))
         hop = round(float(cfg.get("window_stride", 0.01)) * self.model_rate)
         self.frame_samples = hop * int(model.encoder.subsampling_factor) * SAMPLE_RATE // self.model_rate
         self.blank = int(model.decoder.num_classes_with_blank) - 1
@@ -127,10 +128,11 @@ def _import_nemo_quietly():
 def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False) -> Transcriber:
     """Restore a NeMo CTC ``.nemo`` (character or BPE) onto ``device``.
 
-    The archive's config is read first and only CTC model classes are built;
-    weights are read by torch's weights-only loader. ``lm``: a label-LM file,
-    ``True`` for the one beside the model (``NAME.lm.npz`` next to
-    ``NAME.nemo``) when it exists, or ``False`` for none.
+    The archive is extracted with bounds and its config checked before NeMo is
+    imported (see :mod:`.archive`); only CTC model classes are built, and the
+    weights are read by torch's weights-only loader whatever the environment
+    says. ``lm``: a label-LM file, ``True`` for the one beside the model
+    (``NAME.lm.npz`` next to ``NAME.nemo``) when it exists, or ``False`` for none.
     ``quantize``: int8 Linear layers (CPU only, see :mod:`workbench.quantize`).
     """
     path = Path(path)
@@ -141,23 +143,21 @@ def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False)
     if not tarfile.is_tarfile(path):
         raise CheckpointError(f"{path} is not a .nemo archive (expected a NeMo tar file)")
     device = resolve_device(device)
-    models = _import_nemo_quietly()
-    ASRModel, EncDecCTCModel, EncDecCTCModelBPE = models.ASRModel, models.EncDecCTCModel, models.EncDecCTCModelBPE
-
-    try:
-        config = ASRModel.restore_from(str(path), return_config=True, map_location=torch.device("cpu"))
-    except Exception as error:  # truncated tar, missing yaml, bad yaml, ...
-        raise CheckpointError(f"cannot read {path}: damaged .nemo archive ({type(error).__name__})") from None
-    kind = str(config.get("target", "")).rsplit(".", 1)[-1]
-    if kind not in CTC_CLASSES:
-        raise CheckpointError(f"{path} holds a {kind or 'model of unknown type'}, not a CTC model "
-                              f"({' or '.join(CTC_CLASSES)})")
-    model_class = EncDecCTCModelBPE if kind == "EncDecCTCModelBPE" else EncDecCTCModel
-    try:
-        model = model_class.restore_from(str(path), map_location=torch.device(device))
-    except Exception as error:
-        raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
-                              f"{str(error).strip().splitlines()[0][:200]}") from None
+    with archive.extracted(path) as (folder, config):
+        kind = str(config.get("target", "")).rsplit(".", 1)[-1]
+        if kind not in CTC_CLASSES:
+            raise CheckpointError(f"{path} holds a {kind[:60] or 'model of unknown type'}, not a CTC model "
+                                  f"({' or '.join(CTC_CLASSES)})")
+        models = _import_nemo_quietly()
+        model_class = models.EncDecCTCModelBPE if kind == "EncDecCTCModelBPE" else models.EncDecCTCModel
+        try:
+            model = model_class.restore_from(str(path), map_location=torch.device(device),
+                                             save_restore_connector=archive.connector(folder))
+        except CheckpointError as error:
+            raise CheckpointError(f"cannot load {path}: {error}") from None
+        except Exception as error:
+            raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
+                                  f"{(str(error).strip().splitlines() or [''])[0][:200]}") from None
     if quantize:
         quantize_linear(model, device)
     if lm is True:
