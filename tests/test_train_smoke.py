@@ -46,6 +46,35 @@ def test_noise_mixing_snr():
     assert len(tel) == 8000
 
 
+def test_natural_text():
+    from workbench.train import data, text
+    assert text.spell_numbers("1948년 7월") .split() == ["천구백사십팔", "년", "칠", "월"]
+    train, held = text.corpus_split()
+    assert len(train) > 300 and len(held) > 40 and not set(train) & set(held)
+    assert all(re.fullmatch(r"[가-힣]+( [가-힣]+)*", s) for s in train + held)
+    written = data.written_heldout()
+    assert len(written) >= 60 and not set(written) & set(train)
+    assert text._ro("정비원") == "정비원으로" and text._ro("서울") == "서울로" and text._ro("바다") == "바다로"
+
+
+def test_channel_paths():
+    from workbench.train import channel
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    line = channel.telephone(x, None, 0.0, None, rng)
+    assert len(line) == len(x)
+    for codec in channel.CODECS:   # AMR-NB is a vocoder with some delay: the least alike
+        y = channel.telephone(x, None, 0.0, codec, rng)
+        assert len(y) == len(x) and np.corrcoef(line[2000:-2000], y[2000:-2000])[0, 1] > 0.5, codec
+    assert len(channel.vocal_tract(x, 1.1)) == 17600
+    rir = channel.room_impulse(rng, 0.4)
+    y = channel.reverberate(x, rir)
+    assert len(y) == len(x) + 4800 and abs(np.mean(y ** 2) - np.mean(x ** 2)) < 1e-3
+    y = channel.microphone(x, rng)
+    assert np.isfinite(y).all() and 0.04 < np.abs(y).max() < 0.96
+
+
 def test_pipeline_smoke(tmp_path):
     from workbench.train import asr, data, denoiser, evaluate, lm
     from workbench.train.__main__ import main
@@ -58,7 +87,8 @@ def test_pipeline_smoke(tmp_path):
     for name in ("asr_train.json", "asr_val.json", "eval.json", "noise_train.json", "noise_eval.json"):
         assert (d / name).stat().st_size > 0
     rows = data.read_manifest(d / "asr_train.json")
-    assert len(rows) >= 200 and any("/tel/" in r["audio_filepath"] for r in rows)
+    assert len(rows) >= 150 and {"train", "tel", "room"} <= {r["audio_filepath"].split("/")[-2] for r in rows}
+    assert data.read_manifest(d / "natural.json")
     eval_rows = data.read_manifest(d / "eval.json")
     assert not {r["text"] for r in eval_rows} & {r["text"] for r in rows}
     import soundfile as sf
@@ -93,6 +123,19 @@ def test_pipeline_smoke(tmp_path):
     assert list(tr.model.cfg.labels) == asr.LABELS
     assert isinstance(tr.transcribe(sf.read(eval_rows[0]["audio_filepath"], dtype="float32")[0]), str)
 
+    # the same model made cache-aware: every tensor found, the causal ones remapped; curves written and plotted
+    logs.clear()
+    streaming = asr.train(d, tmp_path / "asr_ca", minutes=10, max_steps=2, batch_size=4, val_every=2, num_workers=0,
+                          log_every=1, threads=2, log=log, init=nemo_path, att_context_size=(4, 1))
+    assert any("missing [], unexpected []" in line for line in logs), logs
+    encoder = load_transcriber(streaming).model.cfg.encoder
+    assert encoder.att_context_style == "chunked_limited" and list(encoder.att_context_size) == [4, 1]
+    from workbench.train import curves
+    c = curves.read(streaming.parent)
+    assert np.isfinite(c["train_loss"]).sum() == 2 and np.isfinite(c["val_cer"]).sum() == 1
+    assert main(["curves", str(streaming.parent), "--png", str(tmp_path / "curves.png")]) == 0
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
     # denoiser guided by that recogniser, on fresh noise: continues from the first one
     guided, steps, loss = denoiser.train(d, tmp_path / "guided", minutes=10, batch_size=2, segment=1.0, max_steps=2,
                                          init=path, asr_guide=nemo_path, threads=2, log=log)
@@ -106,13 +149,14 @@ def test_pipeline_smoke(tmp_path):
     assert tuned.order == 3 and (tuned.weight, tuned.bonus) in [(0.3, 0.0), (0.3, 1.0), (0.5, 0.0), (0.5, 1.0)]
     assert any(line.startswith("validation CER") for line in logs)
 
-    # evaluate: every cell of the grid (with the LM and greedy), telephone, SI-SDR per kind, examples
+    # evaluate: every condition (LM and greedy, with and without denoiser), enhancement scores, examples
     results = evaluate.run(d, tmp_path / "eval", path, nemo_path, limit=6, examples=tmp_path / "examples", log=log)
     saved = json.loads((tmp_path / "eval" / "results.json").read_text(encoding="utf-8"))
-    assert len(saved["cer"]) == len(saved["greedy_cer"]) == 20 and all(v >= 0 for v in saved["cer"].values())
+    # 2 clean sets + 6 kinds x 2 SNRs + telephone + room + 2 means
+    assert len(saved["cer"]) == 18 and all(len(v) == 3 and min(v.values()) >= 0 for v in saved["cer"].values())
     assert saved["decoding"] == "beam search + 3-gram label LM"
-    assert set(saved["telephone_cer"]) == {"no denoiser", "denoiser dry 0.05"}
-    assert len(saved["si_sdr_improvement_db"]) == 12
+    assert len(saved["enhancement"]) == 12
+    assert all(-0.5 < e["pesq_noisy"] < 4.7 and 0 <= e["stoi_denoised"] <= 1 for e in saved["enhancement"].values())
     assert results["utterances"] == 6
     for name in ("clean", "babble", "street", "hum", "telephone"):
         assert (tmp_path / "examples" / f"{name}.wav").is_file()

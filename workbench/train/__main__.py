@@ -1,8 +1,9 @@
-"""python -m workbench.train data|denoiser|asr|lm|evaluate [--out DIR] [--smoke] ...
+"""python -m workbench.train data|denoiser|asr|lm|evaluate|curves [--out DIR] [--smoke] ...
 
 Every step reads and writes under ``--out`` (default ``runs/``):
 ``data`` -> OUT/data, ``denoiser`` -> OUT/denoiser, ``asr`` -> OUT/asr,
-``lm`` -> beside the ASR (OUT/asr/asr.lm.npz), ``evaluate`` -> OUT/eval. ``--smoke`` shrinks everything to seconds (for CI).
+``lm`` -> beside the ASR (OUT/asr/asr.lm.npz), ``evaluate`` -> OUT/eval; ``curves RUN... --png F`` plots
+the training curves (OUT/asr/curves.csv) of ASR runs. ``--smoke`` shrinks everything to seconds (for CI).
 """
 import argparse
 import sys
@@ -31,6 +32,9 @@ def main(argv=None):
     d.add_argument("--n-heldout", type=int, default=300)
     d.add_argument("--n-val", type=int, default=100)
     d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--n-generator", type=int, default=8000, help="generator sentences spoken for training")
+    d.add_argument("--n-kiwi", type=int, default=2500, help="Kiwi-joined template sentences")
+    d.add_argument("--n-faker", type=int, default=3500, help="Faker call-centre and in-car phrases")
 
     n = common(sub.add_parser("denoiser", help="causal Demucs, L1 + multi-resolution STFT"))
     n.add_argument("--minutes", type=float, default=20.0)
@@ -63,6 +67,8 @@ def main(argv=None):
     a.add_argument("--val-every", type=int, default=1000)
     a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
     a.add_argument("--num-workers", type=int, default=1)
+    a.add_argument("--streaming", action="store_true",
+                   help="cache-aware streaming encoder (attention context 70 frames back, 6 ahead; causal)")
 
     m = common(sub.add_parser("lm", help="label n-gram LM for the ASR, fusion tuned on validation"))
     m.add_argument("--asr", help="default OUT/asr/asr.nemo; the LM is written beside it")
@@ -74,12 +80,26 @@ def main(argv=None):
     e.add_argument("--limit", type=int, default=0, help="evaluate at most this many utterances")
     e.add_argument("--examples", help="write the audio examples into this folder")
 
+    c = sub.add_parser("curves", help="plot training loss and validation CER of ASR runs to PNG")
+    c.add_argument("runs", nargs="+", help="run folders (holding curves.csv) or curves CSV files")
+    c.add_argument("--png", default="curves.png")
+
     args = p.parse_args(argv)
+    if args.step == "curves":
+        from . import curves
+        missing = [r for r in args.runs if not (Path(r) / "curves.csv").is_file() and not Path(r).is_file()]
+        if missing:
+            print(f"error: no curves.csv in {', '.join(missing)}", file=sys.stderr)
+            return 2
+        _log(f"wrote {curves.plot(args.runs, args.png)}")
+        return 0
     out = Path(args.out)
     if args.step == "data":
         from . import data
-        sizes = dict(n_train=200, n_heldout=12, n_val=8, noise_per_kind=2, noise_seconds=4.0) if args.smoke else \
-            dict(n_train=args.n_train, n_heldout=args.n_heldout, n_val=args.n_val)
+        sizes = dict(n_train=200, n_heldout=12, n_val=8, noise_per_kind=2, noise_seconds=4.0,
+                     recipe=data.SMOKE_RECIPE) if args.smoke else \
+            dict(n_train=args.n_train, n_heldout=args.n_heldout, n_val=args.n_val,
+                 recipe=data.Recipe(n_generator=args.n_generator, n_kiwi=args.n_kiwi, n_faker=args.n_faker))
         data.build(out / "data", seed=args.seed, workers=args.workers, log=_log, **sizes)
     elif args.step == "denoiser":
         from . import denoiser
@@ -91,10 +111,12 @@ def main(argv=None):
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)
     elif args.step == "asr":
         from . import asr
+        from ..asr.config import STREAMING_CONTEXT
         kw = dict(minutes=args.minutes, max_steps=args.max_steps, batch_size=args.batch_size,
                   d_model=args.d_model, n_layers=args.layers, lr_peak=args.lr_peak, warmup=args.warmup,
                   noise_prob=args.noise_prob, speed_prob=args.speed_prob, val_every=args.val_every,
-                  save_every_min=args.save_every, num_workers=args.num_workers)
+                  save_every_min=args.save_every, num_workers=args.num_workers,
+                  att_context_size=STREAMING_CONTEXT if args.streaming else None)
         if args.smoke:
             kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,
                       num_workers=0, log_every=2)

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from ..asr.config import JAMO_LABELS as LABELS  # 68: space + conjoining jamo
+from ..asr.config import conformer_ctc_config
 
 
 def to_jamo(text: str) -> str:
@@ -41,7 +42,11 @@ def jamo_manifest(src, dst):
 
 def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_layers=8, n_heads=4,
            batch_size=16, lr_peak=3e-3, warmup=200, num_workers=1, noise_prob=0.6, speed_prob=0.3,
-           min_snr=0.0, max_snr=20.0, max_duration=14.0):
+           min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None):
+    """The project's Conformer-CTC config (``asr.config``) with NeMo's training sections: data sets and
+    their augmentation, SpecAugment, AdamW + Noam. ``att_context_size`` makes it cache-aware streaming
+    (unnormalized features); otherwise features are normalized per utterance, as the first recipe's."""
+    from omegaconf import OmegaConf
     augmentor = {}
     if speed_prob > 0:
         augmentor["soxr_speed"] = {"prob": speed_prob, "sr": 16000,
@@ -51,9 +56,10 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
                               "min_snr_db": min_snr, "max_snr_db": max_snr}
     ds = {"sample_rate": 16000, "labels": LABELS, "parser": "base", "normalize_transcripts": False,
           "batch_size": batch_size, "num_workers": num_workers, "pin_memory": False, "trim_silence": False}
-    return {
-        "sample_rate": 16000,
-        "labels": LABELS,
+    model = conformer_ctc_config(LABELS, d_model=d_model, n_layers=n_layers, n_heads=n_heads, dropout=0.1,
+                                 dither=1e-5, normalize="NA" if att_context_size else "per_feature",
+                                 att_context_size=att_context_size)
+    return OmegaConf.merge(model, {
         "use_cer": True,
         "train_ds": {**ds, "manifest_filepath": str(train_manifest), "shuffle": True,
                      "max_duration": max_duration, "min_duration": 0.3,
@@ -61,24 +67,82 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
                      "use_semi_sorted_batching": True, "randomization_factor": 0.1, "drop_last": False,
                      **({"augmentor": augmentor} if augmentor else {})},
         "validation_ds": {**ds, "manifest_filepath": str(val_manifest), "shuffle": False, "num_workers": 0},
-        "preprocessor": {"_target_": "nemo.collections.asr.modules.AudioToMelSpectrogramPreprocessor",
-                         "sample_rate": 16000, "normalize": "per_feature", "window_size": 0.025,
-                         "window_stride": 0.01, "window": "hann", "features": 80, "n_fft": 512,
-                         "log": True, "frame_splicing": 1, "dither": 1e-5, "pad_to": 0, "pad_value": 0.0},
         "spec_augment": {"_target_": "nemo.collections.asr.modules.SpectrogramAugmentation",
                          "freq_masks": 2, "time_masks": 5, "freq_width": 20, "time_width": 0.05},
-        "encoder": {"_target_": "nemo.collections.asr.modules.ConformerEncoder", "feat_in": 80, "feat_out": -1,
-                    "n_layers": n_layers, "d_model": d_model, "subsampling": "dw_striding",
-                    "subsampling_factor": 4, "subsampling_conv_channels": -1, "ff_expansion_factor": 4,
-                    "self_attention_model": "rel_pos", "n_heads": n_heads, "conv_kernel_size": 31,
-                    "dropout": 0.1, "dropout_pre_encoder": 0.1, "dropout_emb": 0.0, "dropout_att": 0.1},
-        "decoder": {"_target_": "nemo.collections.asr.modules.ConvASRDecoder", "feat_in": d_model,
-                    "num_classes": len(LABELS), "vocabulary": LABELS},
         # Noam: lr(step) = lr * d^-0.5 * min(step^-0.5, step * warmup^-1.5); peak at step == warmup
         "optim": {"name": "adamw", "lr": lr_peak * math.sqrt(d_model * warmup), "betas": [0.9, 0.98],
                   "weight_decay": 1e-3,
                   "sched": {"name": "NoamAnnealing", "d_model": d_model, "warmup_steps": warmup, "min_lr": 1e-5}},
-    }
+    })
+
+
+def transfer_weights(model, source, feature_stats=None, log=print):
+    """Load ``source`` (a trained ``EncDecCTCModel``) into ``model``, whose encoder may be cache-aware.
+
+    Same-shaped tensors are copied. Causal subsampling pads the frequency axis by one more bin, so its
+    output projection has one more input bin per channel: old bin f goes to new bin f + 1 (the causal
+    kernels' centres sit about one output bin lower), the new bin 0 starts at zero. If the source
+    normalized its features per utterance and ``model`` does not, the first convolution absorbs the
+    global mean m and scale s of the unnormalized log-mel features (``feature_stats``): w/s and
+    b - m·Σw/s, so its first layer starts near the inputs it knew. Centred depthwise convolution kernels
+    (taps t-15..t+15) become causal ones (t-30..t) without a time shift: the past and present taps keep
+    their frames, the future taps are added to the present one.
+    """
+    import torch
+    old, new = source.state_dict(), model.state_dict()
+    missing, unexpected = sorted(set(new) - set(old)), sorted(set(old) - set(new))
+    reshaped = []
+    for key, value in new.items():
+        if key not in old:
+            continue
+        w = old[key]
+        if key.endswith("conv.depthwise_conv.weight") and _causal(model) and not _causal(source):
+            centre = w.shape[-1] // 2
+            new[key] = torch.zeros_like(w)
+            new[key][..., centre:] = w[..., :centre + 1]
+            new[key][..., -1] += w[..., centre + 1:].sum(-1)
+            reshaped.append(key)
+        elif w.shape == value.shape:
+            new[key] = w.clone()
+        elif key.endswith("pre_encode.out.weight"):
+            channels = model.encoder.pre_encode.conv[0].out_channels
+            f_old, f_new = w.shape[1] // channels, value.shape[1] // channels
+            grid = torch.zeros(value.shape[0], channels, f_new)
+            grid[:, :, f_new - f_old:] = w.view(w.shape[0], channels, f_old)
+            new[key] = grid.view_as(value)
+            reshaped.append(key)
+        else:
+            raise ValueError(f"{key}: {tuple(w.shape)} in the source, {tuple(value.shape)} here")
+    if source.cfg.preprocessor.normalize != model.cfg.preprocessor.normalize:
+        mean, std = feature_stats
+        prefix = "encoder.pre_encode.conv.0."
+        weight = new[prefix + "weight"]
+        new[prefix + "bias"] = new[prefix + "bias"] - mean / std * weight.sum(dim=(1, 2, 3))
+        new[prefix + "weight"] = weight / std
+        log(f"first convolution rescaled for unnormalized features (mean {mean:.2f}, std {std:.2f})")
+    model.load_state_dict(new, strict=True)
+    log(f"weights from the source: missing {missing}, unexpected {unexpected}, remapped {len(reshaped)}: "
+        f"{sorted({k.split('.', 3)[-1] if k.startswith('encoder.layers') else k for k in reshaped})}")
+
+
+def _causal(model) -> bool:
+    return model.cfg.encoder.get("conv_context_size") == "causal"
+
+
+def feature_stats(model, manifest, n=64):
+    """Mean and standard deviation of ``model``'s (unnormalized) log-mel features over ``n`` files of ``manifest``."""
+    import soundfile as sf
+    import torch
+    from .data import read_manifest
+    values = []
+    model.preprocessor.eval()
+    with torch.no_grad():
+        for row in read_manifest(manifest)[:n]:
+            x = torch.tensor(sf.read(row["audio_filepath"], dtype="float32")[0])[None]
+            feats, _ = model.preprocessor(input_signal=x, length=torch.tensor([x.shape[1]]))
+            values.append(feats.flatten())
+    v = torch.cat(values)
+    return float(v.mean()), float(v.std())
 
 
 def register_speed_perturbation():
@@ -94,15 +158,27 @@ def register_speed_perturbation():
         perturb.register_perturbation("soxr_speed", SoxrSpeedPerturbation)
 
 
+CURVE_COLUMNS = ("step", "minutes", "train_loss", "lr", "val_loss", "val_cer")
+
+
 def _callbacks(out_path: Path, save_every_min: float, log_every: int, log):
     from lightning.pytorch import Callback
+    curves = out_path.with_name("curves.csv")
 
     class Progress(Callback):
-        """Plain-text progress and a regular ``.nemo`` save (atomic rename)."""
+        """Plain-text progress, the training curves (``curves.csv``: mean training loss every ``log_every``
+        steps, validation loss and CER at each validation) and a regular ``.nemo`` save (atomic rename)."""
 
         def __init__(self):
             self.t0 = self.last_save = time.time()
             self.losses = []
+            with open(curves, "w") as f:
+                f.write(",".join(CURVE_COLUMNS) + "\n")
+
+        def _row(self, **values):
+            values.update(minutes=f"{(time.time() - self.t0) / 60:.2f}")
+            with open(curves, "a") as f:
+                f.write(",".join(str(values.get(c, "")) for c in CURVE_COLUMNS) + "\n")
 
         def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
             loss = outputs["loss"] if isinstance(outputs, dict) else outputs
@@ -113,6 +189,7 @@ def _callbacks(out_path: Path, save_every_min: float, log_every: int, log):
                 lr = trainer.optimizers[0].param_groups[0]["lr"]
                 mean = sum(self.losses) / len(self.losses)
                 log(f"step {step} loss {mean:.3f} lr {lr:.2e} {(time.time() - self.t0) / 60:.1f} min")
+                self._row(step=step, train_loss=f"{mean:.4f}", lr=f"{lr:.3e}")
                 self.losses = []
             if time.time() - self.last_save > save_every_min * 60:
                 save(module, out_path)
@@ -122,6 +199,8 @@ def _callbacks(out_path: Path, save_every_min: float, log_every: int, log):
         def on_validation_end(self, trainer, module):
             m = {k: float(v) for k, v in trainer.callback_metrics.items() if "val" in k}
             log(f"validation step {trainer.global_step}: {m}")
+            if "val_loss" in m:   # use_cer: NeMo's val_wer is the character error rate (on jamo)
+                self._row(step=trainer.global_step, val_loss=f"{m['val_loss']:.4f}", val_cer=f"{m.get('val_wer', math.nan):.4f}")
 
     return [Progress()]
 
@@ -134,11 +213,11 @@ def save(model, path):
 
 def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, extra_manifests=(),
           max_steps=-1, val_every=1000, save_every_min=10.0, log_every=50, seed=0, log=print, **cfg_kwargs):
-    """Train (or, with ``init``, continue training) and return the path of the saved ``.nemo``."""
+    """Train (or, with ``init``, continue from its weights: see :func:`transfer_weights`) and return the path
+    of the saved ``.nemo``. With ``init`` the model's sizes are the init's."""
     import torch
     torch.set_num_threads(threads)
     import lightning.pytorch as pl
-    from omegaconf import OmegaConf
     from nemo.collections.asr.models import EncDecCTCModel
 
     register_speed_perturbation()
@@ -149,7 +228,11 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
     for i, m in enumerate(extra_manifests):
         train_manifests.append(jamo_manifest(m, out / f"extra{i}_jamo.json"))
     val = jamo_manifest(data / "asr_val.json", out / "val_jamo.json")
-    cfg = OmegaConf.create(config(",".join(train_manifests), val, data / "noise_train.json", **cfg_kwargs))
+    source = EncDecCTCModel.restore_from(str(init), map_location="cpu") if init else None
+    if source is not None:
+        enc = source.cfg.encoder
+        cfg_kwargs.update(d_model=enc.d_model, n_layers=enc.n_layers, n_heads=enc.n_heads)
+    cfg = config(train_manifests[0], val, data / "noise_train.json", **cfg_kwargs)
     # NeMo takes a list of manifests as a list
     cfg.train_ds.manifest_filepath = train_manifests if len(train_manifests) > 1 else train_manifests[0]
 
@@ -159,18 +242,13 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
                          enable_progress_bar=False, val_check_interval=val_every, check_val_every_n_epoch=None,
                          num_sanity_val_steps=0, gradient_clip_val=1.0, log_every_n_steps=log_every,
                          callbacks=_callbacks(out / "asr.nemo", save_every_min, log_every, log))
-    if init:
-        model = EncDecCTCModel.restore_from(str(init), map_location="cpu")
-        model.set_trainer(trainer)
-        with open_dict(model.cfg):
-            model.cfg.train_ds = cfg.train_ds
-            model.cfg.validation_ds = cfg.validation_ds
-            model.cfg.optim = cfg.optim
-        model.setup_training_data(model.cfg.train_ds)
-        model.setup_validation_data(model.cfg.validation_ds)
-        model.setup_optimization(model.cfg.optim)
-    else:
-        model = EncDecCTCModel(cfg=cfg, trainer=trainer)
+    model = EncDecCTCModel(cfg=cfg, trainer=trainer)
+    if source is not None:
+        stats = None
+        if source.cfg.preprocessor.normalize != cfg.preprocessor.normalize:
+            stats = feature_stats(model, data / "asr_train.json")
+        transfer_weights(model, source, stats, log)
+        log(f"initialised from {init}")
     n_params = sum(p.numel() for p in model.parameters())
     log(f"ASR parameters: {n_params / 1e6:.2f} M; training {minutes} min on {threads} threads")
     t0 = time.time()
@@ -182,6 +260,3 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
     return path
 
 
-def open_dict(cfg):
-    from omegaconf import open_dict as _open_dict
-    return _open_dict(cfg)

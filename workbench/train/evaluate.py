@@ -1,14 +1,19 @@
-"""Evaluation on held-out sentences spoken by held-out voices.
+"""Evaluation on held-out sentences spoken by held-out voices, one condition at a time.
 
-Uses the workbench's own loaders (``load_denoiser``, ``load_transcriber``)
-and CER (``workbench.metrics.corpus_cer``: NFC syllables, spaces ignored).
+Uses the workbench's own loaders (``load_denoiser``, ``load_transcriber``), its dry mix
+(``denoise.mix`` at ``DEFAULT_DRY``) and CER (``workbench.metrics.corpus_cer``: NFC syllables,
+spaces ignored). Conditions, each on the same utterances:
 
-- CER grid: dry in {0, 0.05, 0.2, 0.5, 1} x SNR in {0, 5, 10 dB, clean};
-  the noise kind cycles over the utterances (evaluation noise files; babble
-  from other held-out utterances). Decoded with the ASR's label LM when one
-  lies beside it, and greedily from the same scores.
-- 8 kHz telephone band, resampled back to 16 kHz, without and with denoiser.
-- SI-SDR improvement of the fully denoised signal (dry 0) per noise kind at 0 and 5 dB.
+- clean: the generator's held-out sentences, and the natural-sentence set (held-out slice of
+  konlpy's corpora + the written everyday sentences);
+- every noise kind at 0 and 5 dB (evaluation noise files; babble from other held-out utterances);
+- a noisy telephone line: 10 dB noise (kinds cycling), then the 8 kHz band and a codec (cycling
+  over µ-law, A-law, GSM, AMR-NB), back at 16 kHz;
+- reverberant: image-source rooms with RT60 0.3-0.8 s (Sabine), never used in training.
+
+Each is decoded with the ASR's label LM (when one lies beside it) without and with the denoiser,
+and greedily without it. The denoiser (dry 0) is scored per noise kind by SI-SDR improvement,
+PESQ (wide band) and STOI, noisy vs denoised.
 
 Writes ``out/results.json`` and ``out/results.md``; optionally the audio examples.
 """
@@ -20,13 +25,14 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from . import channel
 from . import data as data_mod
 from . import noise as noise_mod
 from .speech import SAMPLE_RATE, write
 
-DRYS = (0.0, 0.05, 0.2, 0.5, 1.0)
-SNRS = (0.0, 5.0, 10.0, None)   # None = clean
-SISDR_SNRS = (0.0, 5.0)
+NOISE_SNRS = (0.0, 5.0)
+TELEPHONE_SNR = 10.0
+RT60 = (0.3, 0.8)
 
 
 def load_noises(manifest) -> dict[str, list[np.ndarray]]:
@@ -38,17 +44,52 @@ def load_noises(manifest) -> dict[str, list[np.ndarray]]:
     return noises
 
 
-def conditions(clean, noises, rng):
-    """Per utterance: its noise kind (cycling over the kinds) and the noisy versions at each SNR
-    (same noise segment)."""
-    kinds, out = sorted(noises), []
-    for i, x in enumerate(clean):
-        kind = kinds[i % len(kinds)]
-        files = noises[kind]
-        n = files[int(rng.integers(len(files)))]
-        off = int(rng.integers(0, max(1, len(n) - len(x))))
-        seg = n[off:off + len(x)]
-        out.append((kind, {snr: (x if snr is None else noise_mod.mix(x, seg, snr)) for snr in SNRS}))
+def crop(noises: list[np.ndarray], n: int, rng) -> np.ndarray:
+    """A random segment of ``n`` samples from a random file of ``noises`` (tiled if short)."""
+    x = noises[int(rng.integers(len(noises)))]
+    x = np.tile(x, n // len(x) + 1) if len(x) < n else x
+    off = int(rng.integers(0, len(x) - n + 1))
+    return x[off:off + n]
+
+
+def conditions(clean, noises, rng) -> dict[str, list[np.ndarray]]:
+    """Noisy versions of every ``clean`` utterance: each kind at each of ``NOISE_SNRS``, a noisy telephone
+    line and a reverberant room."""
+    kinds = sorted(noises)
+    out = {f"{k} {snr:g} dB": [noise_mod.mix(x, crop(noises[k], len(x), rng), snr) for x in clean]
+           for k in kinds for snr in NOISE_SNRS}
+    out["telephone: 10 dB noise, then band + codec"] = [
+        channel.telephone(x, crop(noises[kinds[i % len(kinds)]], len(x), rng), TELEPHONE_SNR,
+                          channel.CODECS[i % len(channel.CODECS)], rng) for i, x in enumerate(clean)]
+    rooms = [channel.room_impulse(rng, float(rng.uniform(*RT60))) for _ in range(min(12, len(clean)))]
+    out[f"reverberant, RT60 {RT60[0]:g}-{RT60[1]:g} s"] = [
+        channel.reverberate(x, rooms[i % len(rooms)]) for i, x in enumerate(clean)]
+    return out
+
+
+def enhancement_scores(clean, noisy, denoised) -> dict[str, float]:
+    """Mean SI-SDR improvement (dB), PESQ (wide band) and STOI of noisy and denoised against clean."""
+    from pesq import pesq
+    from pystoi import stoi
+
+    def mean(f, signals):
+        return float(np.mean([f(c, s) for c, s in zip(clean, signals)]))
+    return {"si_sdr_improvement_db": mean(noise_mod.si_sdr, denoised) - mean(noise_mod.si_sdr, noisy),
+            "pesq_noisy": mean(lambda c, s: pesq(SAMPLE_RATE, c, s, "wb"), noisy),
+            "pesq_denoised": mean(lambda c, s: pesq(SAMPLE_RATE, c, s, "wb"), denoised),
+            "stoi_noisy": mean(lambda c, s: stoi(c, s, SAMPLE_RATE), noisy),
+            "stoi_denoised": mean(lambda c, s: stoi(c, s, SAMPLE_RATE), denoised)}
+
+
+def held_out_rows(data: Path, limit: int):
+    """(generator rows, natural rows), each at most ``limit`` (0: all), none of their sentences in training."""
+    train_sentences = set((data / "sentences_train.txt").read_text(encoding="utf-8").split("\n"))
+    out = []
+    for manifest in ("eval.json", "natural.json"):
+        rows = data_mod.read_manifest(data / manifest)
+        rows = rows[:limit] if limit else rows
+        assert not {r["text"] for r in rows} & train_sentences, f"{manifest}: sentence seen in training"
+        out.append(rows)
     return out
 
 
@@ -56,81 +97,61 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         limit=0, smoke=False, examples=None, threads=2, seed=0, log=print):
     torch.set_num_threads(threads)
     from ..asr import load_transcriber
-    from ..audio import resample
-    from ..denoise import load_denoiser
+    from ..denoise import DEFAULT_DRY, load_denoiser, mix
     from ..metrics import corpus_cer
 
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = data_mod.read_manifest(data / "eval.json")
-    if limit:
-        rows = rows[:limit]
-    held = set((data / "sentences_heldout.txt").read_text(encoding="utf-8").split("\n"))
-    train_sentences = set((data / "sentences_train.txt").read_text(encoding="utf-8").split("\n"))
-    assert all(r["text"] in held and r["text"] not in train_sentences for r in rows), "eval sentence seen in training"
-    refs = [r["text"] for r in rows]
-    clean = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows]
-    noises = load_noises(data / "noise_eval.json")
-    kinds = sorted(noises)
-    rng = np.random.default_rng(seed + 100)
-    conds = conditions(clean, noises, rng)
+    rows, natural_rows = held_out_rows(data, limit)
+    refs, natural_refs = [r["text"] for r in rows], [r["text"] for r in natural_rows]
 
+    def read(rows_):
+        return [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows_]
+    clean, natural = read(rows), read(natural_rows)
+    noises = load_noises(data / "noise_eval.json")
+    rng = np.random.default_rng(seed + 100)
     t0 = time.time()
     den = load_denoiser(denoiser_path)
     asr = load_transcriber(asr_path)
     log(f"loaded denoiser ({den.parameters / 1e6:.2f} M) and ASR ({asr.parameters / 1e6:.2f} M); "
-        f"{len(rows)} held-out utterances, {sum(map(len, clean)) / SAMPLE_RATE / 60:.1f} min")
+        f"{len(rows)} generator and {len(natural_rows)} natural held-out utterances, "
+        f"{(sum(map(len, clean)) + sum(map(len, natural))) / SAMPLE_RATE / 60:.1f} min")
 
-    # CER grid, decoded with the ASR's LM (when it has one) and greedily from the same scores
-    hyps = {(d, s): [] for d in DRYS for s in SNRS}
-    greedy_hyps = {(d, s): [] for d in DRYS for s in SNRS}
-    sisdr = {(k, s): [] for k in kinds for s in SISDR_SNRS}
-    for i, (kind, versions) in enumerate(conds):
-        for snr, noisy in versions.items():
-            denoised = den.denoise(noisy)
-            if snr in SISDR_SNRS:
-                sisdr[(kind, snr)].append(noise_mod.si_sdr(denoised, clean[i]) - noise_mod.si_sdr(noisy, clean[i]))
-            for dry in DRYS:
-                audio = noisy if dry == 1.0 else dry * noisy + (1 - dry) * denoised
-                scores = asr.log_probs(audio.astype(np.float32))
-                hyps[(dry, snr)].append(asr.decode(scores))
-                greedy_hyps[(dry, snr)].append(asr.decode(scores, use_lm=False))
-        if (i + 1) % 50 == 0:
-            log(f"{i + 1}/{len(rows)} utterances, {(time.time() - t0) / 60:.1f} min")
-    grid = {(d, s): corpus_cer(refs, h) for (d, s), h in hyps.items()}
-    greedy_grid = {(d, s): corpus_cer(refs, h) for (d, s), h in greedy_hyps.items()}
+    def recognise(audio):
+        scores = [asr.log_probs(x.astype(np.float32)) for x in audio]
+        return [asr.decode(s) for s in scores], [asr.decode(s, use_lm=False) for s in scores]
 
-    # telephone: 8 kHz band, resampled to 16 kHz, plain and through the denoiser at the default dry
-    tel_hyps, tel_den_hyps = [], []
-    for x in clean:
-        y = resample(noise_mod.telephone(x), 8000, SAMPLE_RATE)
-        tel_hyps.append(asr.transcribe(y))
-        tel_den_hyps.append(asr.transcribe(den.enhance(y, dry=0.05)))
-    telephone = {"no denoiser": corpus_cer(refs, tel_hyps), "denoiser dry 0.05": corpus_cer(refs, tel_den_hyps)}
-
-    # per noise kind CER at 5 dB, with and without the denoiser
-    by_kind = {}
-    for k in kinds:
-        idx = [i for i, (kind, _) in enumerate(conds) if kind == k]
-        by_kind[k] = {f"dry {d}": corpus_cer([refs[i] for i in idx], [hyps[(d, 5.0)][i] for i in idx]) for d in (0.05, 1.0)}
+    cer, enhancement, hypotheses = {}, {}, {}
+    sets = {"clean, generator sentences": (refs, clean, clean), "clean, natural sentences": (natural_refs, natural, natural)}
+    sets.update({name: (refs, audio, clean) for name, audio in conditions(clean, noises, rng).items()})
+    for name, (refs_, audio, reference) in sets.items():
+        denoised = [den.denoise(x) for x in audio]
+        lm, greedy = recognise(audio)
+        lm_den, _ = recognise([mix(x, y, DEFAULT_DRY) for x, y in zip(audio, denoised)])
+        cer[name] = {"no denoiser": corpus_cer(refs_, lm), f"denoiser dry {DEFAULT_DRY}": corpus_cer(refs_, lm_den),
+                     "greedy, no denoiser": corpus_cer(refs_, greedy)}
+        hypotheses[name] = lm[:3]
+        if name.endswith(" dB") and not name.startswith("telephone"):
+            enhancement[name] = enhancement_scores(reference, audio, denoised)
+        log(f"{name}: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in cer[name].items())
+            + f" ({(time.time() - t0) / 60:.1f} min)")
+    for snr in NOISE_SNRS:
+        kinds = [n for n in cer if n.endswith(f" {snr:g} dB") and not n.startswith("telephone")]
+        cer[f"mean over noise kinds, {snr:g} dB"] = {k: float(np.mean([cer[n][k] for n in kinds])) for k in cer[kinds[0]]}
 
     results = {
-        "utterances": len(rows),
+        "utterances": len(rows), "natural_utterances": len(natural_rows),
         "audio_minutes": sum(map(len, clean)) / SAMPLE_RATE / 60,
         "denoiser": str(denoiser_path), "asr": str(asr_path),
         "denoiser_params": den.parameters, "asr_params": asr.parameters,
         "decoding": f"beam search + {asr.lm.order}-gram label LM" if asr.lm else "greedy",
-        "cer": {f"dry={d} snr={'clean' if s is None else s}": v for (d, s), v in grid.items()},
-        "greedy_cer": {f"dry={d} snr={'clean' if s is None else s}": v for (d, s), v in greedy_grid.items()},
-        "telephone_cer": telephone,
-        "cer_5db_by_kind": by_kind,
-        "si_sdr_improvement_db": {f"{k} {s} dB": float(np.mean(v)) for (k, s), v in sisdr.items() if v},
-        "examples_of_hypotheses": [{"ref": refs[i], "clean": hyps[(1.0, None)][i], "5dB": hyps[(1.0, 5.0)][i],
-                                    "5dB+denoiser": hyps[(0.05, 5.0)][i]} for i in range(min(5, len(refs)))],
+        "cer": cer, "enhancement": enhancement,
+        "examples_of_hypotheses": [{"ref": r, **{n: h[i] for n, h in hypotheses.items()}}
+                                   for i, r in enumerate(refs[:3])],
         "eval_minutes": (time.time() - t0) / 60,
     }
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    (out / "results.md").write_text(markdown(results, grid, greedy_grid, sisdr, kinds), encoding="utf-8")
+    (out / "results.md").write_text(markdown(results), encoding="utf-8")
     log(f"evaluation done in {results['eval_minutes']:.1f} min -> {out / 'results.md'}")
     log("\n" + (out / "results.md").read_text(encoding="utf-8"))
     if examples:
@@ -138,25 +159,18 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     return results
 
 
-def markdown(results, grid, greedy_grid, sisdr, kinds):
+def markdown(results):
     pct = lambda v: f"{100 * v:.1f}%"
-    header = ["| dry \\ SNR | 0 dB | 5 dB | 10 dB | clean |", "|---|---|---|---|---|"]
-    lines = [f"Held-out sentences, held-out voices: {results['utterances']} utterances "
-             f"({results['audio_minutes']:.1f} min). CER on NFC syllables, spaces ignored. "
-             f"Decoding: {results['decoding']}.", ""] + header
-    for d in DRYS:
-        label = f"{d}" + (" (no denoiser)" if d == 1.0 else " (default)" if d == 0.05 else "")
-        lines.append(f"| {label} | " + " | ".join(pct(grid[(d, s)]) for s in SNRS) + " |")
-    if results["decoding"] != "greedy":
-        lines += ["", "The same, decoded greedily (no LM):", ""] + header
-        lines += [f"| {d} | " + " | ".join(pct(greedy_grid[(d, s)]) for s in SNRS) + " |" for d in DRYS]
-    lines += ["", "| 8 kHz telephone → 16 kHz | CER |", "|---|---|"]
-    lines += [f"| {k} | {pct(v)} |" for k, v in results["telephone_cer"].items()]
-    lines += ["", "CER at 5 dB per noise kind:", "", "| noise | no denoiser | denoiser dry 0.05 |", "|---|---|---|"]
-    lines += [f"| {k} | {pct(v['dry 1.0'])} | {pct(v['dry 0.05'])} |" for k, v in results["cer_5db_by_kind"].items()]
-    lines += ["", "SI-SDR improvement of the denoiser (dry 0), dB:", "",
-              "| noise | 0 dB input | 5 dB input |", "|---|---|---|"]
-    lines += [f"| {k} | " + " | ".join(f"{np.mean(sisdr[(k, s)]):+.1f}" for s in SISDR_SNRS) + " |" for k in kinds]
+    columns = list(next(iter(results["cer"].values())))
+    lines = [f"Held-out voices; {results['utterances']} generator sentences ({results['audio_minutes']:.1f} min) "
+             f"in every condition, {results['natural_utterances']} natural sentences. CER on NFC syllables, "
+             f"spaces ignored. Decoding: {results['decoding']}.", "",
+             "| condition | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(pct(v[c]) for c in columns) + " |" for name, v in results["cer"].items()]
+    lines += ["", "Denoiser alone (dry 0) against the clean speech:", "",
+              "| noise | SI-SDR improvement | PESQ noisy → denoised | STOI noisy → denoised |", "|---|---|---|---|"]
+    lines += [f"| {name} | {e['si_sdr_improvement_db']:+.1f} dB | {e['pesq_noisy']:.2f} → {e['pesq_denoised']:.2f} | "
+              f"{e['stoi_noisy']:.3f} → {e['stoi_denoised']:.3f} |" for name, e in results["enhancement"].items()]
     return "\n".join(lines) + "\n"
 
 

@@ -17,7 +17,8 @@ import soundfile as sf
 import torch
 
 from . import data as data_mod
-from .evaluate import conditions, load_noises
+from . import noise as noise_mod
+from .evaluate import crop, load_noises
 
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6)
 BONUSES = (0.0, 0.5, 1.0, 1.5, 2.0)
@@ -49,8 +50,9 @@ def train(data="runs/data", asr_path="runs/asr/asr.nemo", order=6, weights=WEIGH
 
     rows = data_mod.read_manifest(data / "asr_val.json")
     clean = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows]
-    versions = [v for _, v in conditions(clean, load_noises(data / "noise_train.json"), np.random.default_rng(seed))]
-    audio = [v[None] for v in versions] + [v[5.0] for v in versions]
+    noises, rng = load_noises(data / "noise_train.json"), np.random.default_rng(seed)
+    kinds = sorted(noises)   # one kind per utterance, cycling
+    audio = clean + [noise_mod.mix(x, crop(noises[kinds[i % len(kinds)]], len(x), rng), 5.0) for i, x in enumerate(clean)]
     refs = [r["text"] for r in rows] * 2
     asr.lm = lm
     scores = [asr.log_probs(x) for x in audio]

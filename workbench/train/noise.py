@@ -7,7 +7,7 @@ Kinds: white, pink, brown ("street": brown with slow traffic swells), hum
 """
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ..audio import SAMPLE_RATE
 KINDS = ["white", "pink", "brown", "hum", "babble", "cafe"]
 
 

@@ -7,11 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
-SAMPLE_RATE = 16000
+from ..audio import SAMPLE_RATE
 
-TRAIN_VOICES = ["m1", "m2", "m3", "m4", "m5", "m6", "f1", "f2", "f3", "f4",
-                "klatt", "klatt2", "klatt3", "Andy", "Annie", "Alicia", "Michael", "Steph", "Max", "Adam"]
 HELDOUT_VOICES = ["m7", "f5", "klatt4", "Linda"]
+# every variant espeak-ng ships, but the held-out ones
+TRAIN_VOICES = ["m1", "m2", "m3", "m4", "m5", "m6", "m8", "f1", "f2", "f3", "f4", "klatt", "klatt2", "klatt3",
+                "klatt5", "klatt6", "Alex", "Alicia", "Andrea", "Andy", "Annie", "AnxiousAndy", "Demonic", "Denis",
+                "Diogo", "Gene", "Gene2", "Henrique", "Hugo", "Jacky", "Lee", "Marco", "Mario", "Michael", "Mike",
+                "Mr serious", "Nguyen", "RicishayMax", "RicishayMax2", "RicishayMax3", "Storm", "Tweaky", "UniRobot",
+                "adam", "anika", "anikaRobot", "announcer", "antonio", "aunty", "belinda", "benjamin", "boris",
+                "caleb", "croak", "david", "ed", "edward", "edward2", "fast", "grandma", "grandpa", "gustave", "iven",
+                "iven2", "iven3", "iven4", "john", "kaukovalta", "marcelo", "max", "michel", "miguel", "norbert",
+                "pablo", "paul", "pedro", "quincy", "rob", "robert", "robosoft", "robosoft2", "robosoft3",
+                "robosoft4", "robosoft5", "robosoft6", "robosoft7", "robosoft8", "sandro", "shelby", "steph",
+                "steph2", "steph3", "travis", "victor", "whisper", "whisperf", "zac"]
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,10 @@ class Voice:
 
 
 def random_voice(r: random.Random, variants=TRAIN_VOICES) -> Voice:
-    return Voice(r.choice(variants), r.randint(120, 200), r.randint(25, 75))
+    """Training voices: 100-230 words per minute, pitch 10-90; held-out voices keep the first recipe's ranges."""
+    if variants is HELDOUT_VOICES:
+        return Voice(r.choice(variants), r.randint(120, 200), r.randint(25, 75))
+    return Voice(r.choice(variants), r.randint(100, 230), r.randint(10, 90))
 
 
 def synthesize(text: str, voice: Voice, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -161,3 +161,156 @@ def split(sentences: list[str], n_heldout: int, seed: int = 0) -> tuple[list[str
     heldout = order[:n_heldout]
     held = set(heldout)
     return [s for s in order[n_heldout:] if s not in held], heldout
+
+
+# --- natural text: konlpy's corpora, kiwipiepy-joined templates, Faker ko_KR names and addresses ---
+
+_NUMBER = re.compile(r"\d+")
+
+
+def spell_numbers(text: str) -> str:
+    """Digits read out: runs of up to 12 digits in sino-Korean (1948 -> 천구백사십팔), longer runs digit by digit."""
+    return _NUMBER.sub(lambda m: " " + (sino(int(m.group())) if len(m.group()) <= 12 else digits(m.group())) + " ",
+                       text.replace("·", " ").replace("⋅", " "))
+
+
+def _clauses(sentence: str, max_syllables: int) -> list[str]:
+    """``sentence`` cut at commas into pieces of at most ``max_syllables`` Hangul syllables (greedy)."""
+    out, cur = [], ""
+    for part in sentence.split(","):
+        cand = f"{cur} {part}" if cur else part
+        if len(normalize(cand).replace(" ", "")) <= max_syllables:
+            cur = cand
+        else:
+            if cur:
+                out.append(cur)
+            cur = part
+    return out + [cur]
+
+
+def corpus_documents() -> dict[str, str]:
+    """konlpy's bundled text (the constitution and ten bills), read from the package's files; the bills'
+    hard line breaks (often inside words) are joined and their comparison tables dropped."""
+    import importlib.resources
+    root = importlib.resources.files("konlpy") / "data" / "corpus"
+    docs = {"constitution": (root / "kolaw" / "constitution.txt").read_text(encoding="utf-8")}
+    for f in sorted(root.joinpath("kobill").iterdir(), key=lambda p: p.name):
+        body = re.split(r"신\s*[·ㆍ⋅]?\s*구\s*조문\s*대비표", f.read_text(encoding="utf-8"))[0]
+        lines = [ln for ln in body.split("\n") if ln.strip() and "--" not in ln]
+        docs[f.name.split(".")[0]] = "".join(lines)
+    return docs
+
+
+def corpus_sentences(document: str, min_syllables: int = 6, max_syllables: int = 45) -> list[str]:
+    """Sentences of ``document`` (parentheses, article marks and circled numbers removed, numbers spelled out),
+    long ones cut at commas; each Hangul only, ``min_syllables``..``max_syllables`` long."""
+    document = re.sub(r"\([^)]*\)|[①-⑳]|「|」|｢|｣|“|”", " ", document)
+    out = []
+    for sentence in re.split(r"(?<=[다함임음])\.|\n", document):
+        if re.search(r"[A-Za-z\u4e00-\u9fff]", sentence):
+            continue
+        for piece in _clauses(spell_numbers(sentence), max_syllables):
+            s = normalize(piece)
+            if min_syllables <= len(s.replace(" ", "")) <= max_syllables:
+                out.append(s)
+    return list(dict.fromkeys(out))
+
+
+def corpus_split(heldout_share: float = 0.15) -> tuple[list[str], list[str]]:
+    """(train, heldout) corpus sentences: the last ``heldout_share`` of every document is held out, and no
+    held-out sentence occurs in train."""
+    train, held = [], []
+    for doc in corpus_documents().values():
+        ss = corpus_sentences(doc)
+        k = max(1, int(round(len(ss) * heldout_share)))
+        train += ss[:-k]
+        held += ss[-k:]
+    held = list(dict.fromkeys(held))
+    held_set = set(held)
+    return [s for s in dict.fromkeys(train) if s not in held_set], held
+
+
+# morphemes for kiwipiepy to join: (form, tag); particles and endings get the right allomorph from Kiwi.join
+_SUBJECTS = ["친구", "동생", "선생님", "아버지", "어머니", "손님", "기사님", "학생", "아이", "우리 팀", "고객", "직원",
+             "할머니", "사장님", "이웃", "언니", "형", "누나", "오빠", "의사"]
+_OBJECTS = ["책", "밥", "사과", "편지", "숙제", "영화", "음악", "물", "신문", "사진", "옷", "가방", "표", "케이크",
+            "커피", "김치", "자전거", "컴퓨터", "약", "전화", "선물", "우산", "창문", "문", "차"]
+_PLACES = ["학교", "회사", "집", "시장", "병원", "공원", "도서관", "식당", "역", "은행", "우체국", "바다", "산",
+           "공항", "카페", "마트", "교회", "시청", "약국", "미용실"]
+_TIMES = ["오늘", "어제", "내일", "아침", "저녁", "주말", "방금", "요즘", "작년", "지난주", "다음 달", "새벽"]
+_TRANSITIVE = ["읽", "먹", "보", "사", "쓰", "찾", "만들", "마시", "닫", "열", "받", "잃어버리", "빌리", "고치", "팔",
+               "좋아하", "기다리", "준비하", "씻", "챙기"]
+_MOTION = ["가", "오", "돌아가", "다니", "들르", "도착하"]
+_ENDINGS = [[("었", "EP"), ("어요", "EF")], [("어요", "EF")], [("었", "EP"), ("습니다", "EF")], [("습니다", "EF")],
+            [("고", "EC"), ("싶", "VX"), ("어요", "EF")], [("어야", "EC"), ("하", "VX"), ("어요", "EF")], [("지", "EC"), ("않", "VX"), ("았", "EP"), ("어요", "EF")],
+            [("었", "EP"), ("지", "EF")], [("으세요", "EF")], [("을까요", "EF")], [("었", "EP"), ("나요", "EF")]]
+
+
+def kiwi_sentence(r: random.Random, kiwi) -> str:
+    """A subject-(time)-object/place-verb sentence whose particles and endings Kiwi joins."""
+    subject_particle = ("이", "JKS") if r.random() < 0.5 else (r.choice(["은", "도"]), "JX")
+    morphs = [(r.choice(_SUBJECTS), "NNG"), subject_particle]
+    if r.random() < 0.5:
+        morphs.append((r.choice(_TIMES), "NNG"))
+    if r.random() < 0.6:
+        morphs += [(r.choice(_OBJECTS), "NNG"), ("을", "JKO"), (r.choice(_TRANSITIVE), "VV")]
+    else:
+        morphs += [(r.choice(_PLACES), "NNG"), (r.choice(["에", "으로", "까지"]), "JKB"), (r.choice(_MOTION), "VV")]
+    return normalize(kiwi.join(morphs + r.choice(_ENDINGS)))
+
+
+def _ro(word: str) -> str:
+    """``word`` + the particle 로 or 으로 (으로 after a final consonant other than ㄹ)."""
+    final = (ord(word[-1]) - 0xAC00) % 28 if "가" <= word[-1] <= "힣" else 0
+    return word + ("로" if final in (0, 8) else "으로")
+
+
+def _say_address(address: str) -> str:
+    """A Faker address read out: numbers spelled, ``-`` read as 다시, parenthesised parts dropped."""
+    return spell_numbers(re.sub(r"\([^)]*\)", " ", address).replace("-", " 다시 "))
+
+
+def faker_phrase(r: random.Random, fake) -> str:
+    """Call-centre, delivery and in-car phrases with Faker ko_KR names, addresses, companies and jobs."""
+    name, company, city = fake.name(), fake.company(), fake.city()
+    address, street, job = _say_address(fake.address()), fake.street_name(), fake.job()
+    phone = "010" + "".join(str(r.randint(0, 9)) for _ in range(8))
+    templates = [
+        f"{name} 고객님 본인 맞으신가요",
+        f"배송지는 {address} 맞으십니까",
+        f"주소를 {_ro(normalize(address))} 변경해 주세요",
+        f"{company} 고객센터입니다 무엇을 도와드릴까요",
+        f"{company}의 {name} 대리입니다",
+        f"{name} 님께 전화 연결해 드리겠습니다",
+        f"{name}에게 문자 보내 줘",
+        f"{street}까지 가는 가장 빠른 길 알려 줘",
+        f"{city}까지 얼마나 걸려",
+        f"목적지를 {_ro(normalize(address))} 설정했습니다",
+        f"{name} 님 연락처는 {digits(phone[:3])} {digits(phone[3:7])} {digits(phone[7:])} 입니다",
+        f"저는 {company}에서 {_ro(normalize(job))} 일하고 있습니다",
+        f"{city}에 사는 {name}입니다",
+        f"택배가 {_ro(normalize(address))} 잘못 배송되었어요",
+        f"{street} 근처 주차장 찾아 줘",
+        f"{name} 님의 예약이 {sino(r.randint(1, 12))} 월 {sino(r.randint(1, 31))} 일로 확인되었습니다",
+    ]
+    return normalize(spell_numbers(r.choice(templates)))
+
+
+def natural_sentences(n_kiwi: int, n_faker: int, seed: int = 0) -> list[str]:
+    """``n_kiwi`` Kiwi-joined template sentences and ``n_faker`` Faker phrases, distinct, seeded."""
+    from faker import Faker
+    from kiwipiepy import Kiwi
+    r = random.Random(seed + 5)
+    fake = Faker("ko_KR")
+    fake.seed_instance(seed)
+    kiwi = Kiwi()
+    out = []
+    for count, make in ((n_kiwi, lambda: kiwi_sentence(r, kiwi)), (n_faker, lambda: faker_phrase(r, fake))):
+        seen, tries = set(), 0
+        while len(seen) < count and tries < 20 * count:
+            tries += 1
+            s = make()
+            if s and s not in seen:
+                seen.add(s)
+                out.append(s)
+    return out
