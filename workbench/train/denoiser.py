@@ -3,8 +3,7 @@
 Model: the workbench's own ``Demucs`` (facebook's parameter names), saved
 with ``save_package`` in facebook's serialized layout
 ``{'class', 'args', 'kwargs', 'state'}``. Loss: L1 on the waveform plus
-facebook's multi-resolution STFT loss (spectral convergence + log magnitude
-at three resolutions), optionally plus the ASR-guided term of
+facebook's multi-resolution STFT loss (:mod:`.stft_loss`), optionally plus the ASR-guided term of
 :mod:`.asr_guide`. Noise is drawn fresh for every example (or cropped from
 the training noise files). Training stops by wall-clock with a cosine
 learning rate over that budget.
@@ -19,35 +18,12 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-import torch.nn.functional as F
 
 from ..denoise.denoiser import DEFAULT_DRY, load_denoiser
 from . import data as data_mod
 from . import noise as noise_mod
 from .speech import SAMPLE_RATE, write
-
-STFT_RESOLUTIONS = ((512, 50, 240), (1024, 120, 600), (2048, 240, 1200))   # fft, hop, window
-
-
-def _magnitude(x, fft, hop, win):
-    spec = torch.stft(x, fft, hop, win, window=torch.hann_window(win, device=x.device), return_complex=True)
-    return spec.abs().clamp(min=1e-7)
-
-
-def stft_loss(estimate, reference):
-    """facebook's MultiResolutionSTFTLoss (factor 0.5 each), on (B, T) tensors."""
-    sc = mag = 0.0
-    for fft, hop, win in STFT_RESOLUTIONS:
-        e, r = _magnitude(estimate, fft, hop, win), _magnitude(reference, fft, hop, win)
-        sc = sc + torch.linalg.norm(r - e, ord="fro", dim=(-2, -1)).mean() / torch.linalg.norm(r, ord="fro", dim=(-2, -1)).mean()
-        mag = mag + F.l1_loss(torch.log(e), torch.log(r))
-    n = len(STFT_RESOLUTIONS)
-    return 0.5 * sc / n + 0.5 * mag / n
-
-
-def loss_fn(estimate, reference):
-    return F.l1_loss(estimate, reference) + stft_loss(estimate, reference)
-
+from .stft_loss import loss_fn
 
 def full_band_rows(data_dir) -> list[dict]:
     """Training manifest rows of 16 kHz speech (the telephone-band copies left out)."""
