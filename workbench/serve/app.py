@@ -33,7 +33,7 @@ from ..audio import SAMPLE_RATE, check_audio, load_audio, resample
 from ..errors import WorkbenchError
 from ..live import LiveStream, PendingChunks
 from . import protocols
-from .engine import Engine
+from .engine import Engine, release_memory
 from .limits import Limits, StreamSlots
 from .protocols import ClientError
 
@@ -42,7 +42,7 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8"}
 SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
-MAX_QUEUED_S = 10.0  # a client more than this much audio ahead of inference waits before sending more
+MAX_QUEUED_S = 2.0  # a client this much audio ahead of inference waits (bounds each step's size)
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
@@ -118,6 +118,12 @@ class Service:
         ]
         return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error})
 
+    async def _give_back(self) -> None:
+        """Free a stream slot; when the last one is free, memory goes back to the system."""
+        self.slots.give_back()
+        if self.slots.active == 0:
+            await self.engine.run(release_memory)
+
     # -- security --------------------------------------------------------
     def _authorized(self, headers, query_token: str | None = None) -> bool:
         if self.token is None:
@@ -150,7 +156,7 @@ class Service:
                 response, note["error"] = JSONResponse({"error": "internal error"}, 500), type(error).__name__
             finally:
                 if slot:
-                    self.slots.give_back()
+                    await self._give_back()
             self._log(request, f"{request.method} {request.url.path}", response.status_code, started, note)
             return response
 
@@ -256,7 +262,7 @@ class Service:
                 note["error"] = type(error).__name__
             finally:
                 if slot:
-                    self.slots.give_back()
+                    await self._give_back()
             if not note.get("closed"):
                 try:
                     await websocket.close(code, reason)

@@ -8,6 +8,7 @@ is a short step (one stream's pending audio, or one second of a file), so the
 steps of concurrent clients interleave in arrival order.
 """
 import asyncio
+import ctypes
 import functools
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -76,3 +77,11 @@ class Engine:
 
 def _feed_all(stream: LiveStream, pieces: list[np.ndarray]) -> list[TranscriptEvent]:
     return [event for piece in pieces for event in stream.feed(piece)]
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the system: glibc keeps them, so RSS would stay at its peak."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
