@@ -2,7 +2,7 @@
 
     python benchmarks/serve_load.py [--clients 1,2,4,8,16] [--seconds 24] [--batching]
 
-Starts ``python -m workbench serve`` (bundled models, one inference thread) on
+Starts ``python -m workbench serve`` (bundled models, one inference thread per core) on
 a free port. For each N, N clients replay the bundled examples (16 kHz ones,
 rotated per client, looped to ``--seconds``) at real-time pace in 100 ms
 binary frames, then send ``{"event": "end"}``; their starts are spread over

@@ -57,7 +57,7 @@ class Feeder:
     """Feeds one :class:`LiveStream` from a connection.
 
     Frames queue in :class:`PendingChunks` while the stream's previous step runs
-    on the inference thread; the next step takes them all as one chunk, so a
+    on an inference thread; the next step takes them all as one chunk, so a
     stream that fell behind catches up on larger, cheaper chunks.
     """
 

@@ -1,11 +1,13 @@
-"""The loaded models and the one thread that runs every inference step, off the event loop.
+"""The loaded models and the worker threads that run every inference step, off the event loop.
 
-Streams are many, cores are two: all denoising, recognising and decoding of
-every request and stream runs on one worker thread (torch with one intra-op
-thread), so threads x torch threads never exceed the cores and a busy server
-degrades by queueing, not by oversubscription (measured 6x slower). Each job
-is a short step (one stream's pending audio, or one second of a file), so the
-steps of concurrent clients interleave in arrival order.
+Streams are many, cores are few: all resampling, denoising, recognising and
+decoding of every request and stream runs on a pool of one worker thread per
+core, each with one torch intra-op thread, so threads x torch threads never
+exceed the cores and a busy server degrades by queueing, not by
+oversubscription (2 intra-op threads under concurrent load were measured
+several times slower than 1). Each job is a short step (one stream's queued
+audio, or one second of a file), so the steps of concurrent clients
+interleave in arrival order; one stream's steps never run at once.
 """
 import asyncio
 import ctypes
@@ -15,30 +17,31 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from ..asr import Transcriber, TranscriptEvent
 from ..audio import SAMPLE_RATE, chunks
 from ..denoise import Denoiser
 from ..live import LiveStream
+from ..threads import cores, use_share
 
 FILE_PIECE_S = 0.1   # a file is fed in pieces this long, as `python -m workbench transcribe` does
 PIECES_PER_STEP = 10  # ... and ten pieces (1 s of audio) make one step on the worker thread
 
 
 class Engine:
-    """Models, defaults and the inference thread shared by every connection."""
+    """Models, defaults and the inference threads shared by every connection."""
 
     def __init__(self, transcriber: Transcriber, denoiser: Denoiser | None, dry: float,
-                 sample_rate: int = SAMPLE_RATE, threads: int = 1):
+                 sample_rate: int = SAMPLE_RATE, threads: int | None = None):
+        """``threads``: inference threads, by default one per core this process may use."""
         self.transcriber, self.denoiser = transcriber, denoiser
         self.dry, self.sample_rate = dry, sample_rate
-        torch.set_num_threads(1)
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="workbench-inference",
-                                            initializer=torch.set_num_threads, initargs=(1,))
+        self.threads = threads or cores()
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="workbench-inference",
+                                            initializer=use_share, initargs=(self.threads,))
 
     async def run(self, job: Callable, *args):
-        """``job(*args)`` on the inference thread."""
+        """``job(*args)`` on an inference thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(job, *args))
 
     def close(self) -> None:
@@ -51,14 +54,18 @@ class Engine:
 
     async def recognize(self, audio: np.ndarray, dry: float, use_lm: bool) -> list[TranscriptEvent]:
         """Finals of a whole 16 kHz signal, exactly as the CLI streams a file (offline normaliser)."""
-        scale = Denoiser.offline_scale(audio) if dry < 1.0 and self.denoiser is not None else None
-        stream = self.stream(dry, use_lm, scale)
+        stream = await self.run(self._file_stream, audio, dry, use_lm)
         pieces = list(chunks(audio, FILE_PIECE_S))
         events = []
         for start in range(0, len(pieces), PIECES_PER_STEP):
             events += await self.run(_feed_all, stream, pieces[start:start + PIECES_PER_STEP])
         events += await self.run(stream.finish)
         return [event for event in events if event.final]
+
+    def _file_stream(self, audio: np.ndarray, dry: float, use_lm: bool) -> LiveStream:
+        """A stream whose denoiser normalises by the whole signal's std, as offline denoising does."""
+        scale = Denoiser.offline_scale(audio) if dry < 1.0 and self.denoiser is not None else None
+        return self.stream(dry, use_lm, scale)
 
     def describe(self) -> dict:
         """Names (file names only), sizes and defaults, as ``GET /v1/models`` shows them."""
