@@ -2,12 +2,13 @@
 
     python benchmarks/demucs_streaming.py [--seconds 10] [--hops 16,64] [--threads 1,2] [--repeats 3]
 
-For each thread count: the offline forward pass, then for each hop the
-real-time factor of our streamer (float, and int8 with ``quantize=True``),
+For each thread count and hop: the real-time factor of the model's offline
+``forward``, of our offline pass (``Denoiser.denoise``: the streaming layers
+over the whole signal at once), of our streamer (float, and int8 with ``quantize=True``),
 facebook's streamer, and facebook's streamer with oneDNN switched off (its
 LSTM then skips oneDNN's weight reorder on every call, which is most of its
-cost at small hops); the ratios facebook / ours and ours / offline; and each
-output's deviation from the offline model (max abs, relative L2). Ours is given
+cost at small hops); the ratios facebook / ours and ours / our offline pass;
+and each output's deviation from ``forward`` (max abs, relative L2). Ours is given
 the offline normaliser (the input's std); facebook's always uses a running
 std. Every RTF is the best of ``--repeats`` runs taken in turn, and ratios come
 from the same run: the machine may be shared, so compare ratios rather than
@@ -35,6 +36,11 @@ def deviation(streamed: np.ndarray, offline: np.ndarray) -> str:
     n = min(len(streamed), len(offline))
     diff = streamed[:n] - offline[:n]
     return f"{np.abs(diff).max():.1e}, {np.linalg.norm(diff) / np.linalg.norm(offline[:n]):.1e}"
+
+
+@torch.inference_mode()
+def forward(model, audio):
+    return model(torch.from_numpy(audio).view(1, 1, -1))[0, 0].numpy()
 
 
 def ours(denoiser, audio, hop_ms, scale):
@@ -121,21 +127,22 @@ def main() -> None:
           f"best of {args.repeats}")
     for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
-        rtf, output = best_of({"offline": lambda: exact.denoise(audio)}, args.repeats, args.seconds)
-        offline, offline_rtf = output["offline"], rtf["offline"]
-        print(f"\n{threads} thread(s): offline RTF {offline_rtf:.3f}")
-        print("hop | ours RTF | int8 RTF | facebook RTF | facebook, oneDNN off | facebook / ours | "
-              "ours / offline | deviation from offline: ours; int8; facebook")
+        print(f"\n{threads} thread(s)")
+        print("hop | Demucs.forward RTF | offline (Denoiser.denoise) RTF | ours RTF | int8 RTF | facebook RTF | facebook, oneDNN off | facebook / ours | "
+              "ours / offline | deviation from forward: ours; int8; facebook")
         for hop in map(float, args.hops.split(",")):
             rtf, output = best_of({
+                "forward": lambda: forward(model, audio),
+                "offline": lambda: exact.denoise(audio),
                 "ours": lambda: ours(exact, audio, hop, scale),
                 "int8": lambda: ours(quantized, audio, hop, scale),
                 "facebook": lambda: facebooks(reference, audio, hop),
                 "facebook, oneDNN off": lambda: facebooks(reference, audio, hop, onednn=False),
             }, args.repeats, args.seconds)
-            print(f"{hop:3.0f} ms | {rtf['ours']:.3f} | {rtf['int8']:.3f} | {rtf['facebook']:.3f} | "
-                  f"{rtf['facebook, oneDNN off']:.3f} | {rtf['facebook'] / rtf['ours']:.2f} | "
-                  f"{rtf['ours'] / offline_rtf:.2f} | {deviation(output['ours'], offline)}; "
+            offline = output["forward"]
+            print(f"{hop:3.0f} ms | {rtf['forward']:.3f} | {rtf['offline']:.3f} | {rtf['ours']:.3f} | {rtf['int8']:.3f} | "
+                  f"{rtf['facebook']:.3f} | {rtf['facebook, oneDNN off']:.3f} | {rtf['facebook'] / rtf['ours']:.2f} | "
+                  f"{rtf['ours'] / rtf['offline']:.2f} | {deviation(output['ours'], offline)}; "
                   f"{deviation(output['int8'], offline)}; {deviation(output['facebook'], offline)}")
     torch.set_num_threads(1)
     profile(model, audio, 16.0, scale, args.seconds)

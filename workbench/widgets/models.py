@@ -1,4 +1,4 @@
-"""Models panel: denoiser and ASR checkpoint paths, device, load button."""
+"""Models panel: denoiser and ASR checkpoint paths, device, int8 switch, load button."""
 import ipywidgets as widgets
 
 from ..devices import available_devices
@@ -29,8 +29,11 @@ class ModelsPanel(Panel):
         devices = available_devices()
         self.device = css(widgets.Dropdown(options=devices, value=device if device in devices else "cpu",
                                            description="device"), "wb-device")
+        self.quantize = css(widgets.Checkbox(False, description="int8 weights (faster, CPU only)", indent=False,
+                                             layout=widgets.Layout(width="auto")), "wb-quantize")
         self.load = css(widgets.Button(description="Load models", icon="upload"), "wb-load-models")
-        super().__init__("models", "Models", [self.denoiser, self.asr, widgets.HBox([self.device, self.load])])
+        super().__init__("models", "Models", [self.denoiser, self.asr,
+                                              widgets.HBox([self.device, self.quantize, self.load])])
 
     def show_loaded(self, denoiser, transcriber) -> None:
         self.say(f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}")
