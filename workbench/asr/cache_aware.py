@@ -78,12 +78,13 @@ class LogMelStream:
         """How far a frame reads past its centre."""
         return self.right / SAMPLE_RATE
 
-    def feed(self, audio: np.ndarray) -> torch.Tensor:
-        """(features, new frames) that ``audio`` completed."""
+    def feed(self, audio: np.ndarray, at_least: int = 1) -> torch.Tensor:
+        """(features, new frames) that ``audio`` completed; none until ``at_least`` are ready
+        (computing them a step's worth at a time saves preprocessor calls)."""
         self._audio = np.concatenate([self._audio, np.asarray(audio, np.float32).reshape(-1)])
         self.received += len(audio)
         ready = min((self.received - self.right) // self.hop + 1, self.received // self.hop)
-        return self._frames_up_to(ready)
+        return self._frames_up_to(ready) if ready - self.frames >= at_least else self.empty()
 
     def flush(self) -> torch.Tensor:
         """The frames still missing at the end of the signal (zero-padded, as offline)."""
@@ -159,7 +160,8 @@ class CacheAwareStream:
         return min(self._decoded_frames * self.transcriber.frame_s, self.features.received / SAMPLE_RATE)
 
     def feed(self, chunk: np.ndarray) -> list[TranscriptEvent]:
-        self._pending = torch.cat([self._pending, self.features.feed(chunk)], dim=1)
+        missing = self._chunk_frames[min(self._steps, 1)] - self._pending.shape[1]
+        self._pending = torch.cat([self._pending, self.features.feed(chunk, at_least=missing)], dim=1)
         events = []
         while self._pending.shape[1] >= self._chunk_frames[min(self._steps, 1)]:
             events += self._step(self._chunk_frames[min(self._steps, 1)], last=False)
