@@ -81,13 +81,14 @@ def enhancement_scores(clean, noisy, denoised) -> dict[str, float]:
             "stoi_denoised": mean(lambda c, s: stoi(c, s, SAMPLE_RATE), denoised)}
 
 
-def held_out_rows(data: Path, limit: int):
-    """(generator rows, natural rows), each at most ``limit`` (0: all), none of their sentences in training."""
+def held_out_rows(data: Path, limit: int, natural_limit: int):
+    """(generator rows, natural rows), at most ``limit`` and ``natural_limit`` (0: all), none of their
+    sentences in training."""
     train_sentences = set((data / "sentences_train.txt").read_text(encoding="utf-8").split("\n"))
     out = []
-    for manifest in ("eval.json", "natural.json"):
+    for manifest, n in (("eval.json", limit), ("natural.json", natural_limit)):
         rows = data_mod.read_manifest(data / manifest)
-        rows = rows[:limit] if limit else rows
+        rows = rows[:n] if n else rows
         assert not {r["text"] for r in rows} & train_sentences, f"{manifest}: sentence seen in training"
         out.append(rows)
     return out
@@ -102,7 +103,7 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
 
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows, natural_rows = held_out_rows(data, limit)
+    rows, natural_rows = held_out_rows(data, limit, limit if smoke else 0)   # the natural set is only heard clean
     refs, natural_refs = [r["text"] for r in rows], [r["text"] for r in natural_rows]
 
     def read(rows_):
@@ -128,9 +129,8 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         denoised = [den.denoise(x) for x in audio]
         lm, greedy = recognise(audio)
         lm_den, _ = recognise([mix(x, y, DEFAULT_DRY) for x, y in zip(audio, denoised)])
-        cer[name] = {"no denoiser": corpus_cer(refs_, lm), f"denoiser dry {DEFAULT_DRY}": corpus_cer(refs_, lm_den),
-                     "greedy, no denoiser": corpus_cer(refs_, greedy)}
-        hypotheses[name] = lm[:3]
+        hypotheses[name] = {"no denoiser": lm, f"denoiser dry {DEFAULT_DRY}": lm_den, "greedy, no denoiser": greedy}
+        cer[name] = {column: corpus_cer(refs_, h) for column, h in hypotheses[name].items()}
         if name.endswith(" dB") and not name.startswith("telephone"):
             enhancement[name] = enhancement_scores(reference, audio, denoised)
         log(f"{name}: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in cer[name].items())
@@ -146,8 +146,8 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         "denoiser_params": den.parameters, "asr_params": asr.parameters,
         "decoding": f"beam search + {asr.lm.order}-gram label LM" if asr.lm else "greedy",
         "cer": cer, "enhancement": enhancement,
-        "examples_of_hypotheses": [{"ref": r, **{n: h[i] for n, h in hypotheses.items()}}
-                                   for i, r in enumerate(refs[:3])],
+        "references": {"generator": refs, "natural": natural_refs},
+        "hypotheses": hypotheses,   # per condition and column, in the order of the references
         "eval_minutes": (time.time() - t0) / 60,
     }
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
