@@ -119,7 +119,10 @@ class Server:
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(30)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
 
 
 async def run_load(server: Server, count: int, seconds: float) -> tuple[list[dict], float, float]:

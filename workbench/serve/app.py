@@ -42,7 +42,8 @@ WEB = Path(__file__).resolve().parent.parent / "web"
 MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8"}
 SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
-MAX_QUEUED_S = 2.0  # a client this much audio ahead of inference waits (bounds each step's size)
+MAX_STEP_S = 2.0     # one inference step feeds at most this much of a stream's queued audio (bounds its memory)
+MAX_QUEUED_S = 60.0  # a client this far ahead of inference is not read from until it catches up
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
@@ -57,8 +58,9 @@ class Feeder:
     """Feeds one :class:`LiveStream` from a connection.
 
     Frames queue in :class:`PendingChunks` while the stream's previous step runs
-    on an inference thread; the next step takes them all as one chunk, so a
-    stream that fell behind catches up on larger, cheaper chunks.
+    on an inference thread; the next step takes them as one chunk (up to
+    ``MAX_STEP_S``), so a stream that fell behind catches up on larger, cheaper
+    chunks. Reading goes on meanwhile (pings are answered), up to ``MAX_QUEUED_S``.
     """
 
     def __init__(self, engine: Engine, live: LiveStream, send):
@@ -79,10 +81,12 @@ class Feeder:
 
     async def _drain(self) -> None:
         while len(self.pending):
-            taken = self.pending.take()
-            self.queued_s = 0.0
-            for _, data, rate in taken:
-                await self.send(await self.engine.run(self.live.feed, data, rate))
+            for _, data, rate in self.pending.take():
+                step = round(MAX_STEP_S * rate) * (2 if isinstance(data, bytes) else 1)
+                for start in range(0, len(data), step):
+                    piece = data[start:start + step]
+                    await self.send(await self.engine.run(self.live.feed, piece, rate))
+                    self.queued_s -= len(piece) / step * MAX_STEP_S
 
     async def finish(self) -> list[TranscriptEvent]:
         """Wait for the queued audio, then flush the stream; returns the last events."""
