@@ -10,9 +10,10 @@ LSTM then skips oneDNN's weight reorder on every call, which is most of its
 cost at small hops); the ratios facebook / ours and ours / our offline pass;
 and each output's deviation from ``forward`` (max abs, relative L2). Ours is given
 the offline normaliser (the input's std); facebook's always uses a running
-std. Every RTF is the best of ``--repeats`` runs taken in turn, and ratios come
-from the same run: the machine may be shared, so compare ratios rather than
-absolute values. Last, a per-stage profile of our float streamer (1 thread,
+std. Every RTF is the best of ``--repeats`` runs taken in turn, as wall-clock
+time and, in brackets, as CPU time of this process per audio second (which
+other jobs on a shared machine disturb far less); ratios come from the same
+run. Last, a per-stage profile of our float streamer (1 thread,
 16 ms hop): time per second of audio in each resampler, encoder and decoder
 layer, the LSTM, and the rest (Python, numpy, the dry mix).
 facebook's package is read from .venv/reference (installed by setup.sh).
@@ -59,15 +60,17 @@ def facebooks(model, audio, hop_ms, onednn=True):
     return torch.cat(pieces, -1)[0].numpy()
 
 
-def best_of(runs: dict, repeats: int, seconds: float) -> tuple[dict, dict]:
-    """Run each named function ``repeats`` times in turn; best RTF and last output of each."""
-    rtf, output = {name: float("inf") for name in runs}, {}
+def best_of(runs: dict, repeats: int, seconds: float) -> tuple[dict, dict, dict]:
+    """Run each named function ``repeats`` times in turn; best wall-clock RTF, best CPU-time RTF
+    (CPU seconds of this process per audio second) and last output of each."""
+    rtf, cpu, output = {name: float("inf") for name in runs}, {name: float("inf") for name in runs}, {}
     for _ in range(repeats):
         for name, run in runs.items():
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             output[name] = run()
             rtf[name] = min(rtf[name], (time.perf_counter() - start) / seconds)
-    return rtf, output
+            cpu[name] = min(cpu[name], (time.process_time() - start_cpu) / seconds)
+    return rtf, cpu, output
 
 
 class Timed:
@@ -131,7 +134,7 @@ def main() -> None:
         print("hop | Demucs.forward RTF | offline (Denoiser.denoise) RTF | ours RTF | int8 RTF | facebook RTF | facebook, oneDNN off | facebook / ours | "
               "ours / offline | deviation from forward: ours; int8; facebook")
         for hop in map(float, args.hops.split(",")):
-            rtf, output = best_of({
+            rtf, cpu, output = best_of({
                 "forward": lambda: forward(model, audio),
                 "offline": lambda: exact.denoise(audio),
                 "ours": lambda: ours(exact, audio, hop, scale),
@@ -140,9 +143,12 @@ def main() -> None:
                 "facebook, oneDNN off": lambda: facebooks(reference, audio, hop, onednn=False),
             }, args.repeats, args.seconds)
             offline = output["forward"]
-            print(f"{hop:3.0f} ms | {rtf['forward']:.3f} | {rtf['offline']:.3f} | {rtf['ours']:.3f} | {rtf['int8']:.3f} | "
-                  f"{rtf['facebook']:.3f} | {rtf['facebook, oneDNN off']:.3f} | {rtf['facebook'] / rtf['ours']:.2f} | "
-                  f"{rtf['ours'] / rtf['offline']:.2f} | {deviation(output['ours'], offline)}; "
+            both = {name: f"{rtf[name]:.3f} ({cpu[name]:.3f})" for name in rtf}
+            print(f"{hop:3.0f} ms | {both['forward']} | {both['offline']} | {both['ours']} | {both['int8']} | "
+                  f"{both['facebook']} | {both['facebook, oneDNN off']} | "
+                  f"{rtf['facebook'] / rtf['ours']:.2f} ({cpu['facebook'] / cpu['ours']:.2f}) | "
+                  f"{rtf['ours'] / rtf['offline']:.2f} ({cpu['ours'] / cpu['offline']:.2f}) | "
+                  f"{deviation(output['ours'], offline)}; "
                   f"{deviation(output['int8'], offline)}; {deviation(output['facebook'], offline)}")
     torch.set_num_threads(1)
     profile(model, audio, 16.0, scale, args.seconds)
