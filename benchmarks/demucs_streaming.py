@@ -131,8 +131,8 @@ def main() -> None:
     for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
         print(f"\n{threads} thread(s)")
-        print("hop | Demucs.forward RTF | offline (Denoiser.denoise) RTF | ours RTF | int8 RTF | facebook RTF | facebook, oneDNN off | facebook / ours | "
-              "ours / offline | deviation from forward: ours; int8; facebook")
+        print("hop | Demucs.forward RTF | offline (Denoiser.denoise) RTF | ours RTF | int8 RTF | facebook RTF | "
+              "facebook, oneDNN off | facebook / ours | ours / offline | deviation from forward: ours; int8; facebook")
         for hop in map(float, args.hops.split(",")):
             rtf, cpu, output = best_of({
                 "forward": lambda: forward(model, audio),
