@@ -81,7 +81,7 @@ def codec(y8k: np.ndarray, name: str, amr_mode: int = 7) -> np.ndarray:
     """``y8k`` (8 kHz) encoded with sox's ``name`` codec and decoded again (same length, zero-padded)."""
     raw = ["-t", "f32", "-r", "8000", "-c", "1"]
     level = 0.9 / max(1e-9, float(np.abs(y8k).max()))
-    encode = ["sox", *raw, "-", "-t", name, *(["-C", str(amr_mode)] if name == "amr-nb" else []), "-"]
+    encode = ["sox", "-D", *raw, "-", "-t", name, *(["-C", str(amr_mode)] if name == "amr-nb" else []), "-"]
     coded = subprocess.run(encode, input=(y8k * level).astype(np.float32).tobytes(), capture_output=True,
                            check=True).stdout
     decoded = subprocess.run(["sox", "-t", name, *(["-r", "8000"] if name in ("ul", "al") else []), "-",

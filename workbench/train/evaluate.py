@@ -52,18 +52,24 @@ def crop(noises: list[np.ndarray], n: int, rng) -> np.ndarray:
     return x[off:off + n]
 
 
-def conditions(clean, noises, rng) -> dict[str, list[np.ndarray]]:
+def conditions(clean, noises, seed) -> dict[str, list[np.ndarray]]:
     """Noisy versions of every ``clean`` utterance: each kind at each of ``NOISE_SNRS``, a noisy telephone
-    line and a reverberant room."""
+    line and a reverberant room. Utterance i of condition c draws from its own generator (seed, c, i), so
+    the first n utterances hear the same noise whatever the limit."""
     kinds = sorted(noises)
-    out = {f"{k} {snr:g} dB": [noise_mod.mix(x, crop(noises[k], len(x), rng), snr) for x in clean]
-           for k in kinds for snr in NOISE_SNRS}
-    out["telephone: 10 dB noise, then band + codec"] = [
-        channel.telephone(x, crop(noises[kinds[i % len(kinds)]], len(x), rng), TELEPHONE_SNR,
-                          channel.CODECS[i % len(channel.CODECS)], rng) for i, x in enumerate(clean)]
-    rooms = [channel.room_impulse(rng, float(rng.uniform(*RT60))) for _ in range(min(12, len(clean)))]
-    out[f"reverberant, RT60 {RT60[0]:g}-{RT60[1]:g} s"] = [
-        channel.reverberate(x, rooms[i % len(rooms)]) for i, x in enumerate(clean)]
+
+    def each(c, make):
+        return [make(x, i, np.random.default_rng((seed, c, i))) for i, x in enumerate(clean)]
+    out = {}
+    for k in kinds:
+        for snr in NOISE_SNRS:
+            out[f"{k} {snr:g} dB"] = each(len(out), lambda x, i, r: noise_mod.mix(x, crop(noises[k], len(x), r), snr))
+    out["telephone: 10 dB noise, then band + codec"] = each(len(out), lambda x, i, r: channel.telephone(
+        x, crop(noises[kinds[i % len(kinds)]], len(x), r), TELEPHONE_SNR, channel.CODECS[i % len(channel.CODECS)], r))
+    rooms = [channel.room_impulse(r, float(r.uniform(*RT60)))
+             for r in (np.random.default_rng((seed, len(out), j)) for j in range(min(12, len(clean))))]
+    out[f"reverberant, RT60 {RT60[0]:g}-{RT60[1]:g} s"] = each(len(out), lambda x, i, r: channel.reverberate(
+        x, rooms[i % len(rooms)]))
     return out
 
 
@@ -110,7 +116,6 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
         return [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows_]
     clean, natural = read(rows), read(natural_rows)
     noises = load_noises(data / "noise_eval.json")
-    rng = np.random.default_rng(seed + 100)
     t0 = time.time()
     den = load_denoiser(denoiser_path)
     asr = load_transcriber(asr_path)
@@ -124,7 +129,7 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
 
     cer, enhancement, hypotheses = {}, {}, {}
     sets = {"clean, generator sentences": (refs, clean, clean), "clean, natural sentences": (natural_refs, natural, natural)}
-    sets.update({name: (refs, audio, clean) for name, audio in conditions(clean, noises, rng).items()})
+    sets.update({name: (refs, audio, clean) for name, audio in conditions(clean, noises, seed + 100).items()})
     for name, (refs_, audio, reference) in sets.items():
         denoised = [den.denoise(x) for x in audio]
         lm, greedy = recognise(audio)
@@ -155,7 +160,7 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     log(f"evaluation done in {results['eval_minutes']:.1f} min -> {out / 'results.md'}")
     log("\n" + (out / "results.md").read_text(encoding="utf-8"))
     if examples:
-        write_examples(Path(examples), rows, clean, noises, rng, asr)
+        write_examples(Path(examples), rows, clean, noises, np.random.default_rng(seed + 100), asr)
     return results
 
 
