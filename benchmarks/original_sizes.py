@@ -1,6 +1,6 @@
 """The original system's model sizes on this CPU: dns48 and a 120 M-parameter, 2048-token Conformer-CTC.
 
-    python benchmarks/original_sizes.py [--seconds 20]
+    python benchmarks/original_sizes.py [--seconds 20] [--threads 1,2]
 
 Random weights of the real shapes (speed does not depend on the values): a
 dns48 Demucs (hidden 48, 18.9 M) and a Conformer-CTC with d_model 512 and 18
@@ -11,7 +11,7 @@ audio fed in 16 ms pieces, as fast as possible, with float and with int8
 weights (``quantize=True``):
 
 * dns48 alone at a 16 ms and a 64 ms hop, the recogniser alone (buffered
-  streaming, 1 s chunks with 2 s / 0.5 s context), on 1 and 2 intra-op threads;
+  streaming, 1 s chunks with 2 s / 0.5 s context), on each ``--threads`` count;
 * both together (dns48 at a 64 ms hop, dry 0.05, into the recogniser), placed
   four ways on the process's cores: one thread running both on 1 or on all cores,
   a denoiser thread and a recogniser thread with their share of the cores each
@@ -136,6 +136,7 @@ def rtf(job, seconds) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--threads", default="1,2", help="intra-op thread counts for the models alone")
     args = parser.parse_args()
     torch.manual_seed(0)
     audio = (np.random.default_rng(0).standard_normal(int(args.seconds * 16000)) * 0.1).astype(np.float32)
@@ -154,7 +155,7 @@ def main() -> None:
         transcribers[weights].transcribe(audio[:16000])  # warm-up
 
     print("\nalone | threads | float RTF | int8 RTF")
-    for threads in (1, 2):
+    for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
         for name, job in (("dns48, 16 ms hop", lambda w: denoise_only(denoisers[w], audio, 16)),
                           ("dns48, 64 ms hop", lambda w: denoise_only(denoisers[w], audio, 64)),
