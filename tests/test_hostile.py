@@ -321,3 +321,43 @@ def test_lm_settings_that_would_empty_transcripts_are_refused(tmp_path, order, f
     np.savez_compressed(path, labels=np.array(["a", "b"]), order=np.array(order), fusion=np.array(fusion), **tables)
     with pytest.raises(CheckpointError):
         LabelLM.load(path)
+
+
+# -- 6, 9. whole-file denoising --------------------------------------------------
+def test_enhance_memory_is_flat_in_the_file_length(tmp_path, demucs_files):
+    """Minutes through the whole-signal forward pass needed gigabytes; blocks need a few MB."""
+    _, paths = demucs_files
+    rate, minutes = 16000, 4
+    wav = tmp_path / "long.wav"
+    rng = np.random.default_rng(0)
+    with soundfile.SoundFile(wav, "w", rate, 1, subtype="PCM_16") as handle:
+        for _ in range(minutes):
+            handle.write((0.1 * rng.standard_normal(60 * rate)).astype(np.float32))
+    result = run_bounded("enhance", wav, tmp_path / "out.wav", "--dry", "0.5", "--denoiser", paths["package"],
+                         memory=3 * GIB // 2, seconds=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert soundfile.info(tmp_path / "out.wav").frames == minutes * 60 * rate
+
+
+def test_enhance_refuses_non_finite_output_and_leaves_no_file(tmp_path, demucs_files):
+    import models
+    import torch
+
+    model = models.tiny_demucs()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.mul_(1e30)
+    path = save_facebook_package(tmp_path / "loud.th", model)
+    result = enhance_with(tmp_path, path)
+    assert_one_line_error(result, "NaN or infinite")
+    assert not (tmp_path / "out.wav").exists()
+
+
+def test_one_sample_is_denoised_to_a_number():
+    import models
+    from workbench.denoise import Denoiser
+
+    denoiser = Denoiser(models.tiny_demucs())
+    out = denoiser.enhance(np.array([0.1], np.float32), 0.5)
+    assert out.shape == (1,) and np.isfinite(out).all()
+    assert denoiser.offline_scale(np.array([0.1], np.float32)) == 0.0

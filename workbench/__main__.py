@@ -3,6 +3,7 @@ import argparse
 import json
 import signal
 import sys
+from pathlib import Path
 
 from .asr.lm import LM_HELP, lm_choice
 from .denoise import DEFAULT_DRY
@@ -108,18 +109,42 @@ def _record(source, stream):
 
 
 def _enhance(args) -> None:
+    """Decode, denoise and write block by block (two decoding passes: the first finds the std that
+    the offline denoiser normalises by), so memory stays flat in the file's length."""
+    from .audio import audio_blocks, load_audio
+    from .denoise import load_denoiser
+    from .denoise.denoiser import signal_std
+
+    if Path(args.output).resolve() == Path(args.input).resolve():
+        raise WorkbenchError("enhance writes a new file: give an output path other than the input")
+    if args.dry == 1.0:
+        _write_blocks(args.output, audio_blocks(args.input))
+        return
+    scale = signal_std(audio_blocks(args.input))  # also checks the whole input before any model loads
+    denoiser = load_denoiser(args.denoiser, args.device, args.quantize)
+    if denoiser.layers is not None:  # causal: the exact streamer, in blocks
+        blocks = denoiser.enhance_blocks(audio_blocks(args.input), args.dry, scale)
+    else:
+        blocks = [denoiser.enhance(load_audio(args.input), args.dry)]
+    _write_blocks(args.output, blocks)
+
+
+def _write_blocks(path: str, blocks) -> None:
+    """Write 16 kHz mono blocks to ``path`` (format from its extension); no partial file is left on error."""
     import soundfile
 
-    from .audio import SAMPLE_RATE, load_audio
-    from .denoise import load_denoiser
+    from .audio import SAMPLE_RATE
 
-    audio = load_audio(args.input)
-    denoiser = None if args.dry == 1.0 else load_denoiser(args.denoiser, args.device, args.quantize)
-    enhanced = audio if denoiser is None else denoiser.enhance(audio, args.dry)
     try:
-        soundfile.write(args.output, enhanced, SAMPLE_RATE)
-    except (soundfile.LibsndfileError, TypeError, ValueError) as error:
-        raise WorkbenchError(f"cannot write {args.output}: {error}") from None
+        with soundfile.SoundFile(path, "w", SAMPLE_RATE, 1) as out:
+            for block in blocks:
+                out.write(block)
+    except (soundfile.LibsndfileError, TypeError, ValueError, OSError) as error:
+        Path(path).unlink(missing_ok=True)
+        raise WorkbenchError(f"cannot write {path}: {error}") from None
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
 
 
 def _terminate(signum, _frame):
