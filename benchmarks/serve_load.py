@@ -19,8 +19,9 @@ one second (one ASR chunk), as independent callers' are. Reported per N:
   and 3 s after the clients left.
 
 ``--batching`` instead times (CPU time of one thread, so other processes do
-not count) what batching the encoder calls of N streams would save: N buffered-streaming encoder passes (chunk + contexts) one by one
-against one batch of them, and the denoiser's cost per stream beside them.
+not count) what batching the encoder calls of N streams would save: N
+buffered-streaming encoder passes (chunk + contexts) one by one against one
+batch of them, and the denoiser's cost per stream beside them.
 """
 import argparse
 import asyncio

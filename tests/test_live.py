@@ -146,3 +146,39 @@ def test_pending_chunks_are_taken_joined_per_recording_and_rate():
 def test_the_core_imports_no_widgets():
     code = "import sys, workbench.live, workbench.subtitles; sys.exit('ipywidgets' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+class FakeMicrophone:
+    """Stands in for MicrophoneSource: 16 kHz chunks of test audio."""
+
+    name = "fake"
+
+    def __init__(self, device=None):
+        self.audio = speechlike(2.0, seed=6)
+
+    def stop(self):
+        pass
+
+    def __iter__(self):
+        return chunks(self.audio, 0.1)
+
+
+def test_the_cli_microphone_mode_drives_the_live_stream(monkeypatch, capsys, char_nemo, transcriber):
+    import json
+
+    import workbench.sources
+    from workbench.__main__ import main
+
+    monkeypatch.setattr(workbench.sources, "MicrophoneSource", FakeMicrophone)
+    monkeypatch.setattr("signal.signal", lambda *args: None)  # keep pytest's Ctrl-C
+    fed, feed = [], LiveStream.feed
+
+    def counted(self, chunk, rate=16000):
+        fed.append(len(chunk))
+        return feed(self, chunk, rate)
+
+    monkeypatch.setattr(LiveStream, "feed", counted)
+    assert main(["transcribe", "--mode", "microphone", "--asr", str(char_nemo), "--dry", "1", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = [e.to_dict() for e in transcriber.stream(chunks(FakeMicrophone().audio, 0.1))]
+    assert events == expected and sum(fed) == len(FakeMicrophone().audio)

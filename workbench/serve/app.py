@@ -2,7 +2,7 @@
 
 | route | protocol |
 |---|---|
-| ``POST /recognize`` | JSON ``{"uid", "sid", "data": [PCM16]}`` -> ``{"text", "final": true, "segments", "duration_s"}`` |
+| ``POST /recognize`` | JSON ``{"uid", "sid", "data": [PCM16]}`` -> ``{"text", "final", "segments", "duration_s"}`` |
 | ``POST /v1/recognize`` | an audio file -> JSON ``{"text", "segments", "duration_s"}``, or ``srt`` / ``vtt`` |
 | ``WS /recognize`` | JSON frames ``{"state": 0|1, "data": [PCM16]}`` -> ``{"text", "final"}`` frames |
 | ``WS /v1/stream`` | binary int16 frames, then ``{"event": "end"}`` -> CLI ``--json`` events, close 1000 |
