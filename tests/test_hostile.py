@@ -361,3 +361,44 @@ def test_one_sample_is_denoised_to_a_number():
     out = denoiser.enhance(np.array([0.1], np.float32), 0.5)
     assert out.shape == (1,) and np.isfinite(out).all()
     assert denoiser.offline_scale(np.array([0.1], np.float32)) == 0.0
+
+
+# -- 8, 10. command-line arguments, text files, terminal output ------------------
+@pytest.mark.parametrize("args", [
+    ["transcribe", "x.wav", "--chunk-s", "nan"], ["transcribe", "x.wav", "--chunk-s", "inf"],
+    ["transcribe", "x.wav", "--chunk-s", "0"], ["transcribe", "x.wav", "--left-s", "-1"],
+    ["transcribe", "x.wav", "--right-s", "-inf"], ["evaluate", "x", "--workers", "-1"],
+    ["evaluate", "x", "--chunk-s", "nan"], ["evaluate", "x", "--left-s", "-2"],
+], ids=lambda args: " ".join(args[2:]))
+def test_bad_numbers_are_refused_in_one_line(args):
+    assert_one_line_error(run_bounded(*args, seconds=60), args[2])
+
+
+def test_non_utf8_manifest_and_missing_out_folder(tmp_path):
+    manifest = tmp_path / "set.jsonl"
+    manifest.write_bytes(b'{"audio_filepath": "a.wav", "text": "\xff\xfe"}\n')
+    assert_one_line_error(run_bounded("evaluate", manifest, "--workers", "0", seconds=60), "not UTF-8")
+    (tmp_path / "a.wav").write_bytes(b"")
+    (tmp_path / "a.txt").write_bytes(b"\xff\xfe")
+    assert_one_line_error(run_bounded("evaluate", tmp_path, "--workers", "0", seconds=60), "not UTF-8")
+    manifest.write_text('{"audio_filepath": "a.wav", "text": "x"}\n')
+    result = run_bounded("evaluate", manifest, "--out", tmp_path / "missing" / "r.csv", seconds=60)
+    assert_one_line_error(result, "folder does not exist")
+
+
+def test_formula_looking_text_is_quoted_in_csv():
+    import pandas as pd
+    from workbench.tuning import csv_safe
+
+    frame = pd.DataFrame({"file": ["a.wav"], "reference": ["=HYPERLINK(\"x\")"], "hypothesis": ["@SUM(1)"],
+                          "cer": [0.5]})
+    safe = csv_safe(frame)
+    assert safe.reference[0] == "'=HYPERLINK(\"x\")" and safe.hypothesis[0] == "'@SUM(1)" and safe.cer[0] == 0.5
+
+
+def test_terminal_output_has_no_control_characters_and_allocation_failures_are_recognised():
+    from workbench.errors import out_of_memory, printable
+
+    assert printable("가\x1b]0;owned\x07나\x1b[2J") == "가]0;owned나[2J"
+    assert out_of_memory(MemoryError()) and out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory"))
+    assert not out_of_memory(RuntimeError("shape mismatch"))

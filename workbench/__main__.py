@@ -1,13 +1,14 @@
 """Command line: ``python -m workbench transcribe|enhance ...``."""
 import argparse
 import json
+import math
 import signal
 import sys
 from pathlib import Path
 
 from .asr.lm import LM_HELP, lm_choice
 from .denoise import DEFAULT_DRY
-from .errors import WorkbenchError
+from .errors import WorkbenchError, out_of_memory, printable
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
 
@@ -18,8 +19,28 @@ def _dry(value: str) -> float:
     return dry
 
 
+def _seconds(value: str, positive: bool = False) -> float:
+    """A finite number of seconds, >= 0 (> 0 if ``positive``); nan, inf and negatives are refused."""
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds {'> 0' if positive else '>= 0'}, "
+                                         f"got {value}")
+    return seconds
+
+
+def _positive_seconds(value: str) -> float:
+    return _seconds(value, positive=True)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line and exit status 2, like every other error of the command line."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m workbench", description=__doc__)
+    parser = OneLineParser(prog="python -m workbench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     transcribe = commands.add_parser("transcribe", help="stream a transcript of a file or the microphone")
@@ -28,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--input-device", help="microphone index or part of its name")
     transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     transcribe.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
-    transcribe.add_argument("--chunk-s", type=float, default=1.0, help="ASR chunk length")
-    transcribe.add_argument("--left-s", type=float, default=2.0, help="ASR left context")
-    transcribe.add_argument("--right-s", type=float, default=0.5, help="ASR right context")
+    transcribe.add_argument("--chunk-s", type=_positive_seconds, default=1.0, help="ASR chunk length")
+    transcribe.add_argument("--left-s", type=_seconds, default=2.0, help="ASR left context")
+    transcribe.add_argument("--right-s", type=_seconds, default=0.5, help="ASR right context")
     transcribe.add_argument("--json", action="store_true", help="one JSON object per event (--format json)")
     transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text",
                             help="events as text or JSON lines as they come, or subtitles from the finals at the end")
@@ -59,11 +80,13 @@ def _parser() -> argparse.ArgumentParser:
 def _print_event(event, as_json: bool, live: bool) -> None:
     if as_json:
         print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
-    elif event.final:
-        print(f"\r\033[K[{event.start_s:6.2f} - {event.end_s:6.2f}] {event.text}" if live
-              else f"[{event.start_s:6.2f} - {event.end_s:6.2f}] {event.text}", flush=True)
+        return
+    text = printable(event.text)
+    if event.final:
+        print(f"\r\033[K[{event.start_s:6.2f} - {event.end_s:6.2f}] {text}" if live
+              else f"[{event.start_s:6.2f} - {event.end_s:6.2f}] {text}", flush=True)
     elif live:
-        print(f"\r\033[K… {event.text}", end="", flush=True)
+        print(f"\r\033[K… {text}", end="", flush=True)
 
 
 def _transcribe(args) -> None:
@@ -166,7 +189,12 @@ def main(argv=None) -> int:
             return run(args)
         (_transcribe if args.command == "transcribe" else _enhance)(args)
     except WorkbenchError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(error)}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as error:
+        if not out_of_memory(error):
+            raise
+        print(f"error: out of memory ({printable(str(error).splitlines()[0])[:160]})", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

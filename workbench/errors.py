@@ -19,3 +19,14 @@ class DeviceError(WorkbenchError):
 
 class MicrophoneUnavailable(WorkbenchError):
     """No audio input device can be opened."""
+
+
+def out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure: ``MemoryError`` or torch's allocator ``RuntimeError``."""
+    text = str(error)
+    return isinstance(error, MemoryError) or (isinstance(error, RuntimeError) and "alloc" in text and "memory" in text)
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (terminal escape codes in a model's labels, say)."""
+    return "".join(ch for ch in str(text) if ch.isprintable() or ch == " ")

@@ -26,7 +26,7 @@ from typing import Callable
 import pandas as pd
 
 from .asr.lm import LM_HELP, lm_choice
-from .errors import CheckpointError, WorkbenchError
+from .errors import CheckpointError, WorkbenchError, out_of_memory
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
 GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
@@ -57,7 +57,7 @@ def read_items(source) -> list[Item]:
     (``audio_filepath``, ``text``; relative paths are taken from the manifest's folder)."""
     source = Path(source)
     if source.is_dir():
-        items = [Item(str(wav), wav.with_suffix(".txt").read_text(encoding="utf-8").strip())
+        items = [Item(str(wav), _text(wav.with_suffix(".txt")).strip())
                  for wav in sorted(source.glob("*.wav")) if wav.with_suffix(".txt").is_file()]
         if not items:
             raise WorkbenchError(f"{source} holds no .wav file with a same-name .txt reference")
@@ -65,7 +65,7 @@ def read_items(source) -> list[Item]:
     if not source.is_file():
         raise WorkbenchError(f"evaluation set not found: {source} (give a folder or a JSON-lines manifest)")
     items = []
-    for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(_text(source).splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -78,6 +78,13 @@ def read_items(source) -> list[Item]:
     if not items:
         raise WorkbenchError(f"{source} lists no files")
     return items
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise WorkbenchError(f"{path} is not UTF-8 text") from None
 
 
 @lru_cache(maxsize=2)
@@ -125,6 +132,27 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
                      "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
                      "audio_s": len(audio) / SAMPLE_RATE})
     return rows
+
+
+def _result(future) -> list[dict]:
+    """A finished file's rows; a worker's failure (a Dask worker with another environment, say) as one message."""
+    try:
+        return future.result()
+    except WorkbenchError:
+        raise
+    except Exception as error:
+        if out_of_memory(error):
+            raise WorkbenchError(f"a worker ran out of memory ({str(error).splitlines()[0][:160]})") from None
+        lines = str(error).strip().splitlines() or [""]
+        raise WorkbenchError(f"a worker failed: {type(error).__name__}: {lines[0][:200]}") from None
+
+
+def csv_safe(results: pd.DataFrame) -> pd.DataFrame:
+    """The table with text cells that a spreadsheet would read as a formula (=, +, -, @ first) quoted by a '."""
+    def quote(value):
+        return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+    return results.assign(**{column: results[column].map(quote) for column in ("file", "reference", "hypothesis")})
 
 
 def table(rows: list[dict]) -> pd.DataFrame:
@@ -252,7 +280,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
                     time.sleep(0.05)
                     continue
                 pending.remove(future)
-                file_rows = future.result()
+                file_rows = _result(future)
                 rows += file_rows
                 bar.update(1)
                 if on_rows:
@@ -266,21 +294,41 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
 
 def _floats(text: str) -> list[float]:
     try:
-        return [float(value) for value in text.split(",") if value.strip()]
+        values = [float(value) for value in text.split(",") if value.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(value) and value >= 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
+    return values
+
+
+def _positive_floats(text: str) -> list[float]:
+    values = _floats(text)
+    if not all(values):
+        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
+    return values
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = -1
+    if workers < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return workers
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m workbench evaluate``."""
     parser.add_argument("source", help="JSON-lines manifest (audio_filepath, text) or folder of wav + txt")
     parser.add_argument("--dry", type=_floats, default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
-    parser.add_argument("--chunk-s", type=_floats, help="stream with these chunk lengths (default: offline)")
+    parser.add_argument("--chunk-s", type=_positive_floats, help="stream with these chunk lengths (default: offline)")
     parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
     parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
     parser.add_argument("--out", help="write the per-file table as CSV")
     parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
-    parser.add_argument("--workers", type=int, help="local worker processes (default: one per CPU; 0: in this process)")
+    parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
@@ -303,11 +351,14 @@ def _print_dashboard(link: str | None) -> None:
 def run_evaluate(args) -> int:
     """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
     try:
+        for path in (args.out, args.plot):
+            if path and not Path(path).resolve().parent.is_dir():
+                raise WorkbenchError(f"cannot write {path}: its folder does not exist")
         results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
                            denoiser=args.denoiser, asr=args.asr, lm=args.lm, device=args.device,
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
-            results.to_csv(args.out, index=False)
+            csv_safe(results).to_csv(args.out, index=False)
         summary = summarize(results)
         if args.plot and not summary.empty:
             cer_plot(summary).savefig(args.plot, dpi=100)
