@@ -402,3 +402,41 @@ def test_terminal_output_has_no_control_characters_and_allocation_failures_are_r
     assert printable("가\x1b]0;owned\x07나\x1b[2J") == "가]0;owned나[2J"
     assert out_of_memory(MemoryError()) and out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory"))
     assert not out_of_memory(RuntimeError("shape mismatch"))
+
+
+# -- 7. app panels -------------------------------------------------------------
+def test_restricted_paths_reveal_nothing(monkeypatch, tmp_path):
+    from workbench.errors import WorkbenchError
+    from workbench.widgets.trust import checked_path, writable_path
+
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
+    messages = set()
+    for text in ["/etc/passwd", str(tmp_path / "missing.wav"), "audio_example/../../../etc/hostname",
+                 "audio_example/missing.wav"]:
+        with pytest.raises(WorkbenchError) as refused:
+            checked_path(text)
+        messages.add(str(refused.value))
+    assert len(messages) == 1
+    assert checked_path("audio_example/clean.wav").name == "clean.wav"
+    with pytest.raises(WorkbenchError, match="plain file name"):
+        writable_path("../.bashrc")
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "0")
+    assert str(checked_path(str(tmp_path / "x.wav"))) == str(tmp_path / "x.wav")
+
+
+def test_tuning_panel_asks_before_overwriting_and_hides_the_scheduler_in_the_app(monkeypatch, tmp_path):
+    import pandas as pd
+    from workbench.widgets.tuning_panel import TuningPanel
+
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
+    assert TuningPanel().scheduler.layout.display == "none"
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "0")
+    panel = TuningPanel()
+    panel.results = pd.DataFrame({"file": ["a.wav"], "reference": ["=1+1"], "hypothesis": ["x"]})
+    target = tmp_path / ".profile"
+    target.write_text("keep me")
+    panel.csv.value = str(target)
+    panel.save()
+    assert target.read_text() == "keep me" and "again to overwrite" in panel.status.value
+    panel.save()
+    assert "'=1+1" in target.read_text()

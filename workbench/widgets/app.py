@@ -6,6 +6,7 @@ they were superseded: a new source or Stop ends the processing of a file, a
 slider move ends a running transcription. Recordings carry a token so that
 late chunks of an ended recording are dropped.
 """
+import html
 import math
 import threading
 import time
@@ -20,7 +21,7 @@ from .. import paths
 from ..asr import load_transcriber
 from ..audio import SAMPLE_RATE, load_audio
 from ..denoise import DEFAULT_DRY, load_denoiser
-from ..errors import MicrophoneUnavailable
+from ..errors import MicrophoneUnavailable, WorkbenchError
 from ..live import PendingChunks
 from ..metrics import cer
 from ..sources import MicrophoneSource, find_microphone
@@ -32,6 +33,7 @@ from .session import Session
 from .source import SourcePanel
 from .spectrograms import SpectrogramPanel
 from .transcript import TranscriptPanel
+from .trust import checked_path, restricted
 from .tuning_panel import TuningPanel
 from .worker import Worker, describe
 
@@ -113,6 +115,13 @@ class Workbench:
         """Load the models named in the Models panel; on failure the previous ones stay in use."""
         request = self.models.chosen()
         self.models.clear_error()
+        if restricted():  # app users load only the project's models
+            try:
+                request.update(denoiser=str(checked_path(request["denoiser"], "model")),
+                               asr=str(checked_path(request["asr"], "model")))
+            except WorkbenchError as error:
+                self.models.fail(str(error))
+                return
         self.models.say("loading models… (the first load imports NeMo, about 15 s)")
         self.transcript.models.value = "loading models…"
         self.worker.submit(lambda: self._load_models(**request), self.models.fail)
@@ -148,8 +157,15 @@ class Workbench:
         if not text.strip():
             self.source.fail("type the path of an audio file first")
             return
-        path = Path(text.strip()).expanduser()
-        self._open(lambda: load_audio(path), path.name, paths.reference_text(path) if path.is_file() else None)
+        try:
+            path = checked_path(text, "audio file")
+            reference = paths.reference_text(path) if path.is_file() else None
+        except WorkbenchError as error:
+            self.source.fail(str(error))
+            return
+        except (UnicodeDecodeError, OSError):
+            reference = None  # an unreadable reference only costs the CER line
+        self._open(lambda: load_audio(path), path.name, reference)
 
     def open_bytes(self, data: bytes, name: str = "upload") -> None:
         self._open(lambda: load_audio(data, name), name, None)
@@ -205,7 +221,7 @@ class Workbench:
             self._refresh(denoised=False)
         self._stage = ("done", 1.0)
         if self._reference is not None and session.transcriber is not None:
-            self.transcript.reference.value = (f"<small>reference: {self._reference} · "
+            self.transcript.reference.value = (f"<small>reference: {html.escape(self._reference)} · "
                                                f"CER {cer(self._reference, session.text):.2f}</small>")
         self._refresh(force=True, denoised=False)
 

@@ -14,6 +14,7 @@ from .. import tuning
 from ..errors import WorkbenchError
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
 from .ctc_views import png, style
+from .trust import checked_path, restricted, writable_path
 
 
 def _numbers(text: str) -> list[float] | None:
@@ -49,6 +50,9 @@ class TuningPanel(widgets.VBox):
         self.scheduler = widgets.Text("", description="Dask scheduler", placeholder="local processes if empty", **text)
         self.workers = widgets.IntText(workers if workers is not None else 0, description="local workers",
                                        tooltip="0: run in this kernel", **text)
+        if restricted():  # whoever runs a scheduler could run code in this kernel (Dask unpickles results)
+            self.scheduler.layout.display = "none"
+        self._overwrite: Path | None = None  # the existing CSV the next save may replace
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
         self.use_button = widgets.Button(description="use best dry", icon="check", disabled=True)
@@ -86,7 +90,7 @@ class TuningPanel(widgets.VBox):
         try:
             streams = tuning.streams_from(_numbers(self.chunk_s.value), _numbers(self.left_s.value),
                                           _numbers(self.right_s.value))
-            items = tuning.read_items(self.source.value.strip())
+            items = tuning.read_items(checked_path(self.source.value, "folder or manifest"))
             drys = _numbers(self.drys.value) or []
         except WorkbenchError as error:
             self._error(str(error))
@@ -112,10 +116,11 @@ class TuningPanel(widgets.VBox):
             self._show(tuning.table(self.rows))
 
         def started(link):
+            link = html.escape(link or "", quote=True)
             self.dashboard.value = f"<a href='{link}' target='_blank'>Dask dashboard: {link}</a>" if link else ""
 
         try:
-            scheduler = self.scheduler.value.strip() or None
+            scheduler = None if restricted() else self.scheduler.value.strip() or None
             results = tuning.evaluate(items, drys, streams, scheduler=scheduler, workers=self.workers.value,
                                       on_rows=rows_arrived, on_start=started, cancel=self._cancel,
                                       progress=False, **models)
@@ -152,12 +157,21 @@ class TuningPanel(widgets.VBox):
             self.target(self.best_dry)
 
     def save(self) -> None:
-        """Write the per-file table as CSV."""
-        path = Path(self.csv.value).expanduser()
+        """Write the per-file table as CSV; an existing file is replaced only on a second click."""
         try:
-            self.results.to_csv(path, index=False)
+            path = writable_path(self.csv.value)
+        except WorkbenchError as error:
+            self._error(str(error))
+            return
+        if path.exists() and self._overwrite != path:
+            self._overwrite = path
+            self._error(f"{path.name} exists: click Save CSV again to overwrite it")
+            return
+        self._overwrite = None
+        try:
+            tuning.csv_safe(self.results).to_csv(path, index=False)
         except OSError as error:
-            self._error(f"cannot write {path}: {error.strerror}")
+            self._error(f"cannot write {path.name}: {error.strerror}")
             return
         self.status.value = f"saved {len(self.results)} rows to {html.escape(str(path))}"
 
