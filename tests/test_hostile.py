@@ -440,3 +440,23 @@ def test_tuning_panel_asks_before_overwriting_and_hides_the_scheduler_in_the_app
     assert target.read_text() == "keep me" and "again to overwrite" in panel.status.value
     panel.save()
     assert "'=1+1" in target.read_text()
+
+
+def test_app_escapes_the_reference_and_says_when_opening_failed(demucs_files, char_nemo, tmp_path, monkeypatch):
+    from workbench.errors import MicrophoneUnavailable
+    from workbench.widgets import app
+
+    def missing(*_args, **_kwargs):
+        raise MicrophoneUnavailable("no microphone")
+
+    monkeypatch.setattr(app, "find_microphone", missing)
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, speechlike(1.0), 16000)
+    (tmp_path / "speech.txt").write_text("<img src=x onerror=alert(1)>")
+    bench = app.Workbench(denoiser=demucs_files[1]["package"], asr=char_nemo, examples={})
+    bench.open_path(str(wav))
+    assert bench.wait(180)
+    assert "<img" not in bench.transcript.reference.value and "&lt;img" in bench.transcript.reference.value
+    bench.open_bytes(b"not audio", "junk.wav")
+    assert bench.wait(60)
+    assert "opening" not in bench.source.status.value and "could not open junk.wav" in bench.source.status.value

@@ -181,7 +181,12 @@ class Workbench:
         request = self._new_audio()
         self.source.clear_error()
         self.source.say(f"opening {name}…")
-        self.worker.submit(lambda: self._open_job(load, name, reference, request), self.source.fail)
+        self.worker.submit(lambda: self._open_job(load, name, reference, request),
+                           lambda message: self._open_failed(name, message))
+
+    def _open_failed(self, name: str, message: str) -> None:
+        self.source.say(f"could not open {name}")
+        self.source.fail(message)
 
     def _new_audio(self) -> int:
         self._audio_request += 1
