@@ -460,3 +460,10 @@ def test_app_escapes_the_reference_and_says_when_opening_failed(demucs_files, ch
     bench.open_bytes(b"not audio", "junk.wav")
     assert bench.wait(60)
     assert "opening" not in bench.source.status.value and "could not open junk.wav" in bench.source.status.value
+
+
+def test_decoder_noise_does_not_precede_the_one_line(tmp_path):
+    """libmpg123 printed 'Illegal Audio-MPEG-Header' notes on stderr before the error."""
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
+    assert_one_line_error(run_bounded("enhance", bad, tmp_path / "out.wav", "--dry", "1", seconds=60), "bad.mp3")
