@@ -1,6 +1,6 @@
 """Text lag, CER and RTF of three ways to stream the same held-out audio.
 
-    python benchmarks/latency.py [--asr checkpoint/asr.nemo] [--asr-ca runs/asr_ca/asr.nemo]
+    python benchmarks/latency.py [--asr checkpoint/asr.nemo] [--asr-ca checkpoint/asr_streaming.nemo]
                                  [--utterances 60] [--manifest EVAL.json] [--long-minutes 5]
 
 Methods:
@@ -242,7 +242,7 @@ def quadratic_cost(full, streamers: dict, audio: np.ndarray, step_s: float) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="full-context model for (a), (b) and the alignment")
-    parser.add_argument("--asr-ca", default=str(ROOT / "runs" / "asr_ca" / "asr.nemo"),
+    parser.add_argument("--asr-ca", default=str(CHECKPOINT_DIR / "asr_streaming.nemo"),
                         help="cache-aware model for (c) (skipped when missing)")
     parser.add_argument("--lm", default=str(CHECKPOINT_DIR / "asr.lm.npz"),
                         help="label LM for every method ('none': greedy)")
