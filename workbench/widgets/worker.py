@@ -6,8 +6,12 @@ import time
 from typing import Callable
 
 from ..errors import WorkbenchError
+from ..threads import use_share
 
 log = logging.getLogger(__name__)
+
+# Threads of the workbench that may run models at once: this worker and the sweep panel's run.
+MODEL_THREADS = 2
 
 
 def describe(error: BaseException) -> str:
@@ -38,6 +42,7 @@ class Worker:
         return True
 
     def _run(self) -> None:
+        use_share(MODEL_THREADS)
         while True:
             job, on_error = self._jobs.get()
             try:
