@@ -13,8 +13,10 @@ from tqdm.notebook import tqdm
 from .. import tuning
 from ..errors import WorkbenchError
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
+from ..threads import use_share
 from .ctc_views import png, style
 from .trust import checked_path, restricted, writable_path
+from .worker import MODEL_THREADS
 
 
 def _numbers(text: str) -> list[float] | None:
@@ -110,6 +112,7 @@ class TuningPanel(widgets.VBox):
             self._thread.join()
 
     def _run(self, items, drys, streams, bar, models: dict) -> None:
+        use_share(MODEL_THREADS)  # beside the workbench's worker
         def rows_arrived(rows):
             self.rows += rows
             bar.update(1)
