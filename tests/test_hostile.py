@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from models import speechlike
+from models import speechlike, tiny_demucs
 
 GIB = 1 << 30
 TORCH_ONLY_MEMORY = 3 * GIB      # the CLI with torch imported stays far below this
@@ -467,3 +467,32 @@ def test_decoder_noise_does_not_precede_the_one_line(tmp_path):
     bad = tmp_path / "bad.mp3"
     bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
     assert_one_line_error(run_bounded("enhance", bad, tmp_path / "out.wav", "--dry", "1", seconds=60), "bad.mp3")
+
+
+
+def _fed(stream, pieces, bad=None):
+    """Outputs of ``stream`` for ``pieces`` then flush; ``bad`` is offered before the 4th piece and must be refused."""
+    from workbench import AudioError
+
+    out = []
+    for i, piece in enumerate(pieces):
+        if bad is not None and i == 3:
+            with pytest.raises(AudioError):
+                stream.feed(bad)
+        out.append(stream.feed(piece))
+    return out + [stream.flush()]
+
+
+@pytest.mark.parametrize("bad", [np.full(800, np.nan, np.float32), np.full(800, np.inf, np.float32),
+                                 np.zeros((400, 2), np.float32)], ids=["nan", "inf", "2-D"])
+def test_a_refused_chunk_leaves_every_stream_usable(transcriber, bad):
+    """A NaN, infinite or 2-D chunk is refused before it touches a stream's state (item 9): the
+    denoiser's running RMS and the recogniser's buffer go on as if it had never come."""
+    from workbench import Denoiser
+
+    pieces = np.array_split(speechlike(2.0, seed=5), 10)
+    denoiser = Denoiser(tiny_demucs())
+    for expected, got in zip(_fed(denoiser.stream(dry=0.0), pieces), _fed(denoiser.stream(dry=0.0), pieces, bad),
+                             strict=True):
+        np.testing.assert_array_equal(expected, got)
+    assert _fed(transcriber.streamer(), pieces) == _fed(transcriber.streamer(), pieces, bad)

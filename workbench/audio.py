@@ -55,15 +55,23 @@ def check_rate(rate) -> int:
     return int(rate)
 
 
-def check_audio(audio) -> np.ndarray:
-    """Return ``audio`` as a 1-D float32 array, or raise :class:`AudioError` if unusable."""
-    array = np.asarray(audio, dtype=np.float32)
+def check_chunk(chunk) -> np.ndarray:
+    """A piece of a stream as a 1-D float32 array (maybe empty), or :class:`AudioError` when it is
+    not mono or holds NaN or infinite samples. Streams check each chunk before it touches their
+    state, so a refused chunk leaves them usable."""
+    array = np.asarray(chunk, dtype=np.float32)
     if array.ndim != 1:
         raise AudioError(f"expected mono audio (1-D), got shape {array.shape}")
-    if array.size == 0:
-        raise AudioError("the audio is empty (0 samples)")
     if not np.isfinite(array).all():
         raise AudioError("the audio contains NaN or infinite samples")
+    return array
+
+
+def check_audio(audio) -> np.ndarray:
+    """Return ``audio`` as a 1-D float32 array, or raise :class:`AudioError` if unusable."""
+    array = check_chunk(audio)
+    if array.size == 0:
+        raise AudioError("the audio is empty (0 samples)")
     return array
 
 

@@ -23,7 +23,7 @@ import threading
 import numpy as np
 import torch
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, check_chunk
 from .stream import TextEvents, TranscriptEvent
 
 PER_UTTERANCE = ("per_feature", "all_features")
@@ -81,7 +81,8 @@ class LogMelStream:
     def feed(self, audio: np.ndarray, at_least: int = 1) -> torch.Tensor:
         """(features, new frames) that ``audio`` completed; none until ``at_least`` are ready
         (computing them a step's worth at a time saves preprocessor calls)."""
-        self._audio = np.concatenate([self._audio, np.asarray(audio, np.float32).reshape(-1)])
+        audio = check_chunk(audio)
+        self._audio = np.concatenate([self._audio, audio])
         self.received += len(audio)
         ready = min((self.received - self.right) // self.hop + 1, self.received // self.hop)
         return self._frames_up_to(ready) if ready - self.frames >= at_least else self.empty()

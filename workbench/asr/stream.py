@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..audio import SAMPLE_RATE
+from ..audio import SAMPLE_RATE, check_chunk
 from .ctc import Segmenter
 
 
@@ -61,7 +61,7 @@ class CTCStream:
         return self._next / SAMPLE_RATE
 
     def feed(self, chunk: np.ndarray) -> list[TranscriptEvent]:
-        chunk = np.asarray(chunk, np.float32).reshape(-1)
+        chunk = check_chunk(chunk)
         self._audio = np.concatenate([self._audio, chunk])
         self._received += len(chunk)
         events = []

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..audio import check_chunk
 from ..quantize import quantize_linear
 from .demucs import Demucs
 from .resample import ZEROS, _half_sample_kernel
@@ -258,7 +259,7 @@ class DemucsStream:
         """Append ``chunk``; return the newly final output samples (maybe none)."""
         if self._flushed:
             raise RuntimeError("stream already flushed")
-        chunk = np.asarray(chunk, np.float32).reshape(-1)
+        chunk = check_chunk(chunk)
         self._sum_squares += float(np.square(chunk, dtype=np.float64).sum())
         self._received += len(chunk)
         scale = self._scale()
