@@ -496,3 +496,29 @@ def test_a_refused_chunk_leaves_every_stream_usable(transcriber, bad):
                              strict=True):
         np.testing.assert_array_equal(expected, got)
     assert _fed(transcriber.streamer(), pieces) == _fed(transcriber.streamer(), pieces, bad)
+
+
+@pytest.mark.parametrize("rate", [44101, 47999])
+def test_live_streams_at_odd_rates_resample_with_bounded_memory(rate):
+    """A client may name any rate from 8 to 48 kHz (``/v1/stream?sample_rate=``): the live path's
+    resampler must not build a kernel that grows with the rates' ratio (about 6 GB at 44101 Hz)."""
+    code = f"""
+import numpy as np
+from workbench.live import LiveStream
+stream = LiveStream(keep=True)
+tone = np.sin(2 * np.pi * 440 * np.arange({rate}) / {rate}).astype(np.float32)
+for piece in np.array_split(tone, 10):
+    stream.feed(piece, rate={rate})
+stream.finish()
+out = stream.raw.array
+print(len(out), int(np.argmax(np.abs(np.fft.rfft(out[:16000])))))
+"""
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (TORCH_ONLY_MEMORY, TORCH_ONLY_MEMORY))
+
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            preexec_fn=limit, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-500:]
+    length, peak = map(int, result.stdout.split())
+    assert abs(length - 16000) <= 2 and abs(peak - 440) <= 2

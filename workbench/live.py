@@ -1,6 +1,6 @@
 """One live stream, whoever drives it: the notebook, the CLI's microphone mode, the server.
 
-PCM chunks at any rate become 16 kHz through one seamless :class:`LiveResampler`
+PCM chunks at any rate become 16 kHz through one seamless stream resampler
 per rate; the causal denoiser runs at dry 0 (running-RMS normaliser) and its
 output ``d`` is mixed with the raw samples ``x`` it covers,
 
@@ -18,9 +18,8 @@ import time
 import numpy as np
 
 from .asr import Transcriber, TranscriptEvent
-from .audio import SAMPLE_RATE, pcm16_samples
+from .audio import SAMPLE_RATE, pcm16_samples, stream_resampler
 from .denoise import DEFAULT_DRY, Denoiser, mix
-from .live_resample import LiveResampler
 
 LIVE_HOP_MS = 64.0   # the denoiser's hop for live audio (real time on this kind of CPU)
 LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
@@ -89,7 +88,7 @@ class LiveStream:
         self.raw = Buffer() if keep else None
         self.denoised = Buffer() if keep and denoiser is not None else None
         self._unmixed = np.zeros(0, np.float32)  # raw samples the denoiser has not yet answered
-        self._resampler: LiveResampler | None = None
+        self._resampler = None  # stream_resampler(rate) of the current input rate
         self.received = 0                        # 16 kHz samples so far
         self.level = 0.0
         self.denoise_time, self.asr_time = Timer(), Timer()
@@ -108,7 +107,7 @@ class LiveStream:
         if self._resampler is None or self._resampler.rate != rate:
             if self._resampler is not None:
                 events += self._process(self._resampler.flush())
-            self._resampler = LiveResampler(rate)
+            self._resampler = stream_resampler(rate)
         return events + self._process(self._resampler.feed(samples))
 
     def finish(self) -> list[TranscriptEvent]:

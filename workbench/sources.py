@@ -10,9 +10,8 @@ from typing import Iterator
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, chunks, load_audio, pcm16_samples
+from .audio import SAMPLE_RATE, chunks, load_audio, pcm16_samples, stream_resampler
 from .errors import MicrophoneUnavailable
-from .live_resample import LiveResampler
 
 
 class FileSource:
@@ -117,7 +116,7 @@ class MicrophoneSource:
             except OSError as error:
                 raise MicrophoneUnavailable(f"cannot open microphone '{self.name}': {error}") from None
             self._running = True
-            resampler = LiveResampler(rate)  # one for the whole stream: no seams between chunks
+            resampler = stream_resampler(rate)  # one for the whole stream: no seams between chunks
             try:
                 while self._running:
                     yield resampler.feed(pcm16_samples(stream.read(frames, exception_on_overflow=False)))
