@@ -407,6 +407,7 @@ def test_terminal_output_has_no_control_characters_and_allocation_failures_are_r
 # -- 7. app panels -------------------------------------------------------------
 def test_restricted_paths_reveal_nothing(monkeypatch, tmp_path):
     from workbench.errors import WorkbenchError
+    from workbench.paths import ROOT
     from workbench.widgets.trust import checked_path, writable_path
 
     monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
@@ -417,6 +418,9 @@ def test_restricted_paths_reveal_nothing(monkeypatch, tmp_path):
             checked_path(text)
         messages.add(str(refused.value))
     assert len(messages) == 1
+    assert checked_path("audio_example/clean.wav").name == "clean.wav"
+    monkeypatch.chdir(ROOT / "notebooks")  # where Voilà runs the app: its fields show "../checkpoint/..."
+    assert checked_path("../checkpoint/asr.nemo") == (ROOT / "checkpoint" / "asr.nemo").resolve()
     assert checked_path("audio_example/clean.wav").name == "clean.wav"
     with pytest.raises(WorkbenchError, match="plain file name"):
         writable_path("../.bashrc")

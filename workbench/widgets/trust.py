@@ -30,11 +30,11 @@ def checked_path(text: str, what: str = "file") -> Path:
     path = Path(text.strip()).expanduser()
     if not restricted():
         return path
-    resolved = path if path.is_absolute() else ROOT / path
-    resolved = resolved.resolve()
-    if not (any(resolved.is_relative_to(folder.resolve()) for folder in APP_FOLDERS) and resolved.exists()):
-        raise WorkbenchError(f"no such {what} in the workbench's folders (audio_example/, checkpoint/, results/)")
-    return resolved
+    # relative: to the working directory (the app's own fields show paths so) or to the project
+    for candidate in (path.resolve(), (ROOT / path).resolve()):
+        if any(candidate.is_relative_to(folder.resolve()) for folder in APP_FOLDERS) and candidate.exists():
+            return candidate
+    raise WorkbenchError(f"no such {what} in the workbench's folders (audio_example/, checkpoint/, results/)")
 
 
 def writable_path(text: str) -> Path:
