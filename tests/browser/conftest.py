@@ -146,3 +146,15 @@ def pytest_runtest_makereport(item, call):
     if report.when == "call" and report.failed:
         item.stash[FAILED] = True
     return report
+
+
+@pytest.fixture
+def screenshot(request, tmp_path):
+    """Save a screenshot of ``locator`` as NAME.png (in --screenshots DIR when given)."""
+    folder = request.config.getoption("--screenshots")
+    folder = tmp_path if folder is None else request.config.rootpath / folder
+
+    def save(locator, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        locator.screenshot(path=str(folder / f"{name}.png"))
+    return save

@@ -27,17 +27,6 @@ def service(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture
-def screenshot(request, tmp_path):
-    folder = request.config.getoption("--screenshots")
-    folder = tmp_path if folder is None else request.config.rootpath / folder
-
-    def save(locator, name: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        locator.screenshot(path=str(folder / f"{name}.png"))
-    return save
-
-
 def open_page(page, service) -> None:
     page.goto(f"{service.url}/?token={service.token}")
     page.wait_for_function("/asr\\.nemo/.test(document.getElementById('models').innerText)", timeout=LOAD_TIMEOUT_MS)

@@ -21,18 +21,6 @@ MIC_WAV = EXAMPLES_DIR / "clean.wav"
 MIC_MAX_CER = 0.35
 
 
-@pytest.fixture
-def screenshot(request, tmp_path):
-    """Save a screenshot of ``locator`` as NAME.png (in --screenshots DIR when given)."""
-    folder = request.config.getoption("--screenshots")
-    folder = tmp_path if folder is None else request.config.rootpath / folder
-
-    def save(locator, name: str) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        locator.screenshot(path=str(folder / f"{name}.png"))
-    return save
-
-
 # -- page helpers -------------------------------------------------------
 def wait_for_workbench(page) -> None:
     """The workbench is displayed and its models are loaded."""
