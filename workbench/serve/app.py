@@ -196,7 +196,7 @@ class Service:
     async def recognize_json(self, request: Request, note: dict) -> Response:
         params = request.query_params
         rate = protocols.sample_rate(params, self.engine.sample_rate)
-        dry, use_lm = protocols.dry(params, self.engine.dry), protocols.use_lm(params)
+        dry, use_lm = self._decoding(params)
         body = await self._body(request)
         samples = await asyncio.to_thread(protocols.recognize_body, body)
         if not len(samples):
@@ -210,7 +210,7 @@ class Service:
 
     async def recognize_file(self, request: Request, note: dict) -> Response:
         params = request.query_params
-        dry, use_lm = protocols.dry(params, self.engine.dry), protocols.use_lm(params)
+        dry, use_lm = self._decoding(params)
         form = protocols.output_format(params)
         body = await self._body(request)
         if not body:
@@ -288,6 +288,19 @@ class Service:
             raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
         return message
 
+    def _decoding(self, params) -> tuple[float, bool]:
+        """``?dry=`` and ``?lm=`` of a request, with the server's defaults."""
+        return protocols.dry(params, self.engine.dry), protocols.use_lm(params)
+
+    @staticmethod
+    def _sender(websocket: WebSocket, note: dict, frame):
+        """``send(events)``: each event as the JSON text frame ``frame(event)``, finals counted for the log."""
+        async def send(events: list[TranscriptEvent]) -> None:
+            for event in events:
+                note["finals"] = note.get("finals", 0) + event.final
+                await websocket.send_text(json.dumps(frame(event), ensure_ascii=False))
+        return send
+
     def _count(self, note: dict, seconds: float) -> None:
         """Add ``seconds`` of received audio; past the limit the stream is refused."""
         note["audio_s"] = note.get("audio_s", 0.0) + seconds
@@ -298,13 +311,10 @@ class Service:
         """``/v1/stream``: binary PCM16 frames at ``?sample_rate``, then ``{"event": "end"}``."""
         params = websocket.query_params
         rate = protocols.sample_rate(params, self.engine.sample_rate)
-        dry, use_lm = protocols.dry(params, self.engine.dry), protocols.use_lm(params)
+        dry, use_lm = self._decoding(params)
         note["rate"] = rate
 
-        async def send(events: list[TranscriptEvent]) -> None:
-            for event in events:
-                note["finals"] = note.get("finals", 0) + event.final
-                await websocket.send_text(json.dumps(event.to_dict(), ensure_ascii=False))
+        send = self._sender(websocket, note, TranscriptEvent.to_dict)
 
         feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send)
         try:
@@ -325,14 +335,10 @@ class Service:
         """``/recognize``: ``{"state": 0|1, "data"}`` frames; a final when speech turns to silence."""
         params = websocket.query_params
         rate = protocols.sample_rate(params, self.engine.sample_rate)
-        dry, use_lm = protocols.dry(params, self.engine.dry), protocols.use_lm(params)
+        dry, use_lm = self._decoding(params)
         note["rate"] = rate
 
-        async def send(events: list[TranscriptEvent]) -> None:
-            for event in events:
-                note["finals"] = note.get("finals", 0) + event.final
-                await websocket.send_text(json.dumps({"text": event.text, "final": event.final},
-                                                     ensure_ascii=False))
+        send = self._sender(websocket, note, lambda event: {"text": event.text, "final": event.final})
 
         feeder = None
         try:
