@@ -123,7 +123,7 @@ def stream_resampler(rate: int, target: int = SAMPLE_RATE):
 
 @contextlib.contextmanager
 def quiet_c_stderr():
-    """Silence C-level stderr for a moment (decoders such as libmpg123 print there)."""
+    """Silence C-level stderr for a moment (libmpg123 and PortAudio's device probing print there)."""
     try:
         saved = os.dup(2)
     except OSError:  # no stderr at all

@@ -3,14 +3,12 @@
 :class:`MicrophoneSource` reads PortAudio (pyaudio); :class:`FileSource`
 delivers a file through the same interface, optionally at real-time pace.
 """
-import contextlib
-import os
 import time
 from typing import Iterator
 
 import numpy as np
 
-from .audio import SAMPLE_RATE, chunks, load_audio, pcm16_samples, stream_resampler
+from .audio import SAMPLE_RATE, chunks, load_audio, pcm16_samples, quiet_c_stderr, stream_resampler
 from .errors import MicrophoneUnavailable
 
 
@@ -39,19 +37,6 @@ _HOW_TO_FIX = ("connect a microphone (and install PortAudio: apt-get install por
                "or use a file or the browser recorder instead")
 
 
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Silence C-level stderr for a moment: PortAudio's ALSA/JACK probing prints there."""
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 def _pyaudio():
     try:
         import pyaudio
@@ -63,7 +48,7 @@ def _pyaudio():
 def _port_audio():
     """A started PortAudio (``pyaudio.PyAudio``), without its device-probing noise."""
     pyaudio = _pyaudio()
-    with _quiet_stderr():
+    with quiet_c_stderr():  # PortAudio's ALSA/JACK probing prints there
         return pyaudio.PyAudio()
 
 
