@@ -526,3 +526,20 @@ print(len(out), int(np.argmax(np.abs(np.fft.rfft(out[:16000])))))
     assert result.returncode == 0, result.stderr[-500:]
     length, peak = map(int, result.stdout.split())
     assert abs(length - 16000) <= 2 and abs(peak - 440) <= 2
+
+
+def test_a_hostile_reference_beside_audio_is_no_reference(tmp_path):
+    """A non-UTF-8, oversized, folder or FIFO ``.txt`` beside an audio file raised or blocked the
+    caller outside the source panel; now each is simply no reference."""
+    import os
+
+    from workbench.paths import MAX_REFERENCE_BYTES, reference_text
+
+    (tmp_path / "latin.txt").write_bytes("café".encode("latin-1"))
+    (tmp_path / "huge.txt").write_text("가" * MAX_REFERENCE_BYTES, encoding="utf-8")
+    (tmp_path / "folder.txt").mkdir()
+    os.mkfifo(tmp_path / "fifo.txt")
+    (tmp_path / "fine.txt").write_text(" 안녕하세요\n", encoding="utf-8")
+    for name in ("latin", "huge", "folder", "fifo", "absent"):
+        assert reference_text(tmp_path / f"{name}.wav") is None, name
+    assert reference_text(tmp_path / "fine.wav") == "안녕하세요"

@@ -96,10 +96,35 @@ def test_missing_model_is_one_clear_error(corpus, models, tmp_path):
         tuning.evaluate(corpus[0], [0.5], workers=0, **{**models, "asr": str(tmp_path / "x.nemo")})
     with pytest.raises(WorkbenchError, match="between 0 and 1"):
         tuning.evaluate(corpus[0], [1.5], workers=0, **models)
+
+
+def test_unreadable_files_are_reported_in_the_table_and_the_run_goes_on(corpus, models, tmp_path, capsys):
+    folder, _ = corpus
     (tmp_path / "text.wav").write_text("not audio")
-    (tmp_path / "text.txt").write_text("가", encoding="utf-8")
-    with pytest.raises(WorkbenchError, match="cannot decode"):
-        tuning.evaluate(tmp_path, [1.0], workers=0, progress=False, **models)
+    manifest = tmp_path / "manifest.json"
+    rows = [{"audio_filepath": str(folder / "utt0.wav"), "text": REFERENCES[0]},
+            {"audio_filepath": "gone.wav", "text": "가"}, {"audio_filepath": "text.wav", "text": "나"}]
+    manifest.write_text("\n".join(json.dumps(row, ensure_ascii=False) for row in rows), encoding="utf-8")
+    results = tuning.evaluate(manifest, [0.0, 1.0], workers=0, progress=False, **models)
+    errors = results.set_index("file").error
+    assert errors[str(tmp_path / "gone.wav")].str.contains("not found").all()
+    assert errors[str(tmp_path / "text.wav")].str.contains("cannot decode").all()
+    assert errors[str(folder / "utt0.wav")].isna().all()
+    summary = tuning.summarize(results)
+    assert list(summary.files) == [1, 1] and list(summary.failed) == [2, 2]
+    ok = results[results.error.isna()]
+    assert list(summary.cer) == pytest.approx(list(ok.char_edits / ok.ref_chars))
+
+    parser = argparse.ArgumentParser()
+    tuning.add_evaluate_arguments(parser)
+    common = ["--dry", "1", "--workers", "0", "--denoiser", models["denoiser"], "--asr", models["asr"]]
+    assert tuning.run_evaluate(parser.parse_args([str(manifest), *common])) == 0
+    printed = capsys.readouterr()
+    assert "best dry: 1" in printed.out and printed.err.count("skipped ") == 2
+    only_bad = tmp_path / "bad.json"
+    only_bad.write_text(json.dumps(rows[1]), encoding="utf-8")
+    assert tuning.run_evaluate(parser.parse_args([str(only_bad), *common])) == 2
+    assert capsys.readouterr().err.strip().endswith(f"no file of {only_bad} could be read")
 
 
 def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path, capsys):

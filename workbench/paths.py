@@ -7,6 +7,7 @@ CHECKPOINT_DIR = ROOT / "checkpoint"
 DEFAULT_DENOISER = CHECKPOINT_DIR / "denoiser.th"
 DEFAULT_ASR = CHECKPOINT_DIR / "asr.nemo"
 EXAMPLES_DIR = ROOT / "audio_example"
+MAX_REFERENCE_BYTES = 64 * 1024
 
 
 def examples() -> dict[str, Path]:
@@ -15,9 +16,16 @@ def examples() -> dict[str, Path]:
 
 
 def reference_text(audio_path) -> str | None:
-    """The reference transcript stored beside an audio file (``name.txt``), if any."""
+    """The reference transcript stored beside an audio file (``name.txt``), if any: a missing,
+    unreadable, non-UTF-8 or over-long (> 64 KiB) file is no reference, since it only costs the
+    error-rate line."""
     text = Path(audio_path).with_suffix(".txt")
-    return text.read_text(encoding="utf-8").strip() if text.is_file() else None
+    try:
+        if not text.is_file() or text.stat().st_size > MAX_REFERENCE_BYTES:
+            return None
+        return text.read_text(encoding="utf-8").strip()
+    except (UnicodeDecodeError, OSError):
+        return None
 
 
 def display_path(path) -> str:

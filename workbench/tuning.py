@@ -3,7 +3,8 @@
 Each file is denoised once, y = denoise(x), then re-mixed for every dry value,
 dry * x + (1 - dry) * y, and transcribed offline or with the buffered stream.
 Corpus rates pool the edits: CER = sum(char edits) / sum(reference chars)
-(NFC syllables, spaces ignored), WER likewise over words.
+(NFC syllables, spaces ignored), WER likewise over words. A file that cannot
+be read gets rows with its ``error`` and is left out of the corpus rates.
 
 Work is split per file and runs in local processes, or on a Dask cluster
 when a scheduler address is given; each worker process loads the models once.
@@ -26,12 +27,12 @@ from typing import Callable
 import pandas as pd
 
 from .asr.lm import LM_HELP, lm_choice
-from .errors import CheckpointError, WorkbenchError, out_of_memory
+from .errors import AudioError, CheckpointError, WorkbenchError, out_of_memory
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
 GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
 COLUMNS = ["file", *GRID_KEYS, "reference", "hypothesis", "cer", "wer",
-           "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s"]
+           "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s", "error"]
 DEFAULT_DRYS = (0.0, 0.05, 0.2, 0.5, 1.0)
 
 
@@ -109,7 +110,15 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
     if threads:
         torch.set_num_threads(threads)
     denoise, transcriber = load_models(denoiser, asr, device, lm)
-    audio = load_audio(item.audio)
+    try:
+        audio = load_audio(item.audio)
+    except AudioError as error:
+        return [{"file": item.audio, "decoding": "offline" if stream is None else "stream",
+                 "chunk_s": stream.chunk_s if stream else math.nan,
+                 "left_s": stream.left_s if stream else math.nan,
+                 "right_s": stream.right_s if stream else math.nan,
+                 "dry": float(dry), "reference": item.text, "error": str(error)}
+                for dry, stream in product(drys, streams)]
     denoised = denoise.denoise(audio) if any(d < 1.0 for d in drys) else audio
     reference = normalise(item.text)
     chars, words = ref_chars(reference), ref_words(reference)
@@ -162,12 +171,16 @@ def table(rows: list[dict]) -> pd.DataFrame:
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Corpus CER and WER per grid point: pooled edits over pooled reference length."""
-    grouped = results.groupby(GRID_KEYS, dropna=False, sort=True)
+    """Corpus CER and WER per grid point: pooled edits over pooled reference length, over the
+    files that could be read (``files``); ``failed`` counts the others."""
+    failed = results.error.notna()
+    grouped = results[~failed].groupby(GRID_KEYS, dropna=False, sort=True)
     totals = grouped[["char_edits", "ref_chars", "word_edits", "ref_words", "audio_s"]].sum()
     summary = pd.DataFrame({"cer": totals.char_edits / totals.ref_chars.clip(lower=1),
                             "wer": totals.word_edits / totals.ref_words.clip(lower=1),
                             "files": grouped.size(), "audio_s": totals.audio_s})
+    failures = results[failed].groupby(GRID_KEYS, dropna=False, sort=True).size()
+    summary["failed"] = failures.reindex(summary.index, fill_value=0)
     return summary.reset_index()
 
 
@@ -359,8 +372,12 @@ def run_evaluate(args) -> int:
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
+        for file, error in results[results.error.notna()].groupby("file").error.first().items():
+            print(f"skipped {file}: {error}", file=sys.stderr)
         summary = summarize(results)
-        if args.plot and not summary.empty:
+        if summary.empty:
+            raise WorkbenchError(f"no file of {args.source} could be read")
+        if args.plot:
             cer_plot(summary).savefig(args.plot, dpi=100)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -159,13 +159,10 @@ class Workbench:
             return
         try:
             path = checked_path(text, "audio file")
-            reference = paths.reference_text(path) if path.is_file() else None
         except WorkbenchError as error:
             self.source.fail(str(error))
             return
-        except (UnicodeDecodeError, OSError):
-            reference = None  # an unreadable reference only costs the CER line
-        self._open(lambda: load_audio(path), path.name, reference)
+        self._open(lambda: load_audio(path), path.name, paths.reference_text(path))
 
     def open_bytes(self, data: bytes, name: str = "upload") -> None:
         self._open(lambda: load_audio(data, name), name, None)

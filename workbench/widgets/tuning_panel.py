@@ -131,6 +131,10 @@ class TuningPanel(widgets.VBox):
             self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
                                  else f"done: {len(items)} files")
             self._show(results)
+            failed = results[results.error.notna()].groupby("file").error.first()
+            if len(failed):
+                self._error(f"{len(failed)} of {results.file.nunique()} files could not be read, "
+                            f"e.g. {failed.iloc[0]}")
         except WorkbenchError as error:
             self._error(str(error))
         except Exception as error:  # shown in the panel: a worker thread has nowhere else to report
@@ -147,6 +151,8 @@ class TuningPanel(widgets.VBox):
         if results.empty:
             return
         self.summary = tuning.summarize(results)
+        if self.summary.empty:
+            return
         self.table.value = self.summary.to_html(index=False, float_format=lambda v: f"{v:.4f}")
         with rc_context(style()):
             self.image.value = png(tuning.cer_plot(self.summary))
