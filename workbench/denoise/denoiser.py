@@ -69,9 +69,10 @@ class Denoiser:
         """
         stream = self.stream(dry, hop_ms=1000 * FILE_BLOCK_S, scale=scale)
         for block in blocks:
-            out = stream.feed(block)
-            if len(out):
-                yield self._checked(out)
+            for piece in chunks(block, FILE_BLOCK_S):  # a decoder's block can be a minute long
+                out = stream.feed(piece)
+                if len(out):
+                    yield self._checked(out)
         out = stream.flush()
         if len(out):
             yield self._checked(out)
