@@ -6,8 +6,10 @@ import torch
 
 from models import speechlike, tiny_demucs
 from workbench import CheckpointError, Denoiser, load_denoiser, mix
-from workbench.denoise import Demucs, load_demucs
-from workbench.denoise.checkpoint import _infer_kwargs
+from workbench.denoise import Demucs, load_demucs, save_package
+from workbench.denoise.checkpoint import DEMUCS_PARAMETERS, FLAGS, FLOAT_BOUNDS, INT_BOUNDS, _infer_kwargs
+from workbench.denoise.demucs import PRESETS
+from workbench.paths import DEFAULT_DENOISER
 
 
 def offline(model, audio):
@@ -43,8 +45,29 @@ def test_hyper_parameters_inferred_from_bare_state_dict(kwargs):
     inferred.load_state_dict(model.state_dict())
 
 
+def test_saved_package_keeps_every_setting(tmp_path):
+    model = tiny_demucs(glu=False, growth=1.5, floor=1e-4, normalize=False, rescale=0.2)
+    save_package(model, tmp_path / "odd.th")
+    assert load_demucs(tmp_path / "odd.th").init_kwargs == {**model.init_kwargs, "rescale": 0}
+
+
+def test_every_demucs_argument_is_bounded_on_load():
+    """A new Demucs argument is saved in packages automatically; the loader must check it too."""
+    assert set(DEMUCS_PARAMETERS) == {*INT_BOUNDS, *FLOAT_BOUNDS, *FLAGS, "rescale"}  # rescale: init only
+
+
+def test_presets():
+    assert {name: Demucs.preset(name).hidden for name in PRESETS} == dict(dns48=48, dns64=64, master64=64,
+                                                                           bundled=16)
+    assert Demucs.preset("bundled", depth=3).init_kwargs == {**Demucs(hidden=16).init_kwargs, "depth": 3}
+    bundled = load_demucs(DEFAULT_DENOISER)
+    assert bundled.init_kwargs == {**Demucs.preset("bundled").init_kwargs, "rescale": 0}
+    with pytest.raises(ValueError, match="unknown Demucs preset 'dns32'.*dns48"):
+        Demucs.preset("dns32")
+
+
 def test_dns48_sized_state_dict_loads(tmp_path):
-    model = Demucs(hidden=48)
+    model = Demucs.preset("dns48")
     torch.save(model.state_dict(), tmp_path / "dns48.th")
     denoiser = load_denoiser(tmp_path / "dns48.th")
     assert 18_000_000 < denoiser.parameters < 19_500_000
@@ -82,9 +105,12 @@ def buffered(stream) -> int:
 def test_stream_memory_stays_bounded():
     stream = Denoiser(tiny_demucs()).stream(dry=0.0)
     chunk = speechlike(1.0)
-    sizes = [buffered(stream) for _ in range(30) if len(stream.feed(chunk))]
-    assert len(stream._raw) <= stream.latency
-    assert len(sizes) == 30 and max(sizes[10:]) <= max(sizes[:10])  # 16000 % hop repeats within 8 feeds
+    answered, sizes = [], []
+    for _ in range(30):
+        answered.append(len(stream.feed(chunk)))
+        sizes.append(buffered(stream))
+    assert 30 * len(chunk) - sum(answered) <= stream.latency  # input not yet answered
+    assert min(answered) > 0 and max(sizes[10:]) <= max(sizes[:10])  # 16000 % hop repeats within 8 feeds
 
 
 def test_running_scale_stream_tracks_offline():

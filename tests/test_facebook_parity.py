@@ -44,10 +44,22 @@ def test_facebook_state_dict_and_package_load_unchanged(dns48, facebook, tmp_pat
 def test_our_package_loads_in_facebook_code(dns48, facebook, tmp_path):
     from workbench.denoise import Demucs, save_package
 
-    ours = Demucs(hidden=48)
+    ours = Demucs.preset("dns48")
     ours.load_state_dict(dns48.state_dict())
     save_package(ours, tmp_path / "ours.th")
     package = torch.load(tmp_path / "ours.th", weights_only=False)  # facebook's loader trusts the pickle
     theirs = facebook.utils.deserialize_model(package)
     assert type(theirs) is facebook.demucs.Demucs
     assert same_output(theirs.eval(), dns48) == 0.0
+
+
+@pytest.mark.parametrize("name", ["dns48", "dns64", "master64"])
+def test_presets_are_facebooks_released_models(facebook, name):
+    import denoiser.pretrained
+    from workbench.denoise import Demucs
+
+    theirs = getattr(denoiser.pretrained, name)(pretrained=False)  # builds the model, downloads nothing
+    ours = Demucs.preset(name)
+    assert ours.init_kwargs == {**ours.init_kwargs, **theirs._init_args_kwargs[1]}
+    assert ({key: value.shape for key, value in ours.state_dict().items()}
+            == {key: value.shape for key, value in theirs.state_dict().items()})

@@ -9,12 +9,41 @@ downsampled and scaled back:
 
     y = s * D(E(up(x / (floor + s))))    with s = std(x)
 """
+import functools
+import inspect
 import math
 
 import torch
 from torch import nn
 
 from .resample import downsample2, upsample2
+
+# Named settings (the rest are the defaults: causal, resample 4, 16 kHz). facebook's released
+# weights (its ``pretrained.py``) and the model the workbench trains and bundles.
+PRESETS = {
+    "dns48": dict(hidden=48),
+    "dns64": dict(hidden=64),
+    "master64": dict(hidden=64),
+    "bundled": dict(hidden=16),
+}
+
+
+def records_arguments(init):
+    """Decorate ``__init__`` so that ``self.init_kwargs`` holds every argument, by name, defaults filled in.
+
+    facebook's ``capture_init`` idea: a checkpoint that stores ``init_kwargs`` rebuilds the same
+    model, and an argument added to ``__init__`` is stored without being listed anywhere.
+    """
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def recorded(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        init(self, *args, **kwargs)
+        self.init_kwargs = dict(list(bound.arguments.items())[1:])  # all but self
+
+    return recorded
 
 
 class BLSTM(nn.Module):
@@ -33,16 +62,16 @@ class BLSTM(nn.Module):
 
 
 class Demucs(nn.Module):
-    """Demucs U-Net; see facebook's ``denoiser.demucs.Demucs`` for the argument meanings."""
+    """Demucs U-Net; see facebook's ``denoiser.demucs.Demucs`` for the argument meanings.
 
+    ``init_kwargs`` holds every constructor argument (what checkpoints store).
+    """
+
+    @records_arguments
     def __init__(self, chin=1, chout=1, hidden=48, depth=5, kernel_size=8, stride=4,
                  causal=True, resample=4, growth=2, max_hidden=10_000, normalize=True,
                  glu=True, rescale=0.1, floor=1e-3, sample_rate=16_000):
         super().__init__()
-        self.init_kwargs = dict(
-            chin=chin, chout=chout, hidden=hidden, depth=depth, kernel_size=kernel_size,
-            stride=stride, causal=causal, resample=resample, growth=growth, max_hidden=max_hidden,
-            normalize=normalize, glu=glu, rescale=rescale, floor=floor, sample_rate=sample_rate)
         if resample not in (1, 2, 4):
             raise ValueError("resample must be 1, 2 or 4")
         self.chin, self.chout, self.hidden = chin, chout, hidden
@@ -68,6 +97,13 @@ class Demucs(nn.Module):
         self.lstm = BLSTM(chin, bi=not causal)
         if rescale:
             self._rescale(rescale)
+
+    @classmethod
+    def preset(cls, name: str, **overrides) -> "Demucs":
+        """A freshly initialised Demucs with the settings ``PRESETS[name]``, then ``overrides``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown Demucs preset {name!r} (known: {', '.join(PRESETS)})")
+        return cls(**{**PRESETS[name], **overrides})
 
     def _rescale(self, reference):
         """Scale initial conv weights so their std is sqrt(std/reference) (facebook's init)."""
