@@ -121,7 +121,7 @@ def main() -> None:
     from denoiser.demucs import Demucs as FacebookDemucs
 
     reference = FacebookDemucs(hidden=48).eval()
-    model = Demucs(hidden=48).eval()
+    model = Demucs.preset("dns48").eval()
     model.load_state_dict(reference.state_dict())
     exact, quantized = Denoiser(model), Denoiser(model, quantize=True)
     audio = (np.random.default_rng(0).standard_normal(int(args.seconds * 16000)) * 0.1).astype(np.float32)

@@ -47,7 +47,7 @@ def random_models(folder: Path) -> tuple[str, str]:
     from workbench.denoise import Demucs, save_package
 
     torch.manual_seed(0)
-    save_package(Demucs(hidden=48), folder / "dns48.th")
+    save_package(Demucs.preset("dns48"), folder / "dns48.th")
     EncDecCTCModel(cfg=conformer_ctc_config(JAMO_LABELS, d_model=176, n_layers=16)).save_to(str(folder / "ctc.nemo"))
     return str(folder / "dns48.th"), str(folder / "ctc.nemo")
 

@@ -140,7 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
     audio = (np.random.default_rng(0).standard_normal(int(args.seconds * 16000)) * 0.1).astype(np.float32)
-    demucs = Demucs(hidden=48).eval()
+    demucs = Demucs.preset("dns48").eval()
     denoisers = {"float": Denoiser(demucs, name="random dns48"), "int8": Denoiser(demucs, quantize=True)}
     with tempfile.TemporaryDirectory() as folder:
         path = conformer_120m(Path(folder))

@@ -48,7 +48,7 @@ def random_models(folder: Path) -> tuple[Denoiser, object]:
     from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
 
     torch.manual_seed(0)
-    denoiser = Denoiser(Demucs(hidden=48), name="random dns48")
+    denoiser = Denoiser(Demucs.preset("dns48"), name="random dns48")
     path = folder / "conformer.nemo"
     EncDecCTCModel(cfg=conformer_ctc_config(JAMO_LABELS, d_model=176, n_layers=16)).save_to(str(path))
     return denoiser, load_transcriber(path)

@@ -52,7 +52,7 @@ def main() -> None:
         if not denoiser.is_file():
             torch.manual_seed(0)
             denoiser = Path(folder) / "random.th"
-            save_package(Demucs(hidden=16), denoiser)
+            save_package(Demucs.preset("bundled"), denoiser)
         wav = Path(folder) / "bench.wav"
         soundfile.write(wav, test_audio(args.audio, args.seconds), 16000)
         bench = Workbench(denoiser=denoiser, asr=Path(folder) / "no-asr.nemo", examples={"bench": wav})
