@@ -5,21 +5,23 @@ their gcd computes, for every block k of ``a`` input samples, ``b`` outputs
 
     y[k*b + i] = sum_t x[k*a - W + t] * h_i[t],   t in [0, 2W + a)
 
-with W = ceil(zeros * a / (rolloff * min(a, b))) and the signal padded by
+with W = ceil(zeros * a / (rolloff * min(a, b))) (julius' ``zeros`` = 24 sinc zero
+crossings and ``rolloff`` = 0.945 of the lower Nyquist frequency) and the signal padded by
 replicating its first and last samples. Resampling each chunk on its own
 would pad every chunk's edges; here the stream keeps the last input samples
 that future blocks need, so a block is computed once its 2W + a inputs have
 arrived (a delay of W + a input samples) and :meth:`flush` pads the end as
 the offline call does.
 """
-from math import gcd
+from math import ceil, gcd
 
 import julius
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .audio import SAMPLE_RATE, AudioError
+from .audio import SAMPLE_RATE
+from .errors import AudioError
 
 
 class LiveResampler:
@@ -34,7 +36,8 @@ class LiveResampler:
         self.same = self.a == self.b
         if not self.same:
             self.resampler = julius.ResampleFrac(self.a, self.b)
-            self.width = self.resampler._width  # W above: the kernel spans 2W + a inputs
+            zeros, rolloff = self.resampler.zeros, self.resampler.rolloff
+            self.width = ceil(zeros * self.a / (min(self.a, self.b) * rolloff))  # W above: the kernel spans 2W + a
         self.received = self.emitted = 0
         self._window = None  # inputs from the next block's first tap on
 
