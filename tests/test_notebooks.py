@@ -33,3 +33,21 @@ def test_notebook_runs_and_shows_no_error(notebook):
     book.cells.append(nbformat.v4.new_code_cell(NO_ERROR_SHOWN))
     NotebookClient(book, timeout=900, kernel_name="python3",
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
+
+
+@pytest.mark.slow
+def test_ctc_notebook_dry_sweep_runs_from_its_panel():
+    """The notebook only builds the sweep panel (Run All does not wait for a sweep); here its sweep runs."""
+    import ipywidgets
+
+    from workbench import tuning
+    from workbench.paths import EXAMPLES_DIR
+    from workbench.widgets.tuning_panel import tuning_panel
+
+    slider = ipywidgets.FloatSlider(value=0.3)
+    panel = tuning_panel(slider=slider)  # as the notebook builds it: bundled models, the example recordings
+    panel.run(wait=True)  # what its Run button starts
+    assert panel.status.value == f"done: {len(list(EXAMPLES_DIR.glob('*.wav')))} files", panel.status.value
+    assert sorted(panel.summary.dry) == sorted(tuning.DEFAULT_DRYS)
+    panel.use_button.click()
+    assert slider.value == panel.best_dry
