@@ -147,6 +147,7 @@ def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path
     assert error.startswith("error: evaluation set not found") and "\n" not in error
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_local_table(corpus, models):
     from distributed import Client, LocalCluster
 

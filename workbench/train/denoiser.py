@@ -92,7 +92,7 @@ class PairSampler:
 
 def build_model(hidden=16, depth=5):
     from ..denoise.demucs import Demucs
-    return Demucs(hidden=hidden, depth=depth, causal=True, resample=4, sample_rate=SAMPLE_RATE)
+    return Demucs.preset("bundled", hidden=hidden, depth=depth)
 
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
