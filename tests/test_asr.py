@@ -1,3 +1,4 @@
+import dataclasses
 import unicodedata
 
 import numpy as np
@@ -7,6 +8,7 @@ from models import non_ctc_nemo, speechlike
 from workbench import CheckpointError, DeviceError, load_transcriber
 from workbench.asr.ctc import GreedySearch, Segmenter, collapse
 from workbench.asr.hangul import compose
+from workbench.asr.stream import StreamConfig
 
 BLANK = 9
 
@@ -51,16 +53,28 @@ def test_jamo_compose_into_syllables_and_leftovers_into_letters():
     assert compose("\u1100 \u1161\u11a8 \u1112\u1161\u11ab") == "ㄱ ㅏㄱ 한"
 
 
+def test_stream_config_refuses_sizes_a_stream_cannot_have():
+    assert StreamConfig() == StreamConfig(chunk_s=1.0, left_s=2.0, right_s=0.5)
+    assert StreamConfig(0.04, 0.0, 0.0).left_s == 0.0  # no context is a valid choice
+    for sizes in (dict(chunk_s=0.0), dict(chunk_s=-1.0), dict(left_s=-0.5), dict(right_s=float("nan")),
+                  dict(left_s=float("inf"))):
+        name = next(iter(sizes))
+        with pytest.raises(ValueError, match=f"^{name}: expected a finite number of seconds"):
+            StreamConfig(**sizes)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        StreamConfig().chunk_s = 2.0
+
+
 def test_one_chunk_stream_equals_offline(transcriber):
     audio = speechlike(3.0, seed=4)
-    events = list(transcriber.stream(np.array_split(audio, 17), chunk_s=4.0, endpoint_s=0.4))
+    events = list(transcriber.stream(np.array_split(audio, 17), config=StreamConfig(chunk_s=4.0), endpoint_s=0.4))
     finals = [e.text for e in events if e.final]
     assert " ".join(finals).replace(" ", "") == transcriber.transcribe(audio).replace(" ", "")
 
 
 def test_event_sequence_and_timing(transcriber):
     audio = speechlike(6.0, seed=5)
-    streamer = transcriber.streamer(chunk_s=0.64, left_s=1.28, right_s=0.32, endpoint_s=0.16)
+    streamer = transcriber.streamer(StreamConfig(chunk_s=0.64, left_s=1.28, right_s=0.32), endpoint_s=0.16)
     seen, events = 0, []
     for piece in np.array_split(audio, 60):
         new = streamer.feed(piece)
@@ -86,7 +100,7 @@ def test_cost_is_linear_in_stream_length(transcriber, monkeypatch):
     lengths = []
     original = transcriber.log_probs
     monkeypatch.setattr(transcriber, "log_probs", lambda audio: lengths.append(len(audio)) or original(audio))
-    streamer = transcriber.streamer(chunk_s=0.64, left_s=1.28, right_s=0.32)
+    streamer = transcriber.streamer(StreamConfig(chunk_s=0.64, left_s=1.28, right_s=0.32))
     for piece in np.array_split(speechlike(10.0), 100):
         streamer.feed(piece)
     streamer.flush()
@@ -97,7 +111,7 @@ def test_cost_is_linear_in_stream_length(transcriber, monkeypatch):
 
 def test_short_and_trailing_audio_is_not_lost(transcriber):
     audio = speechlike(1.3, seed=6)
-    streamer = transcriber.streamer(chunk_s=1.0, right_s=0.5)
+    streamer = transcriber.streamer(StreamConfig(chunk_s=1.0, right_s=0.5))
     assert streamer.feed(audio) == []  # the first chunk still waits for its right context
     streamer.flush()
     assert streamer.decoded_s == pytest.approx(1.3)

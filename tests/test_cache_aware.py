@@ -10,7 +10,7 @@ from workbench.asr import CTCStream
 from workbench.asr.cache_aware import CacheAwareStream, LogMelStream, trained_for_cache_aware
 from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
 from workbench.asr.lm import LabelLM
-from workbench.asr.stream import TextEvents
+from workbench.asr.stream import StreamConfig, TextEvents
 from workbench.train.lm import label_ids
 
 # Streamed and offline posteriors are the same sums in float32 over differently shaped
@@ -142,7 +142,7 @@ def test_choice_follows_the_model_config(cache_aware, transcriber):
     assert cache_aware.cache_aware and not transcriber.cache_aware
     assert isinstance(cache_aware.streamer(), CacheAwareStream)
     assert isinstance(transcriber.streamer(), CTCStream)
-    assert isinstance(cache_aware.streamer(chunk_s=0.64, cache_aware=False), CTCStream)
+    assert isinstance(cache_aware.streamer(StreamConfig(chunk_s=0.64), cache_aware=False), CTCStream)
     with pytest.raises(ValueError, match="not trained for cache-aware streaming"):
         transcriber.streamer(cache_aware=True)
 
@@ -172,7 +172,7 @@ def test_teaching_steps_observe_the_stream(cache_aware):
     assert steps[0].start == 0 and steps[-1].end == len(audio)
     for before, after in zip(steps, steps[1:]):
         assert after.start == before.end == before.start + 7 * cache_aware.frame_samples
-        assert after.left == max(0, after.start - 14 * cache_aware.frame_samples)
+        assert after.context_start == max(0, after.start - 14 * cache_aware.frame_samples)
     assert all(0 < step.wait_s <= cache_aware.streamer().latency_s for step in steps)
 
 

@@ -7,6 +7,7 @@ import pytest
 from models import speechlike, tiny_demucs
 
 from workbench import AudioError, Denoiser, mix, pcm16_to_float
+from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.live import LiveStream, PendingChunks
 
@@ -21,8 +22,8 @@ class RecordingTranscriber:
     def __init__(self):
         self.fed = []
 
-    def streamer(self, **options):
-        self.options = options
+    def streamer(self, config, **options):
+        self.options = {"config": config, **options}
         return self
 
     def feed(self, chunk):
@@ -55,7 +56,7 @@ def test_pcm_chunks_at_any_rate_give_the_whole_recording_resampled_and_its_trans
 def test_denoised_output_is_mixed_with_the_raw_samples_it_answers():
     denoiser, recogniser = Denoiser(tiny_demucs()), RecordingTranscriber()
     audio = speechlike(2.0, seed=3)
-    stream = LiveStream(recogniser, denoiser, dry=0.3, keep=True, chunk_s=0.5)
+    stream = LiveStream(recogniser, denoiser, dry=0.3, keep=True, config=StreamConfig(chunk_s=0.5))
     reference = denoiser.stream(0.0)
     expected = []
     for piece in chunks(audio, 0.1):
@@ -67,7 +68,7 @@ def test_denoised_output_is_mixed_with_the_raw_samples_it_answers():
     assert len(stream.denoised) == len(stream.raw) == len(audio)
     np.testing.assert_allclose(stream.denoised.array, denoised, atol=1e-6)
     np.testing.assert_allclose(recogniser.audio, mix(audio, denoised, 0.3), atol=1e-6)
-    assert recogniser.options == {"use_lm": True, "chunk_s": 0.5}
+    assert recogniser.options == {"use_lm": True, "config": StreamConfig(chunk_s=0.5)}
 
 
 def test_a_new_dry_applies_to_the_samples_mixed_after_it():

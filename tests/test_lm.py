@@ -7,6 +7,7 @@ from workbench import CheckpointError, load_transcriber
 from workbench.asr.config import JAMO_LABELS
 from workbench.asr.ctc import GreedySearch, PrefixBeamSearch, Segmenter
 from workbench.asr.lm import LabelLM, lm_beside
+from workbench.asr.stream import StreamConfig
 from workbench.train.lm import label_ids
 
 BLANK = 3  # labels a, b, c, then blank
@@ -100,7 +101,7 @@ def test_stream_with_lm_equals_offline_with_lm(char_nemo, jamo_lm):
     scores = transcriber.log_probs(audio)
     assert isinstance(transcriber.search(), PrefixBeamSearch)
     assert isinstance(transcriber.search(use_lm=False), GreedySearch)
-    events = list(transcriber.stream(np.array_split(audio, 17), chunk_s=4.0, endpoint_s=10.0))
+    events = list(transcriber.stream(np.array_split(audio, 17), config=StreamConfig(chunk_s=4.0), endpoint_s=10.0))
     assert [e.text for e in events if e.final] == [transcriber.decode(scores)]
     segmenter = Segmenter(transcriber.search(), transcriber.blank, endpoint_frames=10_000)
     assert segmenter.push(scores[:20]) + segmenter.push(scores[20:]) == []

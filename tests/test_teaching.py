@@ -5,6 +5,7 @@ import soundfile
 from models import speechlike
 from workbench import teaching
 from workbench.asr.ctc import collapse
+from workbench.asr.stream import StreamConfig
 
 
 def test_token_spans_are_runs_of_one_non_blank_label():
@@ -45,18 +46,32 @@ def test_alignment_spans_give_the_offline_transcript(transcriber):
     assert len(align.path_labels) == len(align.path)
 
 
+def test_merging_repeats_goes_by_label_id_not_by_the_label_shown(transcriber):
+    """Initial ᄀ and final ᆨ both show as ㄱ; side by side in the path they are two tokens
+    (as in 국가), so merging repeats keeps both."""
+    labels = list(transcriber.model.decoder.vocabulary)
+    initial, final = labels.index("\u1100"), labels.index("\u11a8")
+    path = [transcriber.blank, final, final, initial, transcriber.blank, initial]
+    log_probs = np.log(np.full((len(path), transcriber.blank + 1), 1e-3))
+    log_probs[np.arange(len(path)), path] = 0.0
+    align = teaching.alignment(transcriber, log_probs)
+    assert align.merged_labels == [teaching.BLANK_LABEL, "ㄱ", "ㄱ", teaching.BLANK_LABEL, "ㄱ"]
+    assert align.kept_labels == ["ㄱ", "ㄱ", "ㄱ"] and len(align.kept_labels) == len(collapse(path, transcriber.blank))
+
+
 @pytest.mark.parametrize("chunk_s, left_s, right_s", [(1.0, 2.0, 0.5), (0.4, 0.4, 0.0)])
 def test_stream_steps_reproduce_the_stream(transcriber, chunk_s, left_s, right_s):
     audio = speechlike(3.3, seed=2)
-    steps = teaching.stream_steps(transcriber, audio, chunk_s, left_s, right_s)
-    stream = transcriber.streamer(chunk_s, left_s, right_s)
-    finals = [e.text for e in transcriber.stream([audio], chunk_s=chunk_s, left_s=left_s, right_s=right_s) if e.final]
+    config = StreamConfig(chunk_s, left_s, right_s)
+    steps = teaching.stream_steps(transcriber, audio, config)
+    stream = transcriber.streamer(config)
+    finals = [e.text for e in transcriber.stream([audio], config=config) if e.final]
     assert steps[-1].hypothesis.replace(" ", "") == "".join(finals).replace(" ", "")
     assert steps[0].start == 0 and steps[-1].end == len(audio)
     for before, after in zip(steps, steps[1:]):
         assert after.start == before.end == before.start + stream.chunk
     for step in steps[:-1]:
-        assert step.left == max(0, step.start - stream.left)
+        assert step.context_start == max(0, step.start - stream.left)
         assert step.wait_s == pytest.approx(min(stream.chunk + stream.right, len(audio) - step.start) / 16000)
     path = np.concatenate([step.path for step in steps])
     assert transcriber.text(collapse(path, transcriber.blank)) == steps[-1].hypothesis
@@ -87,7 +102,7 @@ def test_views_draw_and_follow_their_controls(view_options):
     align.words.children[0].click()
     assert bytes(align.player.value).startswith(b"RIFF") and align.player.loop is False
 
-    stream = StreamingView(chunk_s=0.48, left_s=0.48, right_s=0.24, **view_options)
+    stream = StreamingView(StreamConfig(chunk_s=0.48, left_s=0.48, right_s=0.24), **view_options)
     assert stream.step.max == 4  # 2 s in chunks of 0.48 s
     stream.step.value = 2
     assert "step 3" in stream.text.value and stream.text.value.count("step") == 3

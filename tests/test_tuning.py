@@ -8,6 +8,7 @@ import soundfile
 
 from models import speechlike
 from workbench import load_audio, tuning
+from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.errors import WorkbenchError
 from workbench.metrics import cer, wer
@@ -49,7 +50,7 @@ def test_folder_and_manifest_list_the_same_items(corpus, tmp_path):
 
 def test_grid_rows_match_direct_decoding(corpus, models, transcriber, demucs_files):
     folder, _ = corpus
-    stream = tuning.Stream(0.4, 0.8, 0.2)
+    stream = StreamConfig(0.4, 0.8, 0.2)
     arrived = []
     results = tuning.evaluate(folder, [0.0, 0.5, 1.0], [None, stream], workers=0, on_rows=arrived.append,
                               progress=False, **models)
@@ -67,9 +68,17 @@ def test_grid_rows_match_direct_decoding(corpus, models, transcriber, demucs_fil
     denoiser, _ = load_models(models["denoiser"], models["asr"], "cpu")
     half = denoiser.enhance(audio, 0.5)
     assert rows.loc[("offline", 0.5)].hypothesis == transcriber.transcribe(half)
-    finals = [e.text for e in transcriber.stream(chunks(half, 0.4), chunk_s=0.4, left_s=0.8, right_s=0.2) if e.final]
+    finals = [e.text for e in transcriber.stream(chunks(half, 0.4), config=stream) if e.final]
     assert rows.loc[("stream", 0.5)].hypothesis == " ".join(finals)
     assert rows.loc[("stream", 0.5)].chunk_s == 0.4
+
+
+def test_stream_grid_is_every_combination_and_refuses_impossible_sizes():
+    assert tuning.streams_from() == [None]
+    assert tuning.streams_from([0.5, 1.0], None, [0.0]) == [StreamConfig(0.5, 2.0, 0.0), StreamConfig(1.0, 2.0, 0.0)]
+    for sizes in ([0.0], None, None), (None, [-1.0], None), (None, None, [float("nan")]):
+        with pytest.raises(WorkbenchError, match="expected a finite number of seconds"):
+            tuning.streams_from(*sizes)
 
 
 def test_summary_pools_edits_and_best_takes_the_lowest_cer():
@@ -152,7 +161,7 @@ def test_dask_cluster_gives_the_local_table(corpus, models):
     from distributed import Client, LocalCluster
 
     folder, _ = corpus
-    grid = dict(drys=[0.0, 0.5, 1.0], streams=[None, tuning.Stream(0.4, 0.8, 0.2)], progress=False, **models)
+    grid = dict(drys=[0.0, 0.5, 1.0], streams=[None, StreamConfig(0.4, 0.8, 0.2)], progress=False, **models)
     local = tuning.evaluate(folder, workers=1, threads=1, **grid)
     links, arrived = [], []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \

@@ -1,12 +1,12 @@
 """Command line: ``python -m workbench transcribe|enhance ...``."""
 import argparse
 import json
-import math
 import signal
 import sys
 from pathlib import Path
 
 from .asr.lm import LM_HELP, lm_choice
+from .asr.stream import StreamConfig, check_seconds
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError, out_of_memory, printable
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
@@ -20,12 +20,12 @@ def _dry(value: str) -> float:
 
 
 def _seconds(value: str, positive: bool = False) -> float:
-    """A finite number of seconds, >= 0 (> 0 if ``positive``); nan, inf and negatives are refused."""
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0 or (positive and seconds == 0):
-        raise argparse.ArgumentTypeError(f"expected a finite number of seconds {'> 0' if positive else '>= 0'}, "
-                                         f"got {value}")
-    return seconds
+    """A finite number of seconds, >= 0 (> 0 if ``positive``); nan, inf and negatives are refused
+    (by the check :class:`StreamConfig` makes)."""
+    try:
+        return check_seconds(float(value), positive)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive_seconds(value: str) -> float:
@@ -49,9 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--input-device", help="microphone index or part of its name")
     transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     transcribe.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
-    transcribe.add_argument("--chunk-s", type=_positive_seconds, default=1.0, help="ASR chunk length")
-    transcribe.add_argument("--left-s", type=_seconds, default=2.0, help="ASR left context")
-    transcribe.add_argument("--right-s", type=_seconds, default=0.5, help="ASR right context")
+    stream = StreamConfig()
+    transcribe.add_argument("--chunk-s", type=_positive_seconds, default=stream.chunk_s, help="ASR chunk length")
+    transcribe.add_argument("--left-s", type=_seconds, default=stream.left_s, help="ASR left context")
+    transcribe.add_argument("--right-s", type=_seconds, default=stream.right_s, help="ASR right context")
     transcribe.add_argument("--json", action="store_true", help="one JSON object per event (--format json)")
     transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text",
                             help="events as text or JSON lines as they come, or subtitles from the finals at the end")
@@ -108,11 +109,11 @@ def _transcribe(args) -> None:
         audio = load_audio(args.path)
     denoiser = load_denoiser(args.denoiser, args.device, args.quantize) if args.dry < 1.0 else None
     transcriber = load_transcriber(args.asr, args.device, args.lm, args.quantize)
-    options = dict(chunk_s=args.chunk_s, left_s=args.left_s, right_s=args.right_s)
+    config = StreamConfig(args.chunk_s, args.left_s, args.right_s)
     if source is None:
-        events = Pipeline(transcriber, denoiser, args.dry, **options).transcribe_file(audio)
+        events = Pipeline(transcriber, denoiser, args.dry, config).transcribe_file(audio)
     else:
-        events = _record(source, LiveStream(transcriber, denoiser, args.dry, **options))
+        events = _record(source, LiveStream(transcriber, denoiser, args.dry, config=config))
         signal.signal(signal.SIGINT, lambda *_: source.stop())  # stop, then flush the stream
         print(f"recording from {source.name}; Ctrl-C to stop", file=sys.stderr)
     form = "json" if args.json else args.format

@@ -18,10 +18,11 @@ import time
 import numpy as np
 
 from .asr import Transcriber, TranscriptEvent
+from .asr.stream import StreamConfig
 from .audio import SAMPLE_RATE, pcm16_samples, stream_resampler
 from .denoise import DEFAULT_DRY, Denoiser, mix
+from .denoise.denoiser import HOP_MS
 
-LIVE_HOP_MS = 64.0   # the denoiser's hop for live audio (real time on this kind of CPU)
 LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
 
 
@@ -75,15 +76,15 @@ class LiveStream:
     ``denoiser=None`` recognises the raw audio; ``transcriber=None`` only
     records (and denoises). ``scale`` fixes the denoiser's normaliser (a whole file's
     ``Denoiser.offline_scale`` reproduces offline denoising; None: running RMS).
-    ``stream_options`` go to ``Transcriber.streamer``.
+    ``config`` sets the recogniser's buffered streaming (see ``Transcriber.streamer``).
     """
 
     def __init__(self, transcriber: Transcriber | None = None, denoiser: Denoiser | None = None,
                  dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False,
-                 hop_ms: float = LIVE_HOP_MS, scale: float | None = None, **stream_options):
+                 hop_ms: float = HOP_MS, scale: float | None = None, config: StreamConfig = StreamConfig()):
         self.dry = validate_dry(dry)
         self._enhancer = denoiser.stream(0.0, hop_ms, scale) if denoiser is not None else None
-        self._recogniser = (transcriber.streamer(use_lm=use_lm, **stream_options)
+        self._recogniser = (transcriber.streamer(config, use_lm=use_lm)
                             if transcriber is not None else None)
         self.raw = Buffer() if keep else None
         self.denoised = Buffer() if keep and denoiser is not None else None

@@ -8,20 +8,22 @@ distribution p_t(k) over the vocabulary plus a blank. Three views follow:
 - greedy alignment: the path pi_t = argmax_k p_t(k); a run of equal non-blank
   labels is one output token, spanning the frames of the run, and the text is
   the path with repeats merged and blanks dropped;
-- buffered streaming: the chunks of :class:`workbench.asr.CTCStream`, each
-  decoded with its left and right context, only the chunk's frames kept;
+- buffered streaming: the steps of :class:`workbench.asr.CTCStream`, observed
+  while it runs: each chunk decoded with its left and right context, only the
+  chunk's frames kept;
 - cache-aware streaming: the steps of
   :class:`workbench.asr.cache_aware.CacheAwareStream`, observed while it runs:
   each computes one chunk of output frames once, from the new audio and the
   cached layer inputs of the frames before.
 """
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .asr.ctc import collapse, greedy_path
 from .asr.hangul import letter
+from .asr.stream import CTCStream, StreamConfig, Window
 from .audio import SAMPLE_RATE
 
 BLANK_LABEL = "∅"
@@ -91,6 +93,19 @@ class Alignment:
     text: str
     frame_s: float
 
+    @property
+    def merged_labels(self) -> list[str]:
+        """The path's labels with repeats merged: a run of one label id is one entry (two ids
+        can share a label, e.g. initial and final ㄱ; those stay two entries)."""
+        path = np.asarray(self.path)
+        starts = np.flatnonzero(np.concatenate([[True], path[1:] != path[:-1]])) if len(path) else []
+        return [self.path_labels[i] for i in starts]
+
+    @property
+    def kept_labels(self) -> list[str]:
+        """The merged labels without blanks: one per output token."""
+        return [token.text for token in self.tokens]
+
 
 def token_spans(path, blank: int) -> list[tuple[int, int, int]]:
     """(label, start, end) for every run of one non-blank label in ``path``: one per output token."""
@@ -123,59 +138,45 @@ def alignment(transcriber, log_probs: np.ndarray) -> Alignment:
 
 
 @dataclass(frozen=True)
-class ChunkStep:
-    """One decoding step of the buffered stream, in samples: ``[left, start)`` left context,
-    ``[start, end)`` the chunk, ``[end, right)`` right context. The step can only run once
-    audio up to ``right`` has arrived, so the chunk's first sample waits ``right - start``."""
+class ChunkStep(Window):
+    """One decoding step of the buffered stream: its :class:`~workbench.asr.stream.Window`
+    (sample positions), the greedy path of the chunk's kept frames, the text it added and the
+    hypothesis so far."""
 
     index: int
-    left: int
-    start: int
-    end: int
-    right: int
     path: np.ndarray
     new_text: str
     hypothesis: str
 
-    @property
-    def ready_s(self) -> float:
-        return self.right / SAMPLE_RATE
 
-    @property
-    def wait_s(self) -> float:
-        """How long the chunk's first sample waits for its text (compute time not included)."""
-        return (self.right - self.start) / SAMPLE_RATE
-
-
-def stream_steps(transcriber, audio: np.ndarray, chunk_s: float = 1.0, left_s: float = 2.0,
-                 right_s: float = 0.5) -> list[ChunkStep]:
-    """The chunks :class:`~workbench.asr.CTCStream` decodes for ``audio`` (fed whole, then flushed),
-    each with its kept greedy path, the text it added and the hypothesis so far."""
-    stream = transcriber.streamer(chunk_s, left_s, right_s, cache_aware=False)
-    hop, total = transcriber.frame_samples, len(audio)
+def stream_steps(transcriber, audio: np.ndarray, config: StreamConfig = StreamConfig()) -> list[ChunkStep]:
+    """The steps :class:`~workbench.asr.CTCStream` takes on ``audio`` (fed whole, then flushed),
+    observed through its ``on_step`` hook."""
     steps, path = [], np.zeros(0, np.int64)
-    for index, start in enumerate(range(0, total, stream.chunk)):
-        end = min(start + stream.chunk, total)
-        begin, stop = max(0, start - stream.left), min(total, end + stream.right)
-        scores = transcriber.log_probs(audio[begin:stop])
-        first = (start - begin) // hop
-        kept = scores[first:] if end == total else scores[first:first + (end - start) // hop]
+
+    def observe(window: Window, log_probs: np.ndarray) -> None:
+        nonlocal path
+        kept = greedy_path(log_probs)
         before = collapse(path, transcriber.blank)
-        path = np.concatenate([path, greedy_path(kept)])
+        path = np.concatenate([path, kept])
         after = collapse(path, transcriber.blank)
-        steps.append(ChunkStep(index, begin, start, end, stop, greedy_path(kept),
-                               transcriber.text(after[len(before):]), transcriber.text(after)))
+        steps.append(ChunkStep(**asdict(window), index=len(steps), path=kept,
+                               new_text=transcriber.text(after[len(before):]), hypothesis=transcriber.text(after)))
+
+    stream = CTCStream(transcriber, config, use_lm=False, on_step=observe)
+    stream.feed(audio)
+    stream.flush()
     return steps
 
 
 @dataclass(frozen=True)
 class CacheAwareStep:
     """One step of the cache-aware stream, in samples: it computed the output frames of audio
-    ``[start, end)`` once audio up to ``ready`` had arrived, attending back to ``[left, start)``
-    through the cache."""
+    ``[start, end)`` once audio up to ``ready`` had arrived, attending back to
+    ``[context_start, start)`` through the cache."""
 
     index: int
-    left: int
+    context_start: int
     start: int
     end: int
     ready: int

@@ -27,6 +27,7 @@ from typing import Callable
 import pandas as pd
 
 from .asr.lm import LM_HELP, lm_choice
+from .asr.stream import StreamConfig
 from .errors import AudioError, CheckpointError, WorkbenchError, out_of_memory
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
@@ -42,15 +43,6 @@ class Item:
 
     audio: str
     text: str
-
-
-@dataclass(frozen=True)
-class Stream:
-    """Buffered-stream settings in seconds (see :mod:`workbench.asr.stream`)."""
-
-    chunk_s: float
-    left_s: float
-    right_s: float
 
 
 def read_items(source) -> list[Item]:
@@ -128,8 +120,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
         if stream is None:
             hypothesis = transcriber.transcribe(signal)
         else:
-            events = transcriber.stream(chunks(signal, stream.chunk_s), chunk_s=stream.chunk_s,
-                                        left_s=stream.left_s, right_s=stream.right_s)
+            events = transcriber.stream(chunks(signal, stream.chunk_s), config=stream)
             hypothesis = " ".join(event.text for event in events if event.final)
         c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
         rows.append({"file": item.audio, "decoding": "offline" if stream is None else "stream",
@@ -349,11 +340,17 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
 
 
-def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[Stream | None]:
-    """Offline decoding unless any streaming size is given; then every combination of them."""
+def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[StreamConfig | None]:
+    """Offline decoding unless any streaming size is given; then every combination of them
+    (sizes a stream cannot have, such as a negative context, as one message)."""
     if chunk_s is None and left_s is None and right_s is None:
         return [None]
-    return [Stream(c, l, r) for c, l, r in product(chunk_s or [1.0], left_s or [2.0], right_s or [0.5])]
+    default = StreamConfig()
+    sizes = product(chunk_s or [default.chunk_s], left_s or [default.left_s], right_s or [default.right_s])
+    try:
+        return [StreamConfig(c, l, r) for c, l, r in sizes]
+    except ValueError as error:
+        raise WorkbenchError(str(error)) from None
 
 
 def _print_dashboard(link: str | None) -> None:

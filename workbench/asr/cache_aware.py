@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..audio import SAMPLE_RATE, check_chunk
-from .stream import TextEvents, TranscriptEvent
+from .stream import ENDPOINT_S, TextEvents, TranscriptEvent
 
 PER_UTTERANCE = ("per_feature", "all_features")
 # NeMo's step sets the encoder's drop_extra_pre_encoded for the call and restores it after:
@@ -123,7 +123,7 @@ class CacheAwareStream:
     streamer's (:class:`~.stream.TextEvents`).
     """
 
-    def __init__(self, transcriber, endpoint_s: float = 0.8, use_lm: bool = True):
+    def __init__(self, transcriber, endpoint_s: float = ENDPOINT_S, use_lm: bool = True):
         self.transcriber = transcriber
         model = transcriber.model.eval()
         self.encoder, self.decoder = model.encoder, model.decoder

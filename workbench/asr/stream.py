@@ -12,13 +12,67 @@ stream, and text for a chunk is known once its right context has arrived:
 the lag is at most ``chunk + right``. The CTC search (greedy, or beam search
 with the LM) carries across chunk borders (see :mod:`.ctc`); a segment closes
 on ``endpoint`` seconds of blank, which emits a final event.
+
+The three sizes travel as one :class:`StreamConfig` (NeMo's ``ContextSize``);
+the endpoint is the search's setting, shared with the cache-aware streamer,
+which has no chunk or context sizes of its own to set.
 """
+import math
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import numpy as np
 
 from ..audio import SAMPLE_RATE, check_chunk
 from .ctc import Segmenter
+
+ENDPOINT_S = 0.8  # seconds of blank that close a segment
+
+
+def check_seconds(value: float, positive: bool = False) -> float:
+    """``value`` if it is a finite number of seconds >= 0 (> 0 if ``positive``), else ValueError."""
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"expected a finite number of seconds {'> 0' if positive else '>= 0'}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Buffered-stream sizes in seconds: each ``chunk_s`` of audio is decoded with ``left_s``
+    before it and ``right_s`` after it. A chunk is > 0, the contexts >= 0, all finite."""
+
+    chunk_s: float = 1.0
+    left_s: float = 2.0
+    right_s: float = 0.5
+
+    def __post_init__(self):
+        for name in ("chunk_s", "left_s", "right_s"):
+            try:
+                check_seconds(getattr(self, name), positive=name == "chunk_s")
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Window:
+    """One decoding step of :class:`CTCStream`, in absolute samples: the model sees
+    ``[context_start, context_end)``, that is left context ``[context_start, start)``, the
+    chunk ``[start, end)`` (only its frames are kept) and right context ``[end, context_end)``.
+    The step runs once audio up to ``context_end`` has arrived."""
+
+    context_start: int
+    start: int
+    end: int
+    context_end: int
+
+    @property
+    def ready_s(self) -> float:
+        return self.context_end / SAMPLE_RATE
+
+    @property
+    def wait_s(self) -> float:
+        """How long the chunk's first sample waits for its text (compute time not included)."""
+        return (self.context_end - self.start) / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -35,15 +89,20 @@ class TranscriptEvent:
 
 
 class CTCStream:
-    """Feed audio chunks of any length; get :class:`TranscriptEvent` lists back."""
+    """Feed audio chunks of any length; get :class:`TranscriptEvent` lists back.
 
-    def __init__(self, transcriber, chunk_s: float, left_s: float, right_s: float, endpoint_s: float,
-                 use_lm: bool = True):
+    ``chunk``, ``left`` and ``right`` are the config's sizes in samples, whole output frames.
+    ``on_step(window, log_probs)``, if given, sees every step: its :class:`Window` and the
+    chunk's kept (frames, labels) log-probabilities.
+    """
+
+    def __init__(self, transcriber, config: StreamConfig = StreamConfig(), endpoint_s: float = ENDPOINT_S,
+                 use_lm: bool = True, on_step: Callable[[Window, np.ndarray], None] | None = None):
         frame = transcriber.frame_samples
-        self.transcriber = transcriber
-        self.chunk = max(1, round(chunk_s * SAMPLE_RATE / frame)) * frame
-        self.left = max(0, round(left_s * SAMPLE_RATE / frame)) * frame
-        self.right = max(0, round(right_s * SAMPLE_RATE / frame)) * frame
+        self.transcriber, self.config, self.on_step = transcriber, config, on_step
+        self.chunk = max(1, round(config.chunk_s * SAMPLE_RATE / frame)) * frame
+        self.left = max(0, round(config.left_s * SAMPLE_RATE / frame)) * frame
+        self.right = max(0, round(config.right_s * SAMPLE_RATE / frame)) * frame
         self.text_events = TextEvents(transcriber, endpoint_s, use_lm)
         self._audio = np.zeros(0, np.float32)
         self._offset = 0     # absolute index of _audio[0]
@@ -79,12 +138,15 @@ class CTCStream:
         return events + self.text_events.close()
 
     def _decode(self, start: int, end: int) -> list[TranscriptEvent]:
-        begin, stop = max(0, start - self.left), min(self._received, end + self.right)
-        scores = self.transcriber.log_probs(self._audio[begin - self._offset:stop - self._offset])
-        first = (start - begin) // self.transcriber.frame_samples
+        window = Window(max(0, start - self.left), start, end, min(self._received, end + self.right))
+        scores = self.transcriber.log_probs(self._audio[window.context_start - self._offset:
+                                                        window.context_end - self._offset])
+        first = (start - window.context_start) // self.transcriber.frame_samples
         count = None if end == self._received else (end - start) // self.transcriber.frame_samples
         frames = scores[first:] if count is None else scores[first:first + count]
         self._next = end
+        if self.on_step is not None:
+            self.on_step(window, frames)
         return self.text_events.push(frames)
 
 

@@ -18,7 +18,7 @@ from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch
 from .hangul import compose
 from .lm import LabelLM, lm_beside
-from .stream import CTCStream, TranscriptEvent
+from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
 
 CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
 
@@ -90,20 +90,19 @@ class Transcriber:
         """Whether the model was trained for cache-aware streaming (see :mod:`.cache_aware`)."""
         return trained_for_cache_aware(self.model)
 
-    def streamer(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5,
-                 endpoint_s: float = 0.8, use_lm: bool = True,
-                 cache_aware: bool | None = None) -> CTCStream | CacheAwareStream:
+    def streamer(self, config: StreamConfig = StreamConfig(), endpoint_s: float = ENDPOINT_S,
+                 use_lm: bool = True, cache_aware: bool | None = None) -> CTCStream | CacheAwareStream:
         """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``.
 
         ``cache_aware=None`` chooses from the model's config: a model trained for it streams
         cache-aware (:mod:`.cache_aware`: each frame computed once, chunks fixed by the model),
-        any other buffered (:mod:`.stream`: ``chunk_s`` with ``left_s``/``right_s`` of context).
+        any other buffered (:mod:`.stream`: chunks and contexts as ``config`` says).
         ``False`` forces buffered streaming; ``True`` requires a cache-aware model.
         """
         if cache_aware is None:
             cache_aware = self.cache_aware
         if not cache_aware:
-            return CTCStream(self, chunk_s, left_s, right_s, endpoint_s, use_lm)
+            return CTCStream(self, config, endpoint_s, use_lm)
         if not self.cache_aware:
             raise ValueError(f"{self.name} was not trained for cache-aware streaming")
         return CacheAwareStream(self, endpoint_s, use_lm)

@@ -17,6 +17,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from .. import teaching
+from ..asr.stream import StreamConfig
 from ..audio import SAMPLE_RATE, load_audio, to_wav_bytes
 from ..denoise import DEFAULT_DRY, mix
 from ..errors import WorkbenchError
@@ -165,14 +166,12 @@ class AlignmentView(ExampleView):
         return figure
 
     def _show_text(self, align: teaching.Alignment, audio: np.ndarray) -> None:
-        merged = [label for i, label in enumerate(align.path_labels) if i == 0 or label != align.path_labels[i - 1]]
-        kept = [label for label in merged if label != teaching.BLANK_LABEL]
         self.steps.value = (
             "<div style='font-family:monospace;line-height:1.6'>"
             f"<b>1. argmax per frame</b> ({len(align.path)} frames of {align.frame_s * 1000:.0f} ms): "
             f"{' '.join(align.path_labels)}<br>"
-            f"<b>2. merge repeats</b>: {' '.join(merged)}<br>"
-            f"<b>3. drop blanks ∅</b>: {' '.join(kept)}<br>"
+            f"<b>2. merge repeats</b>: {' '.join(align.merged_labels)}<br>"
+            f"<b>3. drop blanks ∅</b>: {' '.join(align.kept_labels)}<br>"
             f"<b>4. text</b>: {align.text or '(empty)'}</div>")
         buttons = []
         for word in align.words:
@@ -195,11 +194,11 @@ class StreamingView(ExampleView):
     for cache-aware streaming, a second row shows where its cache-aware streamer stands at the
     same moment (observed from the streamer, :func:`workbench.teaching.cache_aware_steps`)."""
 
-    def __init__(self, chunk_s: float = 1.0, left_s: float = 2.0, right_s: float = 0.5, **options):
+    def __init__(self, config: StreamConfig = StreamConfig(), **options):
         slider = dict(min=0.0, max=3.0, step=0.04, continuous_update=False)
-        self.chunk_s = widgets.FloatSlider(value=chunk_s, description="chunk s", **{**slider, "min": 0.08})
-        self.left_s = widgets.FloatSlider(value=left_s, description="left s", **slider)
-        self.right_s = widgets.FloatSlider(value=right_s, description="right s", **slider)
+        self.chunk_s = widgets.FloatSlider(value=config.chunk_s, description="chunk s", **{**slider, "min": 0.08})
+        self.left_s = widgets.FloatSlider(value=config.left_s, description="left s", **slider)
+        self.right_s = widgets.FloatSlider(value=config.right_s, description="right s", **slider)
         self.step = widgets.IntSlider(value=0, min=0, max=0, description="step")
         self.play = widgets.Play(interval=800, min=0, max=0)
         widgets.jslink((self.play, "value"), (self.step, "value"))
@@ -212,10 +211,11 @@ class StreamingView(ExampleView):
         self.refresh()
 
     def steps(self) -> list[teaching.ChunkStep]:
-        key = (self.example.value, self.dry.value, self.chunk_s.value, self.left_s.value, self.right_s.value)
+        config = StreamConfig(self.chunk_s.value, self.left_s.value, self.right_s.value)
+        key = (self.example.value, self.dry.value, config)
         if key != self._key:
             _, audio = self.signals()
-            self._steps = teaching.stream_steps(self.transcriber, audio, *key[2:])
+            self._steps = teaching.stream_steps(self.transcriber, audio, config)
             self._key = key
             self.step.max = self.play.max = len(self._steps) - 1
         return self._steps
@@ -228,13 +228,14 @@ class StreamingView(ExampleView):
         cache_aware = self.transcriber.cache_aware
         figure = Figure(figsize=(12, 5.5 if cache_aware else 3), layout="constrained")
         axes, *below = figure.subplots(2 if cache_aware else 1, 1, sharex=True, squeeze=False)[:, 0]
-        arrived = now.right
+        arrived = now.context_end
         axes.plot(seconds[:arrived], audio[:arrived], color="#333", linewidth=0.5)
         axes.plot(seconds[arrived:], audio[arrived:], color="#ccc", linewidth=0.5, label="not yet arrived")
         for step in steps[:now.index]:
             axes.axvspan(step.start / SAMPLE_RATE, step.end / SAMPLE_RATE, color="#bbb", alpha=0.3)
-        bands = [(now.left, now.start, "tab:blue", "left context"), (now.start, now.end, "tab:orange", "chunk (kept)"),
-                 (now.end, now.right, "tab:green", "right context")]
+        bands = [(now.context_start, now.start, "tab:blue", "left context"),
+                 (now.start, now.end, "tab:orange", "chunk (kept)"),
+                 (now.end, now.context_end, "tab:green", "right context")]
         for begin, end, color, label in bands:
             if end > begin:
                 axes.axvspan(begin / SAMPLE_RATE, end / SAMPLE_RATE, color=color, alpha=0.3, label=label)
@@ -257,15 +258,15 @@ class StreamingView(ExampleView):
         key = (self.example.value, self.dry.value)
         if key not in self._cache_aware:
             self._cache_aware[key] = teaching.cache_aware_steps(self.transcriber, audio)
-        done = [step for step in self._cache_aware[key] if step.ready <= now.right]
+        done = [step for step in self._cache_aware[key] if step.ready <= now.context_end]
         seconds = np.arange(len(audio)) / SAMPLE_RATE
-        axes.plot(seconds[:now.right], audio[:now.right], color="#333", linewidth=0.5)
-        axes.plot(seconds[now.right:], audio[now.right:], color="#ccc", linewidth=0.5)
+        axes.plot(seconds[:now.context_end], audio[:now.context_end], color="#333", linewidth=0.5)
+        axes.plot(seconds[now.context_end:], audio[now.context_end:], color="#ccc", linewidth=0.5)
         for step in done[:-1]:
             axes.axvspan(step.start / SAMPLE_RATE, step.end / SAMPLE_RATE, color="#bbb", alpha=0.3)
         if done:
             last = done[-1]
-            axes.axvspan(last.left / SAMPLE_RATE, last.start / SAMPLE_RATE, color="tab:blue", alpha=0.3,
+            axes.axvspan(last.context_start / SAMPLE_RATE, last.start / SAMPLE_RATE, color="tab:blue", alpha=0.3,
                          label="cached left context (not recomputed)")
             axes.axvspan(last.start / SAMPLE_RATE, last.end / SAMPLE_RATE, color="tab:orange", alpha=0.3,
                          label="chunk (computed once)")
