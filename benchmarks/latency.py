@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import load_audio, load_transcriber  # noqa: E402
 from workbench.asr import TranscriptEvent  # noqa: E402
+from workbench.asr.stream import StreamConfig  # noqa: E402
 from workbench.audio import SAMPLE_RATE  # noqa: E402
 from workbench.metrics import corpus_cer, normalise  # noqa: E402
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, ROOT  # noqa: E402
@@ -285,9 +286,11 @@ def main() -> None:
         print(f"offline CER, {name} model: {100 * each:.1f} % on each utterance alone, "
               f"{100 * whole:.1f} % on each stream at once")
 
+    buffered = StreamConfig()
     methods = {
         f"(a) cumulative, every {args.step_s} s": lambda: Cumulative(full, args.step_s, use_lm),
-        "(b) buffered 1 s + 2 s / 0.5 s": lambda: full.streamer(use_lm=use_lm, cache_aware=False),
+        f"(b) buffered {buffered.chunk_s:g} s + {buffered.left_s:g} s / {buffered.right_s:g} s":
+            lambda: full.streamer(buffered, use_lm=use_lm, cache_aware=False),
     }
     if cache_aware:
         chunk_s = cache_aware.streamer().chunk_s

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench.asr import load_transcriber  # noqa: E402
 from workbench.asr.config import conformer_ctc_config  # noqa: E402
 from workbench.denoise import DEFAULT_DRY, Demucs, Denoiser  # noqa: E402
+from workbench.denoise.denoiser import HOP_MS  # noqa: E402
 from workbench.threads import cores, share  # noqa: E402
 
 PIECE = 256  # 16 ms of input per feed
@@ -93,7 +94,7 @@ def recognise_only(transcriber, audio):
 
 def together_one_thread(denoiser, transcriber, audio, threads):
     torch.set_num_threads(threads)
-    enhancer, recogniser = denoiser.stream(dry=DEFAULT_DRY, hop_ms=64), transcriber.streamer()
+    enhancer, recogniser = denoiser.stream(dry=DEFAULT_DRY, hop_ms=HOP_MS), transcriber.streamer()
     for piece in pieces(audio):
         recogniser.feed(enhancer.feed(piece))
     recogniser.feed(enhancer.flush())
@@ -106,7 +107,7 @@ def together_two_threads(denoiser, transcriber, audio, threads):
 
     def enhance():
         torch.set_num_threads(threads)
-        enhancer = denoiser.stream(dry=DEFAULT_DRY, hop_ms=64)
+        enhancer = denoiser.stream(dry=DEFAULT_DRY, hop_ms=HOP_MS)
         for piece in pieces(audio):
             handoff.put(enhancer.feed(piece))
         handoff.put(enhancer.flush())
@@ -158,14 +159,14 @@ def main() -> None:
     for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
         for name, job in (("dns48, 16 ms hop", lambda w: denoise_only(denoisers[w], audio, 16)),
-                          ("dns48, 64 ms hop", lambda w: denoise_only(denoisers[w], audio, 64)),
+                          (f"dns48, {HOP_MS:.0f} ms hop", lambda w: denoise_only(denoisers[w], audio, HOP_MS)),
                           ("Conformer 120 M, buffered 1 s / 2 s / 0.5 s",
                            lambda w: recognise_only(transcribers[w], audio))):
             times = {w: rtf(lambda: job(w), args.seconds) for w in ("float", "int8")}
             print(f"{name} | {threads} | {times['float']} | {times['int8']}")
 
     every, each = cores(), share(2)
-    print(f"\ndns48 (64 ms) + Conformer 120 M together on {every} cores | float RTF | int8 RTF")
+    print(f"\ndns48 ({HOP_MS:.0f} ms) + Conformer 120 M together on {every} cores | float RTF | int8 RTF")
     both = [(denoisers[w], transcribers[w]) for w in ("float", "int8")]
     placements = (
         (f"one thread, {every} intra-op threads", lambda w: together_one_thread(*both[w], audio, every)),

@@ -19,8 +19,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import Denoiser, load_audio, load_transcriber  # noqa: E402
+from workbench.asr.stream import StreamConfig  # noqa: E402
 from workbench.audio import chunks  # noqa: E402
 from workbench.denoise import Demucs, load_denoiser  # noqa: E402
+from workbench.denoise.denoiser import HOP_MS  # noqa: E402
 from workbench.metrics import cer  # noqa: E402
 from workbench.paths import examples  # noqa: E402
 from workbench.pipeline import Pipeline  # noqa: E402
@@ -65,8 +67,8 @@ def stream_denoiser(denoiser, audio, hop_ms, scale):
     return stream.latency, steps
 
 
-def stream_transcriber(transcriber, audio, options):
-    streamer = transcriber.streamer(**options)
+def stream_transcriber(transcriber, audio, config):
+    streamer = transcriber.streamer(config)
     steps = []
     for chunk in chunks(audio, 0.1):
         decoded, start = streamer.decoded_s, time.perf_counter()
@@ -83,10 +85,11 @@ def main() -> None:
     parser.add_argument("--denoiser", help="Demucs .th (default: random dns48)")
     parser.add_argument("--asr", help="NeMo CTC .nemo (default: random 13 M Conformer-CTC)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--hop-ms", type=float, default=64.0, help="denoiser streaming hop")
-    parser.add_argument("--chunk-s", type=float, default=1.0)
-    parser.add_argument("--left-s", type=float, default=2.0)
-    parser.add_argument("--right-s", type=float, default=0.5)
+    stream = StreamConfig()
+    parser.add_argument("--hop-ms", type=float, default=HOP_MS, help="denoiser streaming hop")
+    parser.add_argument("--chunk-s", type=float, default=stream.chunk_s)
+    parser.add_argument("--left-s", type=float, default=stream.left_s)
+    parser.add_argument("--right-s", type=float, default=stream.right_s)
     parser.add_argument("--long-minutes", type=float, default=30.0, help="length of the looped stream (0: skip)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -119,23 +122,23 @@ def main() -> None:
         print(f"          latency: algorithmic {latency / 16:.0f} ms (lookahead {(latency - args.hop_ms * 16) / 16:.0f}"
               f" ms + hop), compute per hop mean {np.mean(steps) * 1e3:.0f} ms / max {np.max(steps) * 1e3:.0f} ms")
 
-        options = dict(chunk_s=args.chunk_s, left_s=args.left_s, right_s=args.right_s)
+        config = StreamConfig(args.chunk_s, args.left_s, args.right_s)
         _, offline_asr = timed(transcriber.transcribe, audio)
-        (streamer, asr_steps), stream_asr = timed(stream_transcriber, transcriber, audio, options)
+        (streamer, asr_steps), stream_asr = timed(stream_transcriber, transcriber, audio, config)
         print(f"asr       offline RTF {offline_asr / seconds:.3f}   streaming RTF {stream_asr / seconds:.3f} "
               f"(chunk {args.chunk_s} s, left {args.left_s} s, right {args.right_s} s)")
         print(f"          latency: algorithmic {streamer.latency_s * 1e3:.0f} ms (chunk + right), "
               f"compute per chunk mean {np.mean(asr_steps) * 1e3:.0f} ms / max {np.max(asr_steps) * 1e3:.0f} ms")
 
-        streamed = " ".join(e.text for e in transcriber.stream(chunks(audio, 0.1), **options) if e.final)
+        streamed = " ".join(e.text for e in transcriber.stream(chunks(audio, 0.1), config=config) if e.final)
         offline_text = transcriber.transcribe(audio)
         print(f"          streamed finals vs offline greedy: CER {cer(offline_text, streamed):.3f} "
               f"({'identical' if streamed.replace(' ', '') == offline_text.replace(' ', '') else 'differ'})")
 
-        pipeline = Pipeline(transcriber, denoiser, dry=0.05, hop_ms=args.hop_ms, **options)
+        pipeline = Pipeline(transcriber, denoiser, dry=0.05, config=config, hop_ms=args.hop_ms)
         _, both = timed(lambda: list(pipeline.transcribe_file(audio)))
         print(f"both      streaming RTF {both / seconds:.3f}, worst-case text lag "
-              f"{pipeline.latency_s() * 1e3:.0f} ms + compute")
+              f"{pipeline.latency_s * 1e3:.0f} ms + compute")
         print(f"peak RSS {peak_rss_mb():.0f} MB")
 
         if args.long_minutes > 0:

@@ -183,6 +183,7 @@ def batching(counts: list[int]) -> None:
 
     from workbench import load_denoiser, load_transcriber
     from workbench.audio import chunks
+    from workbench.denoise.denoiser import HOP_MS
     from workbench.paths import DEFAULT_ASR, DEFAULT_DENOISER
 
     torch.set_num_threads(1)
@@ -210,12 +211,12 @@ def batching(counts: list[int]) -> None:
     audio = client_audio(0, 10.0).astype(np.float32) / 32768
 
     def denoise_stream() -> None:
-        stream = denoiser.stream(0.0, 64.0)
+        stream = denoiser.stream(0.0, HOP_MS)
         for piece in chunks(audio, CHUNK_S):
             stream.feed(piece)
 
     denoiser_per_s = best_of(denoise_stream, 2) / 10.0
-    print(f"CPU time, one thread. Denoiser (64 ms hop, 100 ms frames): {1000 * denoiser_per_s:.1f} ms "
+    print(f"CPU time, one thread. Denoiser ({HOP_MS:.0f} ms hop, 100 ms frames): {1000 * denoiser_per_s:.1f} ms "
           "per stream per audio second")
     print("| streams | ASR window passes one by one | one batch | saved | share of all work saved |")
     print("|---|---|---|---|---|")
