@@ -59,3 +59,34 @@ def test_cli_enhance_quantized(tmp_path, demucs_files):
         assert result.returncode == 0, result.stderr
         outputs[len(flag)] = load_audio(out)
     assert 0 < relative(outputs[1], outputs[0]) < 0.02
+
+
+def test_models_panel_switch_loads_int8_models_and_says_so(demucs_files, char_nemo, monkeypatch):
+    """The Models panel's int8 checkbox existed but every load ignored it."""
+    from workbench.quantize import is_quantized
+    from workbench.widgets import app
+
+    monkeypatch.setattr(app, "kernel_microphone", lambda: None)
+    bench = app.Workbench(denoiser=demucs_files[1]["package"], asr=char_nemo, examples={})
+    assert bench.wait(180)
+    assert "int8" not in bench.models.status.value and not is_quantized(bench.session.transcriber.model)
+    bench.models.quantize.value = True
+    bench.load_models()
+    assert bench.wait(180)
+    session = bench.session
+    assert is_quantized(session.transcriber.model) and is_quantized(session.denoiser.layers)
+    assert bench.models.status.value.count("cpu int8") == 2
+    assert bench.tuning.models_from()["quantize"] is True
+
+
+def test_evaluation_loads_the_models_it_is_asked_for(demucs_files, char_nemo):
+    import argparse
+
+    from workbench import tuning
+    from workbench.quantize import is_quantized
+
+    parser = argparse.ArgumentParser()
+    tuning.add_evaluate_arguments(parser)
+    assert parser.parse_args(["set.json", "--quantize"]).quantize and not parser.parse_args(["set.json"]).quantize
+    denoiser, transcriber = tuning.load_models(str(demucs_files[1]["package"]), str(char_nemo), "cpu", True, True)
+    assert is_quantized(denoiser.layers) and is_quantized(transcriber.model)

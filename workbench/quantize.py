@@ -20,3 +20,8 @@ def quantize_linear(module: nn.Module, device: str) -> nn.Module:
     with warnings.catch_warnings():  # torch.ao announces its move to torchao
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(module, {nn.Linear}, torch.qint8, inplace=True)
+
+
+def is_quantized(module: nn.Module) -> bool:
+    """Whether :func:`quantize_linear` has converted any of ``module``'s Linear layers."""
+    return any(isinstance(layer, torch.ao.nn.quantized.dynamic.Linear) for layer in module.modules())

@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser, dry_type) -> None:
     parser.add_argument("--sample-rate", type=_rate, default=16000,
                         help="rate of PCM that names none (?sample_rate= overrides it per request)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
     parser.add_argument("--max-streams", type=_positive(int), default=defaults.max_streams,
                         help="requests and streams served at once (then 503 / close 1013)")
     parser.add_argument("--max-message-bytes", type=_positive(int), default=defaults.max_message_bytes,
@@ -101,7 +102,8 @@ def run(args) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    engine = Engine(load_transcriber(args.asr, args.device, args.lm), load_denoiser(args.denoiser, args.device),
+    engine = Engine(load_transcriber(args.asr, args.device, args.lm, args.quantize),
+                    load_denoiser(args.denoiser, args.device, args.quantize),
                     args.dry, args.sample_rate)
     config = uvicorn_config(Service(engine, limits, args.token), args.host, args.port,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)

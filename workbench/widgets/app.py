@@ -49,10 +49,10 @@ def kernel_microphone() -> str | None:
         return None
 
 
-def load_or_keep(kind: str, load: Callable, path: str, device: str, current):
-    """(loaded model, None), or (``current``, a message saying why not) when loading fails."""
+def load_or_keep(kind: str, load: Callable[[], object], current):
+    """(``load()``'s model, None), or (``current``, a message saying why not) when loading fails."""
     try:
-        return load(path, device), None
+        return load(), None
     except Exception as error:
         kept = "; the previous one stays in use" if current is not None else ""
         return current, f"{kind} not loaded: {describe(error)}{kept}"
@@ -126,10 +126,12 @@ class Workbench:
         self.transcript.models.value = "loading models…"
         self.worker.submit(lambda: self._load_models(**request), self.models.fail)
 
-    def _load_models(self, denoiser: str, asr: str, device: str) -> None:
-        session = self.session
-        denoiser, denoiser_error = load_or_keep("denoiser", load_denoiser, denoiser, device, session.denoiser)
-        transcriber, asr_error = load_or_keep("ASR", load_transcriber, asr, device, session.transcriber)
+    def _load_models(self, denoiser: str, asr: str, device: str, quantize: bool) -> None:
+        session, denoiser_path = self.session, denoiser
+        denoiser, denoiser_error = load_or_keep("denoiser", lambda: load_denoiser(denoiser_path, device, quantize),
+                                                session.denoiser)
+        transcriber, asr_error = load_or_keep("ASR", lambda: load_transcriber(asr, device, quantize=quantize),
+                                              session.transcriber)
         new_denoiser, new_asr = denoiser is not session.denoiser, transcriber is not session.transcriber
         session.denoiser, session.transcriber = denoiser, transcriber
         self.models.show_loaded(denoiser, transcriber)

@@ -3,11 +3,12 @@ import ipywidgets as widgets
 
 from ..devices import available_devices
 from ..paths import display_path
+from ..quantize import is_quantized
 from .panel import Panel, css
 
 
 def describe_model(kind: str, model) -> str:
-    """'denoiser: denoiser.th (2.1 M parameters, cpu)', 'ASR: asr.nemo (4.5 M parameters, cpu,
+    """'denoiser: denoiser.th (2.1 M parameters, cpu)', 'ASR: asr.nemo (4.5 M parameters, cpu int8,
     6-gram LM)', or 'denoiser: none loaded'."""
     if model is None:
         return f"{kind}: none loaded"
@@ -15,7 +16,9 @@ def describe_model(kind: str, model) -> str:
     count = model.parameters
     size = f"{count / 1e6:.1f} M" if count >= 100_000 else f"{count / 1e3:.1f} k"
     lm = getattr(model, "lm", None)
-    return f"{kind}: {name} ({size} parameters, {model.device}{f', {lm.order}-gram LM' if lm else ''})"
+    runs = [module for module in (getattr(model, "layers", None), getattr(model, "model", None)) if module is not None]
+    device = f"{model.device} int8" if any(map(is_quantized, runs)) else model.device
+    return f"{kind}: {name} ({size} parameters, {device}{f', {lm.order}-gram LM' if lm else ''})"
 
 
 class ModelsPanel(Panel):
@@ -39,5 +42,6 @@ class ModelsPanel(Panel):
         self.say(f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}")
 
     def chosen(self) -> dict:
-        """The paths and device typed in the panel: ``{denoiser, asr, device}``."""
-        return dict(denoiser=self.denoiser.value.strip(), asr=self.asr.value.strip(), device=self.device.value)
+        """The paths and device typed in the panel and the int8 switch: ``{denoiser, asr, device, quantize}``."""
+        return dict(denoiser=self.denoiser.value.strip(), asr=self.asr.value.strip(), device=self.device.value,
+                    quantize=self.quantize.value)
