@@ -10,7 +10,6 @@ Work is split per file and runs in local processes, or on a Dask cluster
 when a scheduler address is given; each worker process loads the models once.
 """
 import argparse
-import json
 import math
 import os
 import sys
@@ -26,6 +25,7 @@ from typing import Callable
 
 import pandas as pd
 
+from . import manifest
 from .asr.lm import LM_HELP, lm_choice
 from .asr.stream import StreamConfig
 from .errors import AudioError, CheckpointError, WorkbenchError, out_of_memory
@@ -47,37 +47,20 @@ class Item:
 
 def read_items(source) -> list[Item]:
     """Items from a folder (``x.wav`` beside ``x.txt``) or a JSON-lines manifest
-    (``audio_filepath``, ``text``; relative paths are taken from the manifest's folder)."""
+    (:func:`workbench.manifest.read`: relative paths are taken from the manifest's folder)."""
     source = Path(source)
     if source.is_dir():
-        items = [Item(str(wav), _text(wav.with_suffix(".txt")).strip())
+        items = [Item(str(wav), manifest.utf8_text(wav.with_suffix(".txt")).strip())
                  for wav in sorted(source.glob("*.wav")) if wav.with_suffix(".txt").is_file()]
         if not items:
             raise WorkbenchError(f"{source} holds no .wav file with a same-name .txt reference")
         return items
     if not source.is_file():
         raise WorkbenchError(f"evaluation set not found: {source} (give a folder or a JSON-lines manifest)")
-    items = []
-    for number, line in enumerate(_text(source).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            audio, text = Path(row["audio_filepath"]), str(row["text"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise WorkbenchError(f"{source}:{number}: expected a JSON object with "
-                                 "'audio_filepath' and 'text'") from None
-        items.append(Item(str(audio if audio.is_absolute() else source.parent / audio), text))
+    items = [Item(entry.audio, entry.text) for entry in manifest.read(source)]
     if not items:
         raise WorkbenchError(f"{source} lists no files")
     return items
-
-
-def _text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise WorkbenchError(f"{path} is not UTF-8 text") from None
 
 
 @lru_cache(maxsize=2)
