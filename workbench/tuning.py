@@ -64,16 +64,18 @@ def read_items(source) -> list[Item]:
 
 
 @lru_cache(maxsize=2)
-def load_models(denoiser: str | None, asr: str, device: str, lm=True):
-    """(denoiser or None, transcriber), loaded once per process and kept: one copy per worker."""
+def load_models(denoiser: str | None, asr: str, device: str, lm=True, quantize: bool = False):
+    """(denoiser or None, transcriber), loaded once per process and kept: one copy per worker;
+    ``quantize``: int8 weights (see :mod:`workbench.quantize`)."""
     from .asr import load_transcriber
     from .denoise import load_denoiser
 
-    return (load_denoiser(denoiser, device) if denoiser else None), load_transcriber(asr, device, lm)
+    return ((load_denoiser(denoiser, device, quantize) if denoiser else None),
+            load_transcriber(asr, device, lm, quantize))
 
 
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
-                  threads: int | None = None, lm=True) -> list[dict]:
+                  threads: int | None = None, lm=True, quantize: bool = False) -> list[dict]:
     """Rows for one file: every dry value times every decoding (``None`` = offline).
     ``threads`` sets torch's thread count of the calling (worker) process."""
     import torch
@@ -84,7 +86,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
 
     if threads:
         torch.set_num_threads(threads)
-    denoise, transcriber = load_models(denoiser, asr, device, lm)
+    denoise, transcriber = load_models(denoiser, asr, device, lm, quantize)
     try:
         audio = load_audio(item.audio)
     except AudioError as error:
@@ -230,7 +232,8 @@ def _check_models(denoiser, asr, drys) -> str | None:
 
 
 def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
-             lm=True, device: str = "cpu", scheduler=None, workers: int | None = None, threads: int | None = None,
+             lm=True, quantize: bool = False, device: str = "cpu", scheduler=None,
+             workers: int | None = None, threads: int | None = None,
              on_rows: Callable[[list[dict]], None] | None = None, on_start: Callable[[str | None], None] | None = None,
              cancel: threading.Event | None = None, progress: bool = True) -> pd.DataFrame:
     """Per-file error rates for ``drys`` x ``streams`` over a folder, a manifest or a list of :class:`Item`.
@@ -240,7 +243,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     Dask cluster; ``threads`` is torch's thread count per worker (default: CPUs / local workers;
     left as is in this process and on Dask). ``on_start`` receives the Dask dashboard link (None
     locally), ``on_rows`` each file's rows as they arrive. Setting ``cancel`` stops the run and
-    returns the rows finished so far. ``lm`` is passed to ``load_transcriber``.
+    returns the rows finished so far. ``lm`` and ``quantize`` are passed to the loaders.
     """
     from tqdm.auto import tqdm
 
@@ -258,7 +261,8 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
         on_start(runner.dashboard)
     rows, pending = [], []
     try:
-        pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads, lm)
+        pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads, lm,
+                                   quantize)
                    for item in items]
         with tqdm(total=len(items), unit="file", disable=not progress, desc="evaluate") as bar:
             while pending and not (cancel is not None and cancel.is_set()):
@@ -321,6 +325,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
 
 
 def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[StreamConfig | None]:
@@ -348,7 +353,7 @@ def run_evaluate(args) -> int:
             if path and not Path(path).resolve().parent.is_dir():
                 raise WorkbenchError(f"cannot write {path}: its folder does not exist")
         results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
-                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, device=args.device,
+                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, quantize=args.quantize, device=args.device,
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
