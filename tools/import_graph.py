@@ -2,27 +2,47 @@
 
 Nothing is imported or run. Each line is ``module -> imported, ...`` with names relative to the
 package (``widgets.app``); an import made inside a function (a lazy one) is marked ``*``.
-``python tools/import_graph.py [PACKAGE_DIR]`` (default: the ``workbench`` folder beside ``tools/``).
+
+    python tools/import_graph.py              # the working tree's workbench/
+    python tools/import_graph.py PACKAGE_DIR  # another copy of the package
+    python tools/import_graph.py --rev REV    # the package as committed at git revision REV
 """
 import ast
+import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 PACKAGE = "workbench"
+REPO = Path(__file__).resolve().parent.parent
 
 
-def module_names(root: Path) -> dict[str, Path]:
-    """Dotted name (``widgets.app``; ``""`` for the package itself) of every module under ``root``."""
-    names = {}
-    for path in sorted(root.rglob("*.py")):
-        parts = list(path.relative_to(root).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        names[".".join(parts)] = path
-    return names
+def _dotted(relative: PurePosixPath) -> str:
+    """``widgets/app.py`` -> ``widgets.app``; a package's ``__init__.py`` -> its own name (``""`` at the top)."""
+    parts = list(relative.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
-def _resolve(target: str, names: dict[str, Path]) -> str | None:
+def sources_in_folder(root: Path) -> dict[str, tuple[str, bool]]:
+    """Module name -> (source, is a package) for every ``.py`` file under ``root``."""
+    return {_dotted(PurePosixPath(path.relative_to(root).as_posix())): (path.read_text(encoding="utf-8"),
+                                                                        path.name == "__init__.py")
+            for path in sorted(root.rglob("*.py"))}
+
+
+def sources_at_revision(revision: str) -> dict[str, tuple[str, bool]]:
+    """Module name -> (source, is a package) for the package's files committed at ``revision``."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=True).stdout
+
+    files = [PurePosixPath(name) for name in git("ls-tree", "-r", "--name-only", revision, PACKAGE).split()
+             if name.endswith(".py")]
+    return {_dotted(path.relative_to(PACKAGE)): (git("show", f"{revision}:{path}"), path.name == "__init__.py")
+            for path in files}
+
+
+def _resolve(target: str, names) -> str | None:
     """The longest known module that ``target`` (dotted, package-relative) is or lies in."""
     while target not in names:
         if "." not in target:
@@ -31,9 +51,8 @@ def _resolve(target: str, names: dict[str, Path]) -> str | None:
     return target
 
 
-def imports(name: str, path: Path, names: dict[str, Path]) -> dict[str, bool]:
+def imports(name: str, source: str, is_package: bool, names) -> dict[str, bool]:
     """Package modules imported by module ``name`` -> whether every such import is lazy (in a function)."""
-    is_package = path.name == "__init__.py"
     found: dict[str, bool] = {}
 
     def add(target: str | None, lazy: bool) -> None:
@@ -62,18 +81,20 @@ def imports(name: str, path: Path, names: dict[str, Path]) -> dict[str, bool]:
                     add(full if full in names else _resolve(stem, names), lazy)
             visit(child, inner)
 
-    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), False)
+    visit(ast.parse(source, name or PACKAGE), False)
     return found
 
 
-def graph(root: Path) -> dict[str, dict[str, bool]]:
-    names = module_names(root)
-    return {name: imports(name, path, names) for name, path in names.items()}
+def graph(sources: dict[str, tuple[str, bool]]) -> dict[str, dict[str, bool]]:
+    return {name: imports(name, source, is_package, sources) for name, (source, is_package) in sources.items()}
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0]) if argv else Path(__file__).resolve().parent.parent / PACKAGE
-    for name, targets in graph(root).items():
+    if argv[:1] == ["--rev"] and len(argv) == 2:
+        sources = sources_at_revision(argv[1])
+    else:
+        sources = sources_in_folder(Path(argv[0]) if argv else REPO / PACKAGE)
+    for name, targets in graph(sources).items():
         shown = [f"{target or PACKAGE}{'*' if lazy else ''}" for target, lazy in sorted(targets.items())]
         print(f"{name or PACKAGE} -> {', '.join(shown) if shown else '(none)'}")
     return 0
