@@ -1,4 +1,4 @@
-"""Error rates for Korean transcripts, built on integer edit counts.
+"""Error rates for Korean transcripts, built on integer edit counts, and SI-SDR for enhanced speech.
 
 ``char_edits`` = substitutions + deletions + insertions between NFC syllable
 strings with spaces removed (Korean spacing is inconsistent, so CER ignores
@@ -10,6 +10,7 @@ so a hypothesis for an empty reference still counts its insertions.
 import unicodedata
 
 import jiwer
+import numpy as np
 
 
 def normalise(text: str) -> str:
@@ -66,3 +67,17 @@ def corpus_cer(references: list[str], hypotheses: list[str]) -> float:
     """CER over a corpus: total edits / total reference characters."""
     edits = sum(char_edits(r, h) for r, h in zip(references, hypotheses, strict=True))
     return rate(edits, sum(map(ref_chars, references)))
+
+
+def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
+    """Scale-invariant signal-to-distortion ratio in dB (Le Roux et al., 2019).
+
+    Over the common length, both made zero-mean, the reference scaled to its best fit
+    ``target = <estimate, reference> / <reference, reference> * reference``:
+    ``SI-SDR = 10 log10(|target|² / |estimate - target|²)``; any gain on the estimate leaves it unchanged.
+    """
+    length = min(len(estimate), len(reference))
+    est, ref = estimate[:length].astype(np.float64), reference[:length].astype(np.float64)
+    est, ref = est - est.mean(), ref - ref.mean()
+    target = np.dot(est, ref) / (np.dot(ref, ref) + 1e-12) * ref
+    return float(10 * np.log10(np.sum(target ** 2) / (np.sum((est - target) ** 2) + 1e-12) + 1e-12))
