@@ -20,7 +20,7 @@ import numpy as np
 from .asr import Transcriber, TranscriptEvent
 from .asr.stream import StreamConfig
 from .audio import SAMPLE_RATE, pcm16_samples, stream_resampler
-from .denoise import DEFAULT_DRY, Denoiser, mix
+from .denoise import DEFAULT_DRY, Denoiser, check_dry, mix
 from .denoise.denoiser import HOP_MS
 
 LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
@@ -65,11 +65,6 @@ class Timer:
         return self.busy_s / self.audio_s if self.audio_s else None
 
 
-def validate_dry(dry: float) -> float:
-    mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # raises ValueError outside [0, 1]
-    return float(dry)
-
-
 class LiveStream:
     """Audio chunks in, transcript events out; ``keep=True`` also keeps the raw and denoised signals.
 
@@ -82,7 +77,7 @@ class LiveStream:
     def __init__(self, transcriber: Transcriber | None = None, denoiser: Denoiser | None = None,
                  dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False,
                  hop_ms: float = HOP_MS, scale: float | None = None, config: StreamConfig = StreamConfig()):
-        self.dry = validate_dry(dry)
+        self.dry = check_dry(dry)
         self._enhancer = denoiser.stream(0.0, hop_ms, scale) if denoiser is not None else None
         self._recogniser = (transcriber.streamer(config, use_lm=use_lm)
                             if transcriber is not None else None)

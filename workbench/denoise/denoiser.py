@@ -16,10 +16,16 @@ HOP_MS = 64.0  # the streaming hop for live audio: dns48 streams in real time on
 FILE_BLOCK_S = 2.0  # whole signals go through the exact streamer in blocks this long: memory stays flat
 
 
-def mix(dry_signal: np.ndarray, denoised: np.ndarray, dry: float) -> np.ndarray:
-    """``dry * x + (1 - dry) * y``; ``dry = 1`` returns ``x`` unchanged, ``dry = 0`` returns ``y``."""
+def check_dry(dry: float) -> float:
+    """``dry`` as a float if 0 <= dry <= 1; ValueError otherwise (NaN included)."""
     if not 0.0 <= dry <= 1.0:
         raise ValueError(f"dry must be in [0, 1], got {dry}")
+    return float(dry)
+
+
+def mix(dry_signal: np.ndarray, denoised: np.ndarray, dry: float) -> np.ndarray:
+    """``dry * x + (1 - dry) * y``; ``dry = 1`` returns ``x`` unchanged, ``dry = 0`` returns ``y``."""
+    check_dry(dry)
     if dry == 1.0:
         return np.array(dry_signal, np.float32, copy=True)
     return (dry * dry_signal + (1.0 - dry) * denoised).astype(np.float32)
@@ -93,7 +99,7 @@ class Denoiser:
     def stream(self, dry: float = DEFAULT_DRY, hop_ms: float = HOP_MS,
                scale: float | None = None) -> DemucsStream:
         """A streamer; pass ``scale=offline_scale(audio)`` to reproduce :meth:`enhance` exactly."""
-        mix(np.zeros(1, np.float32), np.zeros(1, np.float32), dry)  # validates dry
+        check_dry(dry)
         hop = round(hop_ms * SAMPLE_RATE / 1000)
         return DemucsStream(self.model, dry, hop, scale, self.device, self.layers)
 

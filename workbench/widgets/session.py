@@ -11,8 +11,8 @@ import numpy as np
 
 from ..asr import Transcriber, TranscriptEvent
 from ..audio import SAMPLE_RATE, check_audio, chunks
-from ..denoise import DEFAULT_DRY, Denoiser, mix
-from ..live import Buffer, LiveStream, Timer, validate_dry
+from ..denoise import DEFAULT_DRY, Denoiser, check_dry, mix
+from ..live import Buffer, LiveStream, Timer
 
 DENOISE_PIECE_S = 2.0   # file denoising runs in pieces this long (exact, see DemucsStream)
 ASR_CHUNK_S = 0.5       # mixed audio goes to the recogniser in chunks this long
@@ -66,7 +66,7 @@ class Session:
 
     def set_dry(self, dry: float) -> np.ndarray:
         """Change the mix; the cached denoised signal is reused. Returns the new mix."""
-        self.dry = validate_dry(dry)
+        self.dry = check_dry(dry)
         if self.live is not None:
             self.live.dry = self.dry  # the recording's next samples are mixed at it
         return self.mixed
