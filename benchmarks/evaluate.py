@@ -22,6 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from workbench import tuning  # noqa: E402
+from workbench.models import load_models  # noqa: E402
 from workbench.paths import EXAMPLES_DIR, examples  # noqa: E402
 
 SENTENCES = ["안녕하세요 반갑습니다", "오늘 날씨가 좋네요", "지하철 역이 어디에 있나요", "커피 한 잔 주세요"]
@@ -54,7 +55,7 @@ def random_models(folder: Path) -> tuple[str, str]:
 
 def warm(denoiser: str, asr: str) -> None:
     """Load the models into this worker's cache (and return nothing to send back)."""
-    tuning.load_models(denoiser, asr, "cpu")
+    load_models(denoiser, asr, "cpu")
 
 
 def run(workers: int, items, drys, denoiser: str, asr: str) -> tuple[pd.DataFrame, float]:

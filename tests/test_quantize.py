@@ -82,11 +82,12 @@ def test_models_panel_switch_loads_int8_models_and_says_so(demucs_files, char_ne
 def test_evaluation_loads_the_models_it_is_asked_for(demucs_files, char_nemo):
     import argparse
 
-    from workbench import tuning
+    from workbench.__main__ import add_evaluate_arguments
+    from workbench.models import load_models
     from workbench.quantize import is_quantized
 
     parser = argparse.ArgumentParser()
-    tuning.add_evaluate_arguments(parser)
+    add_evaluate_arguments(parser)
     assert parser.parse_args(["set.json", "--quantize"]).quantize and not parser.parse_args(["set.json"]).quantize
-    denoiser, transcriber = tuning.load_models(str(demucs_files[1]["package"]), str(char_nemo), "cpu", True, True)
+    denoiser, transcriber = load_models(str(demucs_files[1]["package"]), str(char_nemo), "cpu", True, True)
     assert is_quantized(denoiser.layers) and is_quantized(transcriber.model)

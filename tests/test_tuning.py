@@ -8,6 +8,7 @@ import soundfile
 
 from models import speechlike
 from workbench import load_audio, tuning
+from workbench.__main__ import add_evaluate_arguments, run_evaluate
 from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.errors import WorkbenchError
@@ -63,7 +64,7 @@ def test_grid_rows_match_direct_decoding(corpus, models, transcriber, demucs_fil
     assert raw.hypothesis == transcriber.transcribe(audio)
     assert raw.cer == pytest.approx(cer(item.text, raw.hypothesis))
     assert raw.wer == pytest.approx(wer(item.text, raw.hypothesis))
-    from workbench.tuning import load_models
+    from workbench.models import load_models
 
     denoiser, _ = load_models(models["denoiser"], models["asr"], "cpu")
     half = denoiser.enhance(audio, 0.5)
@@ -125,25 +126,25 @@ def test_unreadable_files_are_reported_in_the_table_and_the_run_goes_on(corpus, 
     assert list(summary.cer) == pytest.approx(list(ok.char_edits / ok.ref_chars))
 
     parser = argparse.ArgumentParser()
-    tuning.add_evaluate_arguments(parser)
+    add_evaluate_arguments(parser)
     common = ["--dry", "1", "--workers", "0", "--denoiser", models["denoiser"], "--asr", models["asr"]]
-    assert tuning.run_evaluate(parser.parse_args([str(manifest), *common])) == 0
+    assert run_evaluate(parser.parse_args([str(manifest), *common])) == 0
     printed = capsys.readouterr()
     assert "best dry: 1" in printed.out and printed.err.count("skipped ") == 2
     only_bad = tmp_path / "bad.json"
     only_bad.write_text(json.dumps(rows[1]), encoding="utf-8")
-    assert tuning.run_evaluate(parser.parse_args([str(only_bad), *common])) == 2
+    assert run_evaluate(parser.parse_args([str(only_bad), *common])) == 2
     assert capsys.readouterr().err.strip().endswith(f"no file of {only_bad} could be read")
 
 
 def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path, capsys):
     parser = argparse.ArgumentParser()
-    tuning.add_evaluate_arguments(parser)
+    add_evaluate_arguments(parser)
     out = tmp_path / "results.csv"
     plot = tmp_path / "cer.png"
     args = parser.parse_args([str(corpus[1]), "--dry", "0,1", "--out", str(out), "--workers", "0",
                               "--denoiser", models["denoiser"], "--asr", models["asr"], "--plot", str(plot)])
-    assert tuning.run_evaluate(args) == 0
+    assert run_evaluate(args) == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
     table = pd.read_csv(out)
     assert len(table) == 6 and set(table.dry) == {0.0, 1.0}
@@ -151,7 +152,7 @@ def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path
     best = tuning.best(tuning.summarize(table))
     assert f"best dry: {best.dry:g}" in printed
     missing = parser.parse_args([str(tmp_path / "none.json")])
-    assert tuning.run_evaluate(missing) == 2
+    assert run_evaluate(missing) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error: evaluation set not found") and "\n" not in error
 
@@ -169,7 +170,7 @@ def test_dask_cluster_gives_the_local_table(corpus, models):
         client.run(lambda: __import__("torch").set_num_threads(1))
         remote = tuning.evaluate(folder, scheduler=cluster.scheduler_address, on_start=links.append,
                                  on_rows=arrived.append, **grid)
-        used = client.run(lambda: __import__("workbench.tuning").tuning.load_models.cache_info().currsize)
+        used = client.run(lambda: __import__("workbench.models").models.load_models.cache_info().currsize)
     pd.testing.assert_frame_equal(local, remote)
     assert links[0].startswith("http") and len(arrived) == len(REFERENCES)
     assert len(used) == 2 and all(size <= 1 for size in used.values())

@@ -1,15 +1,17 @@
 """Command line: ``python -m workbench transcribe|enhance ...``."""
 import argparse
 import json
+import math
 import signal
 import sys
 from pathlib import Path
 
-from .asr.lm import LM_HELP, lm_choice
 from .asr.stream import StreamConfig, check_seconds
+from .cli_args import LM_HELP, lm_choice
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError, out_of_memory, printable
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
+from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, streams_from, summarize
 
 
 def _dry(value: str) -> float:
@@ -30,6 +32,33 @@ def _seconds(value: str, positive: bool = False) -> float:
 
 def _positive_seconds(value: str) -> float:
     return _seconds(value, positive=True)
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(value) for value in text.split(",") if value.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not all(math.isfinite(value) and value >= 0 for value in values):
+        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
+    return values
+
+
+def _positive_floats(text: str) -> list[float]:
+    values = _floats(text)
+    if not all(values):
+        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
+    return values
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = -1
+    if workers < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return workers
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -61,8 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     enhance.add_argument("input")
     enhance.add_argument("output")
 
-    from .tuning import add_evaluate_arguments
-
     add_evaluate_arguments(commands.add_parser("evaluate", help="CER/WER over a grid of dry values"))
 
     from .serve.cli import add_arguments as add_serve_arguments
@@ -78,6 +105,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``python -m workbench evaluate``."""
+    parser.add_argument("source", help="JSON-lines manifest (audio_filepath, text) or folder of wav + txt")
+    parser.add_argument("--dry", type=_floats, default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
+    parser.add_argument("--chunk-s", type=_positive_floats, help="stream with these chunk lengths (default: offline)")
+    parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
+    parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
+    parser.add_argument("--out", help="write the per-file table as CSV")
+    parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
+    parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
+    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
+    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
+    parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
+
+
 def _print_event(event, as_json: bool, live: bool) -> None:
     if as_json:
         print(json.dumps(event.to_dict(), ensure_ascii=False), flush=True)
@@ -91,10 +136,9 @@ def _print_event(event, as_json: bool, live: bool) -> None:
 
 
 def _transcribe(args) -> None:
-    from .asr import load_transcriber
     from .audio import load_audio
-    from .denoise import load_denoiser
     from .live import LiveStream
+    from .models import load_models
     from .pipeline import Pipeline
     from .subtitles import FORMATS, subtitles
 
@@ -107,8 +151,8 @@ def _transcribe(args) -> None:
         source = MicrophoneSource(args.input_device)
     else:
         audio = load_audio(args.path)
-    denoiser = load_denoiser(args.denoiser, args.device, args.quantize) if args.dry < 1.0 else None
-    transcriber = load_transcriber(args.asr, args.device, args.lm, args.quantize)
+    denoiser, transcriber = load_models(args.denoiser if args.dry < 1.0 else None, args.asr, args.device, args.lm,
+                                        args.quantize)
     config = StreamConfig(args.chunk_s, args.left_s, args.right_s)
     if source is None:
         events = Pipeline(transcriber, denoiser, args.dry, config).transcribe_file(audio)
@@ -171,6 +215,45 @@ def _write_blocks(path: str, blocks) -> None:
         raise
 
 
+def _print_dashboard(link: str | None) -> None:
+    if link:
+        print(f"Dask dashboard: {link}", file=sys.stderr)
+
+
+def run_evaluate(args) -> int:
+    """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
+    try:
+        for path in (args.out, args.plot):
+            if path and not Path(path).resolve().parent.is_dir():
+                raise WorkbenchError(f"cannot write {path}: its folder does not exist")
+        results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
+                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, quantize=args.quantize, device=args.device,
+                           scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
+        if args.out:
+            csv_safe(results).to_csv(args.out, index=False)
+        for file, error in results[results.error.notna()].groupby("file").error.first().items():
+            print(f"skipped {file}: {error}", file=sys.stderr)
+        summary = summarize(results)
+        if summary.empty:
+            raise WorkbenchError(f"no file of {args.source} could be read")
+        if args.plot:
+            from .figures import cer_plot
+
+            cer_plot(summary).savefig(args.plot, dpi=100)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    top = best(summary)
+    print(f"best dry: {top.dry:g} (CER {top.cer:.4f}, WER {top.wer:.4f})")
+    return 0
+
+
 def _terminate(signum, _frame):
     """SIGTERM ends the command as an exception would, so temporary folders are removed."""
     sys.exit(128 + signum)
@@ -180,8 +263,6 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     args = _parser().parse_args(argv)
     if args.command == "evaluate":
-        from .tuning import run_evaluate
-
         return run_evaluate(args)
     try:
         if args.command == "serve":

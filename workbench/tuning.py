@@ -9,15 +9,12 @@ be read gets rows with its ``error`` and is left out of the corpus rates.
 Work is split per file and runs in local processes, or on a Dask cluster
 when a scheduler address is given; each worker process loads the models once.
 """
-import argparse
 import math
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from itertools import product
 from multiprocessing import get_context
 from pathlib import Path
@@ -26,9 +23,9 @@ from typing import Callable
 import pandas as pd
 
 from . import manifest
-from .asr.lm import LM_HELP, lm_choice
 from .asr.stream import StreamConfig
 from .errors import AudioError, CheckpointError, WorkbenchError, out_of_memory
+from .models import load_models
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
 GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
@@ -63,17 +60,6 @@ def read_items(source) -> list[Item]:
     return items
 
 
-@lru_cache(maxsize=2)
-def load_models(denoiser: str | None, asr: str, device: str, lm=True, quantize: bool = False):
-    """(denoiser or None, transcriber), loaded once per process and kept: one copy per worker;
-    ``quantize``: int8 weights (see :mod:`workbench.quantize`)."""
-    from .asr import load_transcriber
-    from .denoise import load_denoiser
-
-    return ((load_denoiser(denoiser, device, quantize) if denoiser else None),
-            load_transcriber(asr, device, lm, quantize))
-
-
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
                   threads: int | None = None, lm=True, quantize: bool = False) -> list[dict]:
     """Rows for one file: every dry value times every decoding (``None`` = offline).
@@ -86,7 +72,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
 
     if threads:
         torch.set_num_threads(threads)
-    denoise, transcriber = load_models(denoiser, asr, device, lm, quantize)
+    enhancer, transcriber = load_models(denoiser, asr, device, lm, quantize)
     try:
         audio = load_audio(item.audio)
     except AudioError as error:
@@ -96,7 +82,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
                  "right_s": stream.right_s if stream else math.nan,
                  "dry": float(dry), "reference": item.text, "error": str(error)}
                 for dry, stream in product(drys, streams)]
-    denoised = denoise.denoise(audio) if any(d < 1.0 for d in drys) else audio
+    denoised = enhancer.denoise(audio) if any(d < 1.0 for d in drys) else audio
     reference = normalise(item.text)
     chars, words = ref_chars(reference), ref_words(reference)
     rows = []
@@ -163,24 +149,6 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 def best(summary: pd.DataFrame) -> pd.Series:
     """The grid point with the lowest CER (ties: lower WER, then the smaller dry)."""
     return summary.sort_values(["cer", "wer", "dry"], kind="stable").iloc[0]
-
-
-def cer_plot(summary: pd.DataFrame):
-    """Corpus CER against dry (a matplotlib ``Figure``), one line per decoding setting, a star at the best point."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7, 3.5), layout="constrained")
-    axes = figure.subplots()
-    for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
-        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
-        axes.plot(group.dry, group.cer, marker="o", label=label)
-    top = best(summary)
-    axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
-              label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
-    axes.set_xlabel("dry (share of the raw signal)")
-    axes.set_ylabel("corpus CER")
-    axes.legend(fontsize=8)
-    return figure
 
 
 class _Local:
@@ -283,51 +251,6 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     return table(rows)
 
 
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(value) for value in text.split(",") if value.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(value) and value >= 0 for value in values):
-        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
-    return values
-
-
-def _positive_floats(text: str) -> list[float]:
-    values = _floats(text)
-    if not all(values):
-        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
-    return values
-
-
-def _workers(text: str) -> int:
-    try:
-        workers = int(text)
-    except ValueError:
-        workers = -1
-    if workers < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return workers
-
-
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``python -m workbench evaluate``."""
-    parser.add_argument("source", help="JSON-lines manifest (audio_filepath, text) or folder of wav + txt")
-    parser.add_argument("--dry", type=_floats, default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
-    parser.add_argument("--chunk-s", type=_positive_floats, help="stream with these chunk lengths (default: offline)")
-    parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
-    parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
-    parser.add_argument("--out", help="write the per-file table as CSV")
-    parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
-    parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
-    parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
-    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
-    parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
-
-
 def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[StreamConfig | None]:
     """Offline decoding unless any streaming size is given; then every combination of them
     (sizes a stream cannot have, such as a negative context, as one message)."""
@@ -339,40 +262,3 @@ def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[StreamConfig |
         return [StreamConfig(c, l, r) for c, l, r in sizes]
     except ValueError as error:
         raise WorkbenchError(str(error)) from None
-
-
-def _print_dashboard(link: str | None) -> None:
-    if link:
-        print(f"Dask dashboard: {link}", file=sys.stderr)
-
-
-def run_evaluate(args) -> int:
-    """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
-    try:
-        for path in (args.out, args.plot):
-            if path and not Path(path).resolve().parent.is_dir():
-                raise WorkbenchError(f"cannot write {path}: its folder does not exist")
-        results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
-                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, quantize=args.quantize, device=args.device,
-                           scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
-        if args.out:
-            csv_safe(results).to_csv(args.out, index=False)
-        for file, error in results[results.error.notna()].groupby("file").error.first().items():
-            print(f"skipped {file}: {error}", file=sys.stderr)
-        summary = summarize(results)
-        if summary.empty:
-            raise WorkbenchError(f"no file of {args.source} could be read")
-        if args.plot:
-            cer_plot(summary).savefig(args.plot, dpi=100)
-    except WorkbenchError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"error: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    top = best(summary)
-    print(f"best dry: {top.dry:g} (CER {top.cer:.4f}, WER {top.wer:.4f})")
-    return 0

@@ -130,14 +130,6 @@ def _check_sizes(path: Path) -> None:
         raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
 
 
-LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"
-
-
-def lm_choice(value: str):
-    """Command-line ``--lm``: ``auto`` -> True (the LM beside the model, if any), ``none`` -> False, else a path."""
-    return {"auto": True, "none": False}.get(value, value)
-
-
 def lm_beside(model_path) -> Path:
     """Where the LM of a ``.nemo`` model lives: ``NAME.lm.npz`` next to ``NAME.nemo``."""
     return Path(model_path).with_suffix(".lm.npz")

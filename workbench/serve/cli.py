@@ -4,7 +4,7 @@ import ipaddress
 import logging
 import os
 
-from ..asr.lm import LM_HELP, lm_choice
+from ..cli_args import LM_HELP, lm_choice
 from ..denoise import DEFAULT_DRY
 from ..errors import WorkbenchError
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
@@ -91,8 +91,7 @@ class _OneLinePerStream(logging.Filter):
 def run(args) -> int:
     import uvicorn
 
-    from ..asr import load_transcriber
-    from ..denoise import load_denoiser
+    from ..models import load_models
     from .app import Service, log
     from .engine import Engine
 
@@ -102,9 +101,8 @@ def run(args) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    engine = Engine(load_transcriber(args.asr, args.device, args.lm, args.quantize),
-                    load_denoiser(args.denoiser, args.device, args.quantize),
-                    args.dry, args.sample_rate)
+    denoiser, transcriber = load_models(args.denoiser, args.asr, args.device, args.lm, args.quantize)
+    engine = Engine(transcriber, denoiser, args.dry, args.sample_rate)
     config = uvicorn_config(Service(engine, limits, args.token), args.host, args.port,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)
     try:

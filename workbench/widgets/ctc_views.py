@@ -5,14 +5,10 @@ draws with matplotlib (Agg) into an ``ipywidgets.Image``. The data come from
 :mod:`workbench.teaching`; nothing here computes more than what is drawn.
 """
 import html
-import io
-import warnings
-from functools import lru_cache
 from pathlib import Path
 
 import ipywidgets as widgets
 import numpy as np
-from matplotlib import font_manager
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
@@ -21,45 +17,14 @@ from ..asr.stream import StreamConfig
 from ..audio import SAMPLE_RATE, load_audio, to_wav_bytes
 from ..denoise import DEFAULT_DRY, mix
 from ..errors import WorkbenchError
-from ..mel import mel_spectrogram
+from ..figures import draw_mel, png, style
+from ..models import load_models
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, examples as bundled_examples
-from ..tuning import load_models
-
-KOREAN_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
-
-
-@lru_cache(maxsize=1)
-def style() -> dict:
-    """Matplotlib settings with a Hangul font first, if the system has one (e.g. Debian's
-    fonts-nanum); system fonts installed after matplotlib built its font cache are added here."""
-    for path in font_manager.findSystemFonts():
-        if Path(path).name.startswith(("Nanum", "NotoSansCJK", "NotoSansKR")):
-            font_manager.fontManager.addfont(path)
-    known = {font.name for font in font_manager.fontManager.ttflist}
-    return {"font.family": [name for name in KOREAN_FONTS if name in known] + ["DejaVu Sans"], "font.size": 9}
-
-
-def png(figure: Figure) -> bytes:
-    """The figure as PNG bytes (without a Hangul font, Korean labels draw as boxes)."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return buffer.getvalue()
 
 
 def message(text: str) -> widgets.HTML:
     """A one-line notice in place of a view that cannot run."""
     return widgets.HTML(f"<p style='color:#a33'><b>Cannot show this view:</b> {text}</p>")
-
-
-def draw_mel(axes, audio: np.ndarray, title: str) -> None:
-    """Log-mel spectrogram of ``audio`` on a time axis in seconds."""
-    mel = mel_spectrogram(audio)
-    axes.imshow(mel.db, origin="lower", aspect="auto", cmap="magma",
-                extent=[0, len(audio) / SAMPLE_RATE, 0, mel.db.shape[0]])
-    axes.set_ylabel("mel band")
-    axes.set_title(title, loc="left")
 
 
 class ExampleView(widgets.VBox):

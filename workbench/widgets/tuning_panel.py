@@ -12,9 +12,9 @@ from tqdm.notebook import tqdm
 
 from .. import tuning
 from ..errors import WorkbenchError
+from ..figures import cer_plot, png, style
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
 from ..threads import use_share
-from .ctc_views import png, style
 from .trust import checked_path, restricted, writable_path
 from .worker import MODEL_THREADS
 
@@ -155,7 +155,7 @@ class TuningPanel(widgets.VBox):
             return
         self.table.value = self.summary.to_html(index=False, float_format=lambda v: f"{v:.4f}")
         with rc_context(style()):
-            self.image.value = png(tuning.cer_plot(self.summary))
+            self.image.value = png(cer_plot(self.summary))
         self.use_button.disabled = self.target is None
         self.use_button.description = f"use best dry ({self.best_dry:g})"
         self.save_button.disabled = False

@@ -1,0 +1,8 @@
+"""Options shared by the command line's commands (``python -m workbench`` and its ``serve``)."""
+
+LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"
+
+
+def lm_choice(value: str):
+    """Command-line ``--lm``: ``auto`` -> True (the LM beside the model, if any), ``none`` -> False, else a path."""
+    return {"auto": True, "none": False}.get(value, value)
