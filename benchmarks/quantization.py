@@ -47,7 +47,7 @@ def main() -> None:
     clean = [load_audio(item.audio) for item in items]
     references = [item.text for item in items]
     rng = np.random.default_rng(0)
-    noisy = [noise.mix(x, noise.make("pink", len(x), rng), args.snr) for x in clean]
+    noisy = [noise.add_noise(x, noise.make("pink", len(x), rng), args.snr) for x in clean]
     print(f"{len(items)} utterances ({sum(map(len, clean)) / 16000 / 60:.1f} min) from {args.source}; "
           f"{args.threads} thread(s)")
     print("condition | float CER | int8 CER | difference (points) | float RTF | int8 RTF")

@@ -39,7 +39,7 @@ def test_noise_mixing_snr():
     x = np.sin(np.arange(16000) / 10).astype(np.float32) * 0.3
     for kind in ("white", "pink", "brown", "hum"):
         n = noise.make(kind, 32000, rng)
-        y = noise.mix(x, n, 5.0, rng)
+        y = noise.add_noise(x, n, 5.0, rng)
         snr = 10 * np.log10(np.mean(x ** 2) / np.mean((y - x) ** 2))
         assert abs(snr - 5.0) < 0.1, (kind, snr)
     tel = noise.telephone(x)
@@ -77,7 +77,8 @@ def test_channel_paths():
 
 @pytest.mark.slow
 def test_pipeline_smoke(tmp_path):
-    from workbench.train import asr, data, denoiser, evaluate, lm
+    from workbench import manifest
+    from workbench.train import asr, denoiser, evaluate, lm
     from workbench.train.__main__ import main
 
     logs = []
@@ -87,13 +88,13 @@ def test_pipeline_smoke(tmp_path):
     d = tmp_path / "data"
     for name in ("asr_train.json", "asr_val.json", "eval.json", "noise_train.json", "noise_eval.json"):
         assert (d / name).stat().st_size > 0
-    rows = data.read_manifest(d / "asr_train.json")
-    assert len(rows) >= 150 and {"train", "tel", "room"} <= {r["audio_filepath"].split("/")[-2] for r in rows}
-    assert data.read_manifest(d / "natural.json")
-    eval_rows = data.read_manifest(d / "eval.json")
-    assert not {r["text"] for r in eval_rows} & {r["text"] for r in rows}
+    rows = manifest.read(d / "asr_train.json")
+    assert len(rows) >= 150 and {"train", "tel", "room"} <= {row.audio.split("/")[-2] for row in rows}
+    assert manifest.read(d / "natural.json")
+    eval_rows = manifest.read(d / "eval.json")
+    assert not {row.text for row in eval_rows} & {row.text for row in rows}
     import soundfile as sf
-    info = sf.info(rows[0]["audio_filepath"])
+    info = sf.info(rows[0].audio)
     assert info.samplerate == 16000 and info.channels == 1
 
     # denoiser: a few steps, facebook layout, loadable by the workbench
@@ -110,7 +111,7 @@ def test_pipeline_smoke(tmp_path):
     den = load_denoiser(path)
     y = den.enhance(np.zeros(8000, np.float32) + 0.01 * np.random.default_rng(0).standard_normal(8000).astype(np.float32))
     assert y.shape == (8000,) and np.isfinite(y).all()
-    assert len(data.read_manifest(tmp_path / "denoiser" / "denoised.json")) == 4
+    assert len(manifest.read(tmp_path / "denoiser" / "denoised.json")) == 4
 
     # ASR: NeMo's training path, a few steps, with the denoised share as extra manifest
     nemo_path = asr.train(d, tmp_path / "asr", minutes=10, max_steps=4, batch_size=4, d_model=32, n_layers=1,
@@ -122,7 +123,7 @@ def test_pipeline_smoke(tmp_path):
     from workbench.asr import load_transcriber
     tr = load_transcriber(nemo_path)
     assert list(tr.model.cfg.labels) == asr.LABELS
-    assert isinstance(tr.transcribe(sf.read(eval_rows[0]["audio_filepath"], dtype="float32")[0]), str)
+    assert isinstance(tr.transcribe(sf.read(eval_rows[0].audio, dtype="float32")[0]), str)
 
     # the same model made cache-aware: every tensor found, the causal ones remapped; curves written and plotted
     logs.clear()

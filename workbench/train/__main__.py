@@ -10,9 +10,19 @@ import sys
 import time
 from pathlib import Path
 
+from ..denoise import DEFAULT_DRY
+
 
 def _log(msg):
     print(time.strftime("%H:%M:%S"), msg, flush=True)
+
+
+def _kind_weights(text: str) -> dict[str, float]:
+    """``babble=3,cafe=3,white=1`` -> ``{"babble": 3.0, ...}``."""
+    try:
+        return {kind.strip(): float(weight) for kind, weight in (part.split("=") for part in text.split(","))}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected kind=weight pairs, got {text!r}") from None
 
 
 def main(argv=None):
@@ -46,9 +56,11 @@ def main(argv=None):
     n.add_argument("--max-steps", type=int, default=-1)
     n.add_argument("--denoise-share", type=int, default=0,
                    help="after training, write this many denoised noisy training utterances for the ASR")
-    n.add_argument("--dry", type=float, default=0.05, help="dry mix of those denoised utterances")
+    n.add_argument("--dry", type=float, default=DEFAULT_DRY, help="dry mix of those denoised utterances")
     n.add_argument("--noise", choices=("fresh", "files"), default="fresh",
                    help="a new noise for every example, or crops of the training noise files")
+    n.add_argument("--noise-weights", type=_kind_weights,
+                   help="how often each fresh noise kind is drawn, e.g. babble=3,cafe=3,white=1 (default: all equally)")
     n.add_argument("--asr-guide", help=".nemo recogniser whose posteriors on the denoised mix should match clean")
     n.add_argument("--guide-weight", type=float, default=1.0)
 
@@ -105,7 +117,8 @@ def main(argv=None):
         from . import denoiser
         kw = dict(minutes=args.minutes, hidden=args.hidden, batch_size=args.batch_size, segment=args.segment,
                   lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry,
-                  init=args.init, noise=args.noise, asr_guide=args.asr_guide, guide_weight=args.guide_weight)
+                  init=args.init, noise=args.noise, asr_guide=args.asr_guide, guide_weight=args.guide_weight,
+                  kind_weights=args.noise_weights)
         if args.smoke:
             kw.update(minutes=1.0, hidden=4, batch_size=4, segment=1.0, max_steps=5, denoise_share=min(args.denoise_share, 8))
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)

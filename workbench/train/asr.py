@@ -9,7 +9,6 @@ Training goes through NeMo's own path: jamo manifests -> ``EncDecCTCModel``
 Lightning ``Trainer``. It stops by wall-clock (``minutes``) and saves the
 ``.nemo`` regularly, so a run can't overrun and always leaves a model.
 """
-import json
 import math
 import os
 import time
@@ -17,8 +16,10 @@ import unicodedata
 from datetime import timedelta
 from pathlib import Path
 
+from .. import manifest
 from ..asr.config import JAMO_LABELS as LABELS  # 68: space + conjoining jamo
 from ..asr.config import conformer_ctc_config
+from ..audio import SAMPLE_RATE
 
 
 def to_jamo(text: str) -> str:
@@ -31,12 +32,7 @@ _LABEL_SET = set(LABELS)
 
 def jamo_manifest(src, dst):
     """Copy a NeMo manifest with its ``text`` decomposed to jamo."""
-    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8") as g:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                row["text"] = to_jamo(row["text"])
-                g.write(json.dumps(row, ensure_ascii=False) + "\n")
+    manifest.write(dst, [entry._replace(text=to_jamo(entry.text)) for entry in manifest.read(src)])
     return str(dst)
 
 
@@ -49,12 +45,12 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
     from omegaconf import OmegaConf
     augmentor = {}
     if speed_prob > 0:
-        augmentor["soxr_speed"] = {"prob": speed_prob, "sr": 16000,
+        augmentor["soxr_speed"] = {"prob": speed_prob, "sr": SAMPLE_RATE,
                                    "min_speed_rate": 0.9, "max_speed_rate": 1.1, "num_rates": 5}
     if noise_manifest and noise_prob > 0:
         augmentor["noise"] = {"prob": noise_prob, "manifest_path": str(noise_manifest),
                               "min_snr_db": min_snr, "max_snr_db": max_snr}
-    ds = {"sample_rate": 16000, "labels": LABELS, "parser": "base", "normalize_transcripts": False,
+    ds = {"sample_rate": SAMPLE_RATE, "labels": LABELS, "parser": "base", "normalize_transcripts": False,
           "batch_size": batch_size, "num_workers": num_workers, "pin_memory": False, "trim_silence": False}
     model = conformer_ctc_config(LABELS, d_model=d_model, n_layers=n_layers, n_heads=n_heads, dropout=0.1,
                                  dither=1e-5, normalize="NA" if att_context_size else "per_feature",
@@ -92,27 +88,27 @@ def transfer_weights(model, source, feature_stats=None, log=print):
     old, new = source.state_dict(), model.state_dict()
     missing, unexpected = sorted(set(new) - set(old)), sorted(set(old) - set(new))
     reshaped = []
-    for key, value in new.items():
+    for key, target in new.items():
         if key not in old:
             continue
-        w = old[key]
+        weight = old[key]
         if key.endswith("conv.depthwise_conv.weight") and _causal(model) and not _causal(source):
-            centre = w.shape[-1] // 2
-            new[key] = torch.zeros_like(w)
-            new[key][..., centre:] = w[..., :centre + 1]
-            new[key][..., -1] += w[..., centre + 1:].sum(-1)
+            centre = weight.shape[-1] // 2
+            new[key] = torch.zeros_like(weight)
+            new[key][..., centre:] = weight[..., :centre + 1]
+            new[key][..., -1] += weight[..., centre + 1:].sum(-1)
             reshaped.append(key)
-        elif w.shape == value.shape:
-            new[key] = w.clone()
+        elif weight.shape == target.shape:
+            new[key] = weight.clone()
         elif key.endswith("pre_encode.out.weight"):
             channels = model.encoder.pre_encode.conv[0].out_channels
-            f_old, f_new = w.shape[1] // channels, value.shape[1] // channels
-            grid = torch.zeros(value.shape[0], channels, f_new)
-            grid[:, :, f_new - f_old:] = w.view(w.shape[0], channels, f_old)
-            new[key] = grid.view_as(value)
+            bins_old, bins_new = weight.shape[1] // channels, target.shape[1] // channels
+            grid = torch.zeros(target.shape[0], channels, bins_new)
+            grid[:, :, bins_new - bins_old:] = weight.view(weight.shape[0], channels, bins_old)
+            new[key] = grid.view_as(target)
             reshaped.append(key)
         else:
-            raise ValueError(f"{key}: {tuple(w.shape)} in the source, {tuple(value.shape)} here")
+            raise ValueError(f"{key}: {tuple(weight.shape)} in the source, {tuple(target.shape)} here")
     if source.cfg.preprocessor.normalize != model.cfg.preprocessor.normalize:
         mean, std = feature_stats
         prefix = "encoder.pre_encode.conv.0."
@@ -122,27 +118,27 @@ def transfer_weights(model, source, feature_stats=None, log=print):
         log(f"first convolution rescaled for unnormalized features (mean {mean:.2f}, std {std:.2f})")
     model.load_state_dict(new, strict=True)
     log(f"weights from the source: missing {missing}, unexpected {unexpected}, remapped {len(reshaped)}: "
-        f"{sorted({k.split('.', 3)[-1] if k.startswith('encoder.layers') else k for k in reshaped})}")
+        f"{sorted({key.split('.', 3)[-1] if key.startswith('encoder.layers') else key for key in reshaped})}")
 
 
 def _causal(model) -> bool:
     return model.cfg.encoder.get("conv_context_size") == "causal"
 
 
-def feature_stats(model, manifest, n=64):
-    """Mean and standard deviation of ``model``'s (unnormalized) log-mel features over ``n`` files of ``manifest``."""
+def feature_stats(model, manifest_path, files=64):
+    """Mean and standard deviation of ``model``'s (unnormalized) log-mel features over ``files`` files of
+    the manifest."""
     import soundfile as sf
     import torch
-    from .data import read_manifest
     values = []
     model.preprocessor.eval()
     with torch.no_grad():
-        for row in read_manifest(manifest)[:n]:
-            x = torch.tensor(sf.read(row["audio_filepath"], dtype="float32")[0])[None]
-            feats, _ = model.preprocessor(input_signal=x, length=torch.tensor([x.shape[1]]))
-            values.append(feats.flatten())
-    v = torch.cat(values)
-    return float(v.mean()), float(v.std())
+        for entry in manifest.read(manifest_path)[:files]:
+            audio = torch.tensor(sf.read(entry.audio, dtype="float32")[0])[None]
+            features, _ = model.preprocessor(input_signal=audio, length=torch.tensor([audio.shape[1]]))
+            values.append(features.flatten())
+    values = torch.cat(values)
+    return float(values.mean()), float(values.std())
 
 
 def register_speed_perturbation():
@@ -225,13 +221,13 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
     data, out = Path(data).resolve(), Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     train_manifests = [jamo_manifest(data / "asr_train.json", out / "train_jamo.json")]
-    for i, m in enumerate(extra_manifests):
-        train_manifests.append(jamo_manifest(m, out / f"extra{i}_jamo.json"))
+    for number, extra in enumerate(extra_manifests):
+        train_manifests.append(jamo_manifest(extra, out / f"extra{number}_jamo.json"))
     val = jamo_manifest(data / "asr_val.json", out / "val_jamo.json")
     source = EncDecCTCModel.restore_from(str(init), map_location="cpu") if init else None
     if source is not None:
-        enc = source.cfg.encoder
-        cfg_kwargs.update(d_model=enc.d_model, n_layers=enc.n_layers, n_heads=enc.n_heads)
+        encoder = source.cfg.encoder
+        cfg_kwargs.update(d_model=encoder.d_model, n_layers=encoder.n_layers, n_heads=encoder.n_heads)
     cfg = config(train_manifests[0], val, data / "noise_train.json", **cfg_kwargs)
     # NeMo takes a list of manifests as a list
     cfg.train_ds.manifest_filepath = train_manifests if len(train_manifests) > 1 else train_manifests[0]

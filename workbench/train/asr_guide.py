@@ -4,17 +4,19 @@ mix what it hears in the clean speech.
     loss = mean over frames t of KL( p(. | clean)_t || p(. | dry*noisy + (1-dry)*denoised)_t )
 
 with ``p`` the recogniser's per-frame label posteriors and ``dry`` the
-workbench's default dry mix. The recogniser's weights stay fixed, only the
-denoiser learns. NeMo builds its log-mel featurizer without gradients unless
-asked (``use_grads``: ``forward`` wrapped in ``no_grad``, and no guard under
-the magnitude's square root); the guide calls the unwrapped ``forward`` with
-the guard on, for clean and mix alike.
+workbench's default dry mix (:data:`workbench.denoise.DEFAULT_DRY`; the formula
+of :func:`workbench.denoise.mix`, written on tensors so that gradients pass).
+The recogniser's weights stay fixed, only the denoiser learns. NeMo builds
+its log-mel featurizer without gradients unless asked (``use_grads``:
+``forward`` wrapped in ``no_grad``, and no guard under the magnitude's square
+root); the guide calls the unwrapped ``forward`` with the guard on, for clean
+and mix alike.
 """
 import torch
 import torch.nn.functional as F
 
-from ..denoise.denoiser import DEFAULT_DRY
-from .speech import SAMPLE_RATE
+from ..audio import SAMPLE_RATE
+from ..denoise import DEFAULT_DRY
 
 
 class ASRGuide:
@@ -25,8 +27,8 @@ class ASRGuide:
             raise ValueError(f"{asr_path} expects {transcriber.model_rate} Hz audio; "
                              f"the guide needs a {SAMPLE_RATE} Hz model")
         self.model = transcriber.model.eval()
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
         featurizer = self.model.preprocessor.featurizer
         featurizer.use_grads = True
         self.features = type(featurizer).forward.__get__(featurizer)

@@ -13,8 +13,8 @@ import subprocess
 
 import numpy as np
 
+from ..audio import SAMPLE_RATE
 from . import noise as noise_mod
-from .speech import SAMPLE_RATE
 
 CODECS = ("ul", "al", "gsm", "amr-nb")
 
@@ -95,7 +95,7 @@ def telephone(x: np.ndarray, noise: np.ndarray | None, snr_db: float, codec_name
     """``x`` + ``noise`` at ``snr_db`` (none if ``noise`` is None), 8 kHz telephone band, ``codec_name``
     (or none), resampled back to 16 kHz."""
     if noise is not None:
-        x = noise_mod.mix(x, noise, snr_db, rng)
+        x = noise_mod.add_noise(x, noise, snr_db, rng)
     y = noise_mod.telephone(x)
     if codec_name:
         y = codec(y, codec_name, amr_mode=int(rng.integers(0, 8)))

@@ -13,7 +13,7 @@ Layout under ``out``::
     noise/{train,eval}/KIND_I.wav
     asr_train.json, asr_val.json, eval.json, natural.json, noise_train.json, noise_eval.json
 
-Manifest lines are NeMo's: {"audio_filepath", "duration", "text"} with the
+Manifests are NeMo's JSON lines (:mod:`workbench.manifest`), with the
 text in NFC syllables; the ASR decomposes it to jamo (see ``asr.py``).
 Everything is derived from ``seed``.
 """
@@ -23,58 +23,71 @@ import time
 from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
 
+from .. import manifest
+from ..audio import SAMPLE_RATE
 from . import channel, noise, speech, text
 
-SR = speech.SAMPLE_RATE
+
+class Line(NamedTuple):
+    """A telephone line: ``noise`` (None: none) added at ``snr_db``, then the band and ``codec`` (None: none)."""
+    noise: np.ndarray | None
+    snr_db: float
+    codec: str | None
 
 
-def _synth_job(job):
+@dataclass(frozen=True)
+class Plan:
+    """What happens to one utterance after espeak-ng, in this order; held-out utterances get ``Plan()``."""
+    alpha: float | None = None       # vocal-tract factor (:func:`.channel.vocal_tract`)
+    room: np.ndarray | None = None   # room impulse response (:func:`.channel.reverberate`)
+    line: Line | None = None         # telephone line (:func:`.channel.telephone`)
+    microphone: bool = False         # a random mic EQ and level; otherwise only a random peak level
+
+
+class Job(NamedTuple):
+    """One utterance to synthesise: where it goes, what is said, by whom, its generator's seed, its plan."""
+    path: Path
+    sentence: str
+    voice: speech.Voice
+    seed: int
+    plan: Plan
+
+
+def _synthesize(job: Job) -> manifest.Entry:
     """One training or held-out utterance: espeak-ng, then (training only) vocal tract, room or telephone, mic."""
-    path, sentence, voice, seed, plan = job
-    r = np.random.default_rng(seed)
-    x = speech.synthesize(sentence, voice)
-    if plan.get("alpha"):
-        x = channel.vocal_tract(x, plan["alpha"])
-    if plan.get("rir") is not None:
-        x = channel.reverberate(x, plan["rir"])
-    if plan.get("telephone"):
-        noise_, snr, codec = plan["telephone"]
-        x = channel.telephone(x, noise_, snr, codec, r)
-    if plan.get("microphone"):
-        x = channel.microphone(x, r)
+    rng = np.random.default_rng(job.seed)
+    audio = speech.synthesize(job.sentence, job.voice)
+    plan = job.plan
+    if plan.alpha:
+        audio = channel.vocal_tract(audio, plan.alpha)
+    if plan.room is not None:
+        audio = channel.reverberate(audio, plan.room)
+    if plan.line is not None:
+        audio = channel.telephone(audio, plan.line.noise, plan.line.snr_db, plan.line.codec, rng)
+    if plan.microphone:
+        audio = channel.microphone(audio, rng)
     else:
-        x = x / (np.abs(x).max() + 1e-9) * r.uniform(0.2, 0.9)   # level variety
-    speech.write(path, x)
-    return [(str(path), len(x) / SR, sentence)]
+        audio = audio / (np.abs(audio).max() + 1e-9) * rng.uniform(0.2, 0.9)   # level variety
+    speech.write(job.path, audio)
+    return manifest.Entry(str(job.path), job.sentence, len(audio) / SAMPLE_RATE)
 
 
-def write_manifest(path, rows):
-    with open(path, "w", encoding="utf-8") as f:
-        for audio, duration, sentence in rows:
-            f.write(json.dumps({"audio_filepath": str(audio), "duration": round(duration, 3), "text": sentence},
-                               ensure_ascii=False) + "\n")
-
-
-def read_manifest(path):
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def _noise_files(folder: Path, pool, n_per_kind: dict[str, int], seconds: float, seed: int):
+def _noise_files(folder: Path, pool, files_per_kind: dict[str, int], seconds: float, seed: int) -> list[manifest.Entry]:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    rows = []
+    entries = []
     for kind in noise.KINDS:
-        for i in range(n_per_kind[kind]):
-            x = noise.make(kind, int(seconds * SR), rng, pool) * 0.1
-            path = folder / f"{kind}_{i}.wav"
-            speech.write(path, x)
-            rows.append((path, seconds, ""))
-    return rows
+        for number in range(files_per_kind[kind]):
+            audio = noise.make(kind, int(seconds * SAMPLE_RATE), rng, pool) * 0.1
+            path = folder / f"{kind}_{number}.wav"
+            speech.write(path, audio)
+            entries.append(manifest.Entry(str(path), "", seconds))
+    return entries
 
 
 @dataclass(frozen=True)
@@ -96,20 +109,21 @@ class Recipe:
 SMOKE_RECIPE = Recipe(n_generator=120, corpus_voices=1, n_corpus=20, n_natural=10, n_kiwi=20, n_faker=20, n_rooms=2)
 
 
-def _plans(n, recipe, rng, rooms, noise_rows):
+def _plans(count, recipe, rng, rooms, line_noises) -> list[Plan]:
     """Per training utterance: its vocal-tract factor, room, telephone line (noise, SNR, codec) and mic."""
+    codecs = [None, *channel.CODECS]
     plans = []
-    for _ in range(n):
-        plan = {"alpha": float(rng.uniform(0.85, 1.15)) if rng.random() < recipe.vocal_tract else None}
-        u = rng.random()
-        if u < recipe.room:
-            plan["rir"] = rooms[int(rng.integers(len(rooms)))]
-        elif u < recipe.room + recipe.telephone:
+    for _ in range(count):
+        alpha = float(rng.uniform(0.85, 1.15)) if rng.random() < recipe.vocal_tract else None
+        room = line = None
+        path = rng.random()
+        if path < recipe.room:
+            room = rooms[int(rng.integers(len(rooms)))]
+        elif path < recipe.room + recipe.telephone:
             noisy = rng.random() < 0.7
-            plan["telephone"] = (noise_rows[int(rng.integers(len(noise_rows)))] if noisy else None,
-                                 float(rng.uniform(5, 20)), [None, *channel.CODECS][int(rng.integers(5))])
-        plan["microphone"] = "telephone" not in plan and rng.random() < recipe.microphone
-        plans.append(plan)
+            line = Line(line_noises[int(rng.integers(len(line_noises)))] if noisy else None,
+                        float(rng.uniform(5, 20)), codecs[int(rng.integers(len(codecs)))])
+        plans.append(Plan(alpha, room, line, microphone=line is None and rng.random() < recipe.microphone))
     return plans
 
 
@@ -123,74 +137,78 @@ def build(out="runs/data", n_train=20000, n_heldout=300, n_val=100, recipe: Reci
     """
     out = Path(out).resolve()
     sentences = text.make_sentences(n_train + n_heldout + n_val, seed=seed)
-    gen_train, held_s = text.split(sentences, n_heldout + n_val, seed=seed)
-    eval_s, val_s = held_s[:n_heldout], held_s[n_heldout:]
+    generator_train, held_sentences = text.split(sentences, n_heldout + n_val, seed=seed)
+    eval_sentences, val_sentences = held_sentences[:n_heldout], held_sentences[n_heldout:]
     corpus_train, corpus_held = text.corpus_split()
     corpus_train = corpus_train[:recipe.n_corpus]
-    natural_s = list(dict.fromkeys(corpus_held + written_heldout()))[:recipe.n_natural]
-    held = set(held_s) | set(natural_s)
-    r = random.Random(seed + 2)
-    spoken = [(s, speech.random_voice(r)) for s in gen_train[:recipe.n_generator]]
-    spoken += [(s, speech.random_voice(r)) for s in corpus_train for _ in range(recipe.corpus_voices)]
-    spoken += [(s, speech.random_voice(r)) for s in text.natural_sentences(recipe.n_kiwi, recipe.n_faker, seed)]
-    spoken = [(s, v) for s, v in spoken if s not in held]
+    natural_sentences = list(dict.fromkeys(corpus_held + written_heldout()))[:recipe.n_natural]
+    held = set(held_sentences) | set(natural_sentences)
+    voice_rng = random.Random(seed + 2)
+    spoken = [(sentence, speech.random_voice(voice_rng)) for sentence in generator_train[:recipe.n_generator]]
+    spoken += [(sentence, speech.random_voice(voice_rng))
+               for sentence in corpus_train for _ in range(recipe.corpus_voices)]
+    spoken += [(sentence, speech.random_voice(voice_rng))
+               for sentence in text.natural_sentences(recipe.n_kiwi, recipe.n_faker, seed)]
+    spoken = [(sentence, voice) for sentence, voice in spoken if sentence not in held]
     # every training sentence: the spoken ones, then the generator's unspoken rest (text only, for the label LM)
-    train_s = list(dict.fromkeys([s for s, _ in spoken] + gen_train))
+    train_sentences = list(dict.fromkeys([sentence for sentence, _ in spoken] + generator_train))
     (out / "sentences_train.txt").parent.mkdir(parents=True, exist_ok=True)
-    (out / "sentences_train.txt").write_text("\n".join(train_s) + "\n", encoding="utf-8")
-    (out / "sentences_heldout.txt").write_text("\n".join(held_s) + "\n", encoding="utf-8")
-    (out / "sentences_natural.txt").write_text("\n".join(natural_s) + "\n", encoding="utf-8")
-    assert not set(train_s) & held
+    (out / "sentences_train.txt").write_text("\n".join(train_sentences) + "\n", encoding="utf-8")
+    (out / "sentences_heldout.txt").write_text("\n".join(held_sentences) + "\n", encoding="utf-8")
+    (out / "sentences_natural.txt").write_text("\n".join(natural_sentences) + "\n", encoding="utf-8")
+    assert not set(train_sentences) & held
 
     # babble pool first: other training sentences in training voices, clean
     for name in ("pool", "train", "tel", "room", "eval", "val", "natural"):
         (out / "wav" / name).mkdir(parents=True, exist_ok=True)
-    rows = {}
-    with Pool(workers) as pool:
-        def synth(split, jobs):
-            rows[split] = [row for res in pool.imap(_synth_job, jobs, chunksize=16) for row in res]
-            log(f"{split}: {len(rows[split])} utterances, {sum(d for _, d, _ in rows[split]) / 3600:.2f} h")
+    entries: dict[str, list[manifest.Entry]] = {}
+    with Pool(workers) as workers_pool:
+        def synthesize(split, jobs):
+            entries[split] = list(workers_pool.imap(_synthesize, jobs, chunksize=16))
+            hours = sum(entry.duration for entry in entries[split]) / 3600
+            log(f"{split}: {len(entries[split])} utterances, {hours:.2f} h")
 
-        n_pool = min(400, len(gen_train) - recipe.n_generator) if len(gen_train) > recipe.n_generator else 0
-        pool_s = gen_train[recipe.n_generator:recipe.n_generator + n_pool] or train_s[:400]
-        synth("pool", [(out / "wav" / "pool" / f"{i:05d}.wav", s, speech.random_voice(r), seed * 10**7 + 8 * 10**6 + i,
-                        {}) for i, s in enumerate(pool_s)])
+        n_pool = min(400, len(generator_train) - recipe.n_generator) if len(generator_train) > recipe.n_generator else 0
+        pool_sentences = generator_train[recipe.n_generator:recipe.n_generator + n_pool] or train_sentences[:400]
+        synthesize("pool", [Job(out / "wav" / "pool" / f"{number:05d}.wav", sentence, speech.random_voice(voice_rng),
+                                seed * 10**7 + 8 * 10**6 + number, Plan())
+                            for number, sentence in enumerate(pool_sentences)])
         held_jobs = {}
-        for split, ss, base in (("eval", eval_s, 9 * 10**6), ("val", val_s, 9 * 10**6 + 10**5),
-                                ("natural", natural_s, 9 * 10**6 + 2 * 10**5)):
-            held_jobs[split] = [(out / "wav" / split / f"{i:05d}.wav", s, speech.random_voice(r, speech.HELDOUT_VOICES),
-                                 seed * 10**7 + base + i, {}) for i, s in enumerate(ss)]
-            synth(split, held_jobs[split])
+        for split, split_sentences, base in (("eval", eval_sentences, 9 * 10**6),
+                                             ("val", val_sentences, 9 * 10**6 + 10**5),
+                                             ("natural", natural_sentences, 9 * 10**6 + 2 * 10**5)):
+            held_jobs[split] = [Job(out / "wav" / split / f"{number:05d}.wav", sentence,
+                                    speech.random_voice(voice_rng, speech.HELDOUT_VOICES), seed * 10**7 + base + number,
+                                    Plan()) for number, sentence in enumerate(split_sentences)]
+            synthesize(split, held_jobs[split])
 
-        def load(rows_, k):
-            return [sf.read(p, dtype="float32")[0] for p, _, _ in rows_[:k]]
-        train_pool, eval_pool = load(rows["pool"], 400), load(rows["val"], 400)
-        kinds_per = {k: noise_per_kind * (3 if k in ("babble", "cafe") else 1) for k in noise.KINDS}
-        write_manifest(out / "noise_train.json", _noise_files(out / "noise" / "train", train_pool, kinds_per,
-                                                              noise_seconds, seed + 3))
-        write_manifest(out / "noise_eval.json", _noise_files(out / "noise" / "eval", eval_pool,
-                                                             {k: max(2, noise_per_kind // 2) for k in noise.KINDS},
+        def load(split, most):
+            return [sf.read(entry.audio, dtype="float32")[0] for entry in entries[split][:most]]
+        train_pool, eval_pool = load("pool", 400), load("val", 400)
+        train_noises = _noise_files(out / "noise" / "train", train_pool,
+                                    {kind: noise_per_kind * (3 if kind in ("babble", "cafe") else 1)
+                                     for kind in noise.KINDS}, noise_seconds, seed + 3)
+        manifest.write(out / "noise_train.json", train_noises)
+        manifest.write(out / "noise_eval.json", _noise_files(out / "noise" / "eval", eval_pool,
+                                                             {kind: max(2, noise_per_kind // 2) for kind in noise.KINDS},
                                                              noise_seconds, seed + 4))
-        noise_rows = [sf.read(row["audio_filepath"], dtype="float32")[0]
-                      for row in read_manifest(out / "noise_train.json")]
+        line_noises = [sf.read(entry.audio, dtype="float32")[0] for entry in train_noises]
 
         rng = np.random.default_rng(seed + 6)
         t0 = time.time()
         rooms = [channel.room_impulse(rng, float(rng.uniform(0.2, 0.9))) for _ in range(recipe.n_rooms)]
         log(f"{len(rooms)} room impulse responses in {time.time() - t0:.0f} s")
-        plans = _plans(len(spoken), recipe, rng, rooms, noise_rows)
+        plans = _plans(len(spoken), recipe, rng, rooms, line_noises)
         jobs = []
-        for i, ((s, v), plan) in enumerate(zip(spoken, plans)):
-            folder = "tel" if plan.get("telephone") else "room" if plan.get("rir") is not None else "train"
-            jobs.append((out / "wav" / folder / f"{i:06d}.wav", s, v, seed * 10**7 + i, plan))
-        synth("train", jobs)
+        for number, ((sentence, voice), plan) in enumerate(zip(spoken, plans)):
+            folder = "tel" if plan.line is not None else "room" if plan.room is not None else "train"
+            jobs.append(Job(out / "wav" / folder / f"{number:06d}.wav", sentence, voice, seed * 10**7 + number, plan))
+        synthesize("train", jobs)
     with open(out / "voices.json", "w") as f:
-        json.dump({split: [[str(j[0]), j[2].variant, j[2].speed, j[2].pitch] for j in js]
-                   for split, js in {"train": jobs, **held_jobs}.items()}, f)
-    write_manifest(out / "asr_train.json", rows["train"])
-    write_manifest(out / "asr_val.json", rows["val"])
-    write_manifest(out / "eval.json", rows["eval"])
-    write_manifest(out / "natural.json", rows["natural"])
+        json.dump({split: [[str(job.path), job.voice.variant, job.voice.speed, job.voice.pitch] for job in split_jobs]
+                   for split, split_jobs in {"train": jobs, **held_jobs}.items()}, f)
+    for name, split in (("asr_train", "train"), ("asr_val", "val"), ("eval", "eval"), ("natural", "natural")):
+        manifest.write(out / f"{name}.json", entries[split])
     log(f"data written to {out}")
     return out
 
@@ -198,4 +216,4 @@ def build(out="runs/data", n_train=20000, n_heldout=300, n_val=100, recipe: Reci
 def written_heldout() -> list[str]:
     """Everyday sentences written for evaluation (``heldout_sentences.txt``), never produced by a template."""
     path = Path(__file__).with_name("heldout_sentences.txt")
-    return [text.normalize(s) for s in path.read_text(encoding="utf-8").split("\n") if s.strip()]
+    return [text.normalize(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]

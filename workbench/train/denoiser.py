@@ -19,75 +19,83 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ..denoise.denoiser import DEFAULT_DRY, load_denoiser
-from . import data as data_mod
+from .. import manifest
+from ..audio import SAMPLE_RATE
+from ..denoise import DEFAULT_DRY, load_denoiser
 from . import noise as noise_mod
-from .speech import SAMPLE_RATE, write
+from .speech import write
 from .stft_loss import loss_fn
 
-def full_band_rows(data_dir) -> list[dict]:
-    """Training manifest rows of 16 kHz speech (the telephone-band copies left out)."""
-    return [r for r in data_mod.read_manifest(Path(data_dir) / "asr_train.json") if "/tel/" not in r["audio_filepath"]]
+
+def full_band_rows(data_dir) -> list[manifest.Entry]:
+    """Training manifest entries of 16 kHz speech (the telephone-band copies left out)."""
+    return [entry for entry in manifest.read(Path(data_dir) / "asr_train.json") if "/tel/" not in entry.audio]
 
 
 def training_noises(data_dir) -> list[np.ndarray]:
     """The training noise files, read."""
-    return [sf.read(r["audio_filepath"], dtype="float32")[0]
-            for r in data_mod.read_manifest(Path(data_dir) / "noise_train.json")]
+    return [sf.read(entry.audio, dtype="float32")[0] for entry in manifest.read(Path(data_dir) / "noise_train.json")]
 
 
 class PairSampler:
     """Random noisy/clean segments: clean training speech + noise at ``snr`` dB.
 
-    ``noise="fresh"`` draws a new noise of a random kind for every segment (babble from
-    ``babble_pool`` other training utterances); ``"files"`` crops the training noise files.
+    ``noise="fresh"`` draws a new noise for every segment (babble from ``babble_pool`` other
+    training utterances), of a kind drawn with probability weight / sum(weights) from
+    ``kind_weights`` (``{kind: weight}``; every kind of :data:`.noise.KINDS` once by default);
+    ``"files"`` crops the training noise files.
     """
 
     def __init__(self, data_dir, segment_s=2.0, snr=(-2.0, 15.0), clean_share=0.05, seed=0, max_clean=6000,
-                 noise="fresh", babble_pool=600):
+                 noise="fresh", babble_pool=600, kind_weights=None):
         rows = full_band_rows(data_dir)
         self.rng = np.random.default_rng(seed)
         pick = self.rng.permutation(len(rows))
         self.clean_rows = [rows[i] for i in pick[:max_clean]]
         if noise == "fresh":
-            self.pool = [sf.read(rows[i]["audio_filepath"], dtype="float32")[0] for i in pick[-babble_pool:]]
+            self.pool = [sf.read(rows[i].audio, dtype="float32")[0] for i in pick[-babble_pool:]]
         elif noise == "files":
             self.noises = training_noises(data_dir)
         else:
             raise ValueError(f"noise must be 'fresh' or 'files', not {noise!r}")
         self.fresh = noise == "fresh"
+        weights = {kind: 1.0 for kind in noise_mod.KINDS} if kind_weights is None else dict(kind_weights)
+        if not set(weights) <= set(noise_mod.KINDS) or min(weights.values()) < 0 or sum(weights.values()) <= 0:
+            raise ValueError(f"kind weights must be >= 0 over {noise_mod.KINDS}, some > 0; got {weights}")
+        self.kinds = list(weights)
+        self.kind_p = np.array(list(weights.values())) / sum(weights.values())
         self.segment = int(segment_s * SAMPLE_RATE)
         self.snr, self.clean_share = snr, clean_share
         self._cache = {}
 
-    def _clean(self, i):
-        if i not in self._cache:
-            self._cache[i] = sf.read(self.clean_rows[i]["audio_filepath"], dtype="float32")[0]
-        return self._cache[i]
+    def _clean(self, index):
+        if index not in self._cache:
+            self._cache[index] = sf.read(self.clean_rows[index].audio, dtype="float32")[0]
+        return self._cache[index]
 
     def pair(self):
-        x = self._clean(int(self.rng.integers(len(self.clean_rows))))
-        if len(x) > self.segment:
-            off = int(self.rng.integers(0, len(x) - self.segment))
-            x = x[off:off + self.segment]
+        """(noisy, clean), one segment of a random utterance at a random peak level."""
+        clean = self._clean(int(self.rng.integers(len(self.clean_rows))))
+        if len(clean) > self.segment:
+            start = int(self.rng.integers(0, len(clean) - self.segment))
+            clean = clean[start:start + self.segment]
         else:
-            x = np.pad(x, (int(self.rng.integers(0, self.segment - len(x) + 1)), 0))
-            x = np.pad(x, (0, self.segment - len(x)))
-        x = x * self.rng.uniform(0.3, 1.5) / (np.abs(x).max() + 1e-9) * 0.5
+            clean = np.pad(clean, (int(self.rng.integers(0, self.segment - len(clean) + 1)), 0))
+            clean = np.pad(clean, (0, self.segment - len(clean)))
+        clean = clean * self.rng.uniform(0.3, 1.5) / (np.abs(clean).max() + 1e-9) * 0.5
         if self.rng.random() < self.clean_share:
-            return x.astype(np.float32), x.astype(np.float32)
+            return clean.astype(np.float32), clean.astype(np.float32)
         if self.fresh:
-            kind = noise_mod.KINDS[int(self.rng.integers(len(noise_mod.KINDS)))]
-            n = noise_mod.make(kind, self.segment, self.rng, self.pool)
+            kind = self.kinds[int(self.rng.choice(len(self.kinds), p=self.kind_p))]
+            noise = noise_mod.make(kind, self.segment, self.rng, self.pool)
         else:
-            n = self.noises[int(self.rng.integers(len(self.noises)))]
-        return noise_mod.mix_pair(x.astype(np.float32), n, self.rng.uniform(*self.snr), self.rng)
+            noise = self.noises[int(self.rng.integers(len(self.noises)))]
+        return noise_mod.noisy_pair(clean.astype(np.float32), noise, self.rng.uniform(*self.snr), self.rng)
 
-    def batch(self, n):
-        pairs = [self.pair() for _ in range(n)]
-        noisy = torch.from_numpy(np.stack([p[0] for p in pairs]))
-        clean = torch.from_numpy(np.stack([p[1] for p in pairs]))
-        return noisy, clean
+    def batch(self, size):
+        """(noisy, clean) tensors of ``size`` pairs."""
+        noisy, clean = zip(*(self.pair() for _ in range(size)))
+        return torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean))
 
 
 def build_model(hidden=16, depth=5):
@@ -97,8 +105,10 @@ def build_model(hidden=16, depth=5):
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
           max_steps=-1, denoise_share=0, dry=DEFAULT_DRY, threads=1, seed=0, log=print, save_every_min=5.0,
-          init=None, noise="fresh", asr_guide=None, guide_weight=1.0):
+          init=None, noise="fresh", asr_guide=None, guide_weight=1.0, kind_weights=None):
     """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``.
+
+    ``kind_weights``: how often each noise kind is drawn (see :class:`PairSampler`).
 
     ``asr_guide``: a ``.nemo`` recogniser whose posteriors on the denoised mix should match those
     on clean speech (:mod:`.asr_guide`), added to the loss with ``guide_weight``.
@@ -108,7 +118,7 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
     torch.manual_seed(seed)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    sampler = PairSampler(data, segment, seed=seed, noise=noise)
+    sampler = PairSampler(data, segment, seed=seed, noise=noise, kind_weights=kind_weights)
     guide = None
     if asr_guide:
         from .asr_guide import ASRGuide
@@ -171,21 +181,21 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
 def write_denoised(data, out, denoiser_path, n, dry=DEFAULT_DRY, seed=0, log=print):
     """Mix ``n`` training utterances with training noise (0-15 dB), denoise them at ``dry`` and
     write them with a manifest ``out/denoised.json`` for the ASR."""
-    den = load_denoiser(denoiser_path)
+    denoiser = load_denoiser(denoiser_path)
     data, out = Path(data), Path(out)
     rows, noises = full_band_rows(data), training_noises(data)
     rng = np.random.default_rng(seed + 11)
     folder = out / "denoised"
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = []
+    entries = []
     t0 = time.time()
-    for k, i in enumerate(rng.permutation(len(rows))[:n]):
-        x = sf.read(rows[i]["audio_filepath"], dtype="float32")[0]
-        noisy = noise_mod.mix(x, noises[int(rng.integers(len(noises)))], rng.uniform(0, 15), rng)
-        y = den.enhance(noisy, dry=dry)
-        p = folder / f"{k:06d}.wav"
-        write(p, y)
-        manifest.append((p, len(y) / SAMPLE_RATE, rows[i]["text"]))
-    data_mod.write_manifest(out / "denoised.json", manifest)
-    log(f"wrote {len(manifest)} denoised utterances (dry {dry}) in {(time.time() - t0) / 60:.1f} min -> {out / 'denoised.json'}")
+    for number, index in enumerate(rng.permutation(len(rows))[:n]):
+        clean = sf.read(rows[index].audio, dtype="float32")[0]
+        noisy = noise_mod.add_noise(clean, noises[int(rng.integers(len(noises)))], rng.uniform(0, 15), rng)
+        mixed = denoiser.enhance(noisy, dry=dry)
+        path = folder / f"{number:06d}.wav"
+        write(path, mixed)
+        entries.append(manifest.Entry(str(path), rows[index].text, len(mixed) / SAMPLE_RATE))
+    manifest.write(out / "denoised.json", entries)
+    log(f"wrote {len(entries)} denoised utterances (dry {dry}) in {(time.time() - t0) / 60:.1f} min -> {out / 'denoised.json'}")
     return out / "denoised.json"

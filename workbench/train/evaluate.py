@@ -25,31 +25,32 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from .. import manifest
+from ..audio import SAMPLE_RATE
 from . import channel
-from . import data as data_mod
 from . import noise as noise_mod
-from .speech import SAMPLE_RATE, write
+from .speech import write
 
 NOISE_SNRS = (0.0, 5.0)
 TELEPHONE_SNR = 10.0
 RT60 = (0.3, 0.8)
 
 
-def load_noises(manifest) -> dict[str, list[np.ndarray]]:
+def load_noises(manifest_path) -> dict[str, list[np.ndarray]]:
     """Noise files of a manifest by kind (the file name before its last ``_``)."""
     noises = {}
-    for r in data_mod.read_manifest(manifest):
-        kind = Path(r["audio_filepath"]).stem.rsplit("_", 1)[0]
-        noises.setdefault(kind, []).append(sf.read(r["audio_filepath"], dtype="float32")[0])
+    for entry in manifest.read(manifest_path):
+        kind = Path(entry.audio).stem.rsplit("_", 1)[0]
+        noises.setdefault(kind, []).append(sf.read(entry.audio, dtype="float32")[0])
     return noises
 
 
-def crop(noises: list[np.ndarray], n: int, rng) -> np.ndarray:
-    """A random segment of ``n`` samples from a random file of ``noises`` (tiled if short)."""
-    x = noises[int(rng.integers(len(noises)))]
-    x = np.tile(x, n // len(x) + 1) if len(x) < n else x
-    off = int(rng.integers(0, len(x) - n + 1))
-    return x[off:off + n]
+def crop(noises: list[np.ndarray], length: int, rng) -> np.ndarray:
+    """A random segment of ``length`` samples from a random file of ``noises`` (tiled if short)."""
+    noise = noises[int(rng.integers(len(noises)))]
+    noise = np.tile(noise, length // len(noise) + 1) if len(noise) < length else noise
+    start = int(rng.integers(0, len(noise) - length + 1))
+    return noise[start:start + length]
 
 
 def conditions(clean, noises, seed) -> dict[str, list[np.ndarray]]:
@@ -58,18 +59,22 @@ def conditions(clean, noises, seed) -> dict[str, list[np.ndarray]]:
     the first n utterances hear the same noise whatever the limit."""
     kinds = sorted(noises)
 
-    def each(c, make):
-        return [make(x, i, np.random.default_rng((seed, c, i))) for i, x in enumerate(clean)]
+    def each(condition, make):
+        """``make(speech, index, rng)`` for every utterance."""
+        return [make(speech, index, np.random.default_rng((seed, condition, index)))
+                for index, speech in enumerate(clean)]
     out = {}
-    for k in kinds:
+    for kind in kinds:
         for snr in NOISE_SNRS:
-            out[f"{k} {snr:g} dB"] = each(len(out), lambda x, i, r: noise_mod.mix(x, crop(noises[k], len(x), r), snr))
-    out["telephone: 10 dB noise, then band + codec"] = each(len(out), lambda x, i, r: channel.telephone(
-        x, crop(noises[kinds[i % len(kinds)]], len(x), r), TELEPHONE_SNR, channel.CODECS[i % len(channel.CODECS)], r))
-    rooms = [channel.room_impulse(r, float(r.uniform(*RT60)))
-             for r in (np.random.default_rng((seed, len(out), j)) for j in range(min(12, len(clean))))]
-    out[f"reverberant, RT60 {RT60[0]:g}-{RT60[1]:g} s"] = each(len(out), lambda x, i, r: channel.reverberate(
-        x, rooms[i % len(rooms)]))
+            out[f"{kind} {snr:g} dB"] = each(len(out), lambda speech, index, rng: noise_mod.add_noise(
+                speech, crop(noises[kind], len(speech), rng), snr))
+    out["telephone: 10 dB noise, then band + codec"] = each(len(out), lambda speech, index, rng: channel.telephone(
+        speech, crop(noises[kinds[index % len(kinds)]], len(speech), rng), TELEPHONE_SNR,
+        channel.CODECS[index % len(channel.CODECS)], rng))
+    rooms = [channel.room_impulse(rng, float(rng.uniform(*RT60)))
+             for rng in (np.random.default_rng((seed, len(out), room)) for room in range(min(12, len(clean))))]
+    out[f"reverberant, RT60 {RT60[0]:g}-{RT60[1]:g} s"] = each(len(out), lambda speech, index, rng: channel.reverberate(
+        speech, rooms[index % len(rooms)]))
     return out
 
 
@@ -78,26 +83,33 @@ def enhancement_scores(clean, noisy, denoised) -> dict[str, float]:
     from pesq import pesq
     from pystoi import stoi
 
-    def mean(f, signals):
-        return float(np.mean([f(c, s) for c, s in zip(clean, signals)]))
-    return {"si_sdr_improvement_db": mean(noise_mod.si_sdr, denoised) - mean(noise_mod.si_sdr, noisy),
-            "pesq_noisy": mean(lambda c, s: pesq(SAMPLE_RATE, c, s, "wb"), noisy),
-            "pesq_denoised": mean(lambda c, s: pesq(SAMPLE_RATE, c, s, "wb"), denoised),
-            "stoi_noisy": mean(lambda c, s: stoi(c, s, SAMPLE_RATE), noisy),
-            "stoi_denoised": mean(lambda c, s: stoi(c, s, SAMPLE_RATE), denoised)}
+    from ..metrics import si_sdr
+
+    def mean(score, signals):
+        """Mean of ``score(signal, reference)`` over the utterances."""
+        return float(np.mean([score(signal, reference) for reference, signal in zip(clean, signals)]))
+
+    def wide_band_pesq(signal, reference):
+        return pesq(SAMPLE_RATE, reference, signal, "wb")
+
+    def stoi_of(signal, reference):
+        return stoi(reference, signal, SAMPLE_RATE)
+    return {"si_sdr_improvement_db": mean(si_sdr, denoised) - mean(si_sdr, noisy),
+            "pesq_noisy": mean(wide_band_pesq, noisy), "pesq_denoised": mean(wide_band_pesq, denoised),
+            "stoi_noisy": mean(stoi_of, noisy), "stoi_denoised": mean(stoi_of, denoised)}
 
 
-def held_out_rows(data: Path, limit: int, natural_limit: int):
-    """(generator rows, natural rows), at most ``limit`` and ``natural_limit`` (0: all), none of their
+def held_out_rows(data: Path, limit: int, natural_limit: int) -> tuple[list[manifest.Entry], list[manifest.Entry]]:
+    """(generator entries, natural entries), at most ``limit`` and ``natural_limit`` (0: all), none of their
     sentences in training."""
     train_sentences = set((data / "sentences_train.txt").read_text(encoding="utf-8").split("\n"))
     out = []
-    for manifest, n in (("eval.json", limit), ("natural.json", natural_limit)):
-        rows = data_mod.read_manifest(data / manifest)
-        rows = rows[:n] if n else rows
-        assert not {r["text"] for r in rows} & train_sentences, f"{manifest}: sentence seen in training"
-        out.append(rows)
-    return out
+    for name, most in (("eval.json", limit), ("natural.json", natural_limit)):
+        entries = manifest.read(data / name)
+        entries = entries[:most] if most else entries
+        assert not {entry.text for entry in entries} & train_sentences, f"{name}: sentence seen in training"
+        out.append(entries)
+    return tuple(out)
 
 
 def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser.th", asr_path="runs/asr/asr.nemo",
@@ -110,45 +122,46 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows, natural_rows = held_out_rows(data, limit, limit if smoke else 0)   # the natural set is only heard clean
-    refs, natural_refs = [r["text"] for r in rows], [r["text"] for r in natural_rows]
+    refs, natural_refs = [entry.text for entry in rows], [entry.text for entry in natural_rows]
 
-    def read(rows_):
-        return [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows_]
+    def read(entries):
+        return [sf.read(entry.audio, dtype="float32")[0] for entry in entries]
     clean, natural = read(rows), read(natural_rows)
     noises = load_noises(data / "noise_eval.json")
     t0 = time.time()
-    den = load_denoiser(denoiser_path)
+    denoiser = load_denoiser(denoiser_path)
     asr = load_transcriber(asr_path)
-    log(f"loaded denoiser ({den.parameters / 1e6:.2f} M) and ASR ({asr.parameters / 1e6:.2f} M); "
+    log(f"loaded denoiser ({denoiser.parameters / 1e6:.2f} M) and ASR ({asr.parameters / 1e6:.2f} M); "
         f"{len(rows)} generator and {len(natural_rows)} natural held-out utterances, "
         f"{(sum(map(len, clean)) + sum(map(len, natural))) / SAMPLE_RATE / 60:.1f} min")
 
     def recognise(audio):
-        scores = [asr.log_probs(x.astype(np.float32)) for x in audio]
-        return [asr.decode(s) for s in scores], [asr.decode(s, use_lm=False) for s in scores]
+        scores = [asr.log_probs(signal.astype(np.float32)) for signal in audio]
+        return [asr.decode(score) for score in scores], [asr.decode(score, use_lm=False) for score in scores]
 
     cer, enhancement, hypotheses = {}, {}, {}
     sets = {"clean, generator sentences": (refs, clean, clean), "clean, natural sentences": (natural_refs, natural, natural)}
     sets.update({name: (refs, audio, clean) for name, audio in conditions(clean, noises, seed + 100).items()})
     for name, (refs_, audio, reference) in sets.items():
-        denoised = [den.denoise(x) for x in audio]
+        denoised = [denoiser.denoise(signal) for signal in audio]
         lm, greedy = recognise(audio)
-        lm_den, _ = recognise([mix(x, y, DEFAULT_DRY) for x, y in zip(audio, denoised)])
-        hypotheses[name] = {"no denoiser": lm, f"denoiser dry {DEFAULT_DRY}": lm_den, "greedy, no denoiser": greedy}
-        cer[name] = {column: corpus_cer(refs_, h) for column, h in hypotheses[name].items()}
+        lm_denoised, _ = recognise([mix(signal, enhanced, DEFAULT_DRY) for signal, enhanced in zip(audio, denoised)])
+        hypotheses[name] = {"no denoiser": lm, f"denoiser dry {DEFAULT_DRY}": lm_denoised, "greedy, no denoiser": greedy}
+        cer[name] = {column: corpus_cer(refs_, texts) for column, texts in hypotheses[name].items()}
         if name.endswith(" dB") and not name.startswith("telephone"):
             enhancement[name] = enhancement_scores(reference, audio, denoised)
-        log(f"{name}: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in cer[name].items())
+        log(f"{name}: " + ", ".join(f"{column} {100 * rate:.1f}%" for column, rate in cer[name].items())
             + f" ({(time.time() - t0) / 60:.1f} min)")
     for snr in NOISE_SNRS:
-        kinds = [n for n in cer if n.endswith(f" {snr:g} dB") and not n.startswith("telephone")]
-        cer[f"mean over noise kinds, {snr:g} dB"] = {k: float(np.mean([cer[n][k] for n in kinds])) for k in cer[kinds[0]]}
+        noisy = [name for name in cer if name.endswith(f" {snr:g} dB") and not name.startswith("telephone")]
+        cer[f"mean over noise kinds, {snr:g} dB"] = {column: float(np.mean([cer[name][column] for name in noisy]))
+                                                     for column in cer[noisy[0]]}
 
     results = {
         "utterances": len(rows), "natural_utterances": len(natural_rows),
         "audio_minutes": sum(map(len, clean)) / SAMPLE_RATE / 60,
         "denoiser": str(denoiser_path), "asr": str(asr_path),
-        "denoiser_params": den.parameters, "asr_params": asr.parameters,
+        "denoiser_params": denoiser.parameters, "asr_params": asr.parameters,
         "decoding": f"beam search + {asr.lm.order}-gram label LM" if asr.lm else "greedy",
         "cer": cer, "enhancement": enhancement,
         "references": {"generator": refs, "natural": natural_refs},
@@ -186,16 +199,15 @@ EXAMPLES = (("clean", None, None), ("babble", "babble", 5.0), ("street", "brown"
 def write_examples(folder: Path, rows, clean, noises, rng, asr=None, log=print):
     """Short held-out utterances (held-out voices) as ``name.wav`` + ``name.txt`` (NFC reference)."""
     folder.mkdir(parents=True, exist_ok=True)
-    order = sorted(range(len(rows)), key=lambda i: abs(len(clean[i]) / SAMPLE_RATE - 3.0))
-    for k, (name, kind, snr) in enumerate(EXAMPLES):
-        i = order[k]
-        x = clean[i]
+    near_3_s = sorted(range(len(rows)), key=lambda index: abs(len(clean[index]) / SAMPLE_RATE - 3.0))
+    for index, (name, kind, snr) in zip(near_3_s, EXAMPLES):
+        speech = clean[index]
         if name == "telephone":
-            sf.write(str(folder / f"{name}.wav"), noise_mod.telephone(x), 8000, subtype="PCM_16")
+            sf.write(str(folder / f"{name}.wav"), noise_mod.telephone(speech), 8000, subtype="PCM_16")
         elif kind is None:
-            write(folder / f"{name}.wav", x)
+            write(folder / f"{name}.wav", speech)
         else:
-            n = noises[kind][int(rng.integers(len(noises[kind])))]
-            write(folder / f"{name}.wav", noise_mod.mix(x, n, snr, rng))
-        (folder / f"{name}.txt").write_text(rows[i]["text"] + "\n", encoding="utf-8")
-        log(f"example {name}: {rows[i]['text']}")
+            noise = noises[kind][int(rng.integers(len(noises[kind])))]
+            write(folder / f"{name}.wav", noise_mod.add_noise(speech, noise, snr, rng))
+        (folder / f"{name}.txt").write_text(rows[index].text + "\n", encoding="utf-8")
+        log(f"example {name}: {rows[index].text}")

@@ -16,7 +16,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from . import data as data_mod
+from .. import manifest
 from . import noise as noise_mod
 from .evaluate import crop, load_noises
 
@@ -45,21 +45,22 @@ def train(data="runs/data", asr_path="runs/asr/asr.nemo", order=6, weights=WEIGH
     asr = load_transcriber(asr_path, lm=False)
     labels = list(asr.model.decoder.vocabulary)
     sentences = (data / "sentences_train.txt").read_text(encoding="utf-8").split("\n")
-    lm = LabelLM.train((label_ids(s, labels) for s in sentences if s.strip()), labels, order)
+    lm = LabelLM.train((label_ids(sentence, labels) for sentence in sentences if sentence.strip()), labels, order)
     log(f"{order}-gram over {len(labels)} labels from {len(sentences)} sentences, {time.time() - t0:.0f} s")
 
-    rows = data_mod.read_manifest(data / "asr_val.json")
-    clean = [sf.read(r["audio_filepath"], dtype="float32")[0] for r in rows]
+    entries = manifest.read(data / "asr_val.json")
+    clean = [sf.read(entry.audio, dtype="float32")[0] for entry in entries]
     noises, rng = load_noises(data / "noise_train.json"), np.random.default_rng(seed)
     kinds = sorted(noises)   # one kind per utterance, cycling
-    audio = clean + [noise_mod.mix(x, crop(noises[kinds[i % len(kinds)]], len(x), rng), 5.0) for i, x in enumerate(clean)]
-    refs = [r["text"] for r in rows] * 2
+    audio = clean + [noise_mod.add_noise(speech, crop(noises[kinds[index % len(kinds)]], len(speech), rng), 5.0)
+                     for index, speech in enumerate(clean)]
+    refs = [entry.text for entry in entries] * 2
     asr.lm = lm
-    scores = [asr.log_probs(x) for x in audio]
-    greedy = corpus_cer(refs, [asr.decode(s, use_lm=False) for s in scores])
+    scores = [asr.log_probs(signal) for signal in audio]
+    greedy = corpus_cer(refs, [asr.decode(score, use_lm=False) for score in scores])
     results = {}
     for lm.weight, lm.bonus in itertools.product(weights, bonuses):
-        results[(lm.weight, lm.bonus)] = corpus_cer(refs, [asr.decode(s) for s in scores])
+        results[(lm.weight, lm.bonus)] = corpus_cer(refs, [asr.decode(score) for score in scores])
     (lm.weight, lm.bonus), best = min(results.items(), key=lambda item: item[1])
     log(f"validation CER (clean + 5 dB, {len(refs)} utterances): greedy {100 * greedy:.1f} %, "
         f"beam + LM {100 * best:.1f} % at weight {lm.weight}, bonus {lm.bonus}")

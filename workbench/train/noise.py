@@ -1,4 +1,4 @@
-"""Noise kinds, SNR mixing and the 8 kHz telephone band.
+"""Noise kinds, adding noise at an SNR, and the 8 kHz telephone band.
 
 Kinds: white, pink, brown ("street": brown with slow traffic swells), hum
 (mains 50/60 Hz with harmonics), babble (other utterances summed) and cafe
@@ -8,6 +8,7 @@ Kinds: white, pink, brown ("street": brown with slow traffic swells), hum
 import numpy as np
 
 from ..audio import SAMPLE_RATE
+
 KINDS = ["white", "pink", "brown", "hum", "babble", "cafe"]
 
 
@@ -93,10 +94,12 @@ def make(kind: str, n: int, rng: np.random.Generator, pool=None) -> np.ndarray:
     return {"white": white, "pink": pink, "brown": brown, "street": brown, "hum": hum}[kind](n, rng)
 
 
-def mix_pair(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None):
-    """(clean + noise at ``snr_db``, clean), both scaled by the same factor if the mix would clip.
+def noisy_pair(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None):
+    """(clean + g * noise, clean) with g = sqrt(P_clean / (P_noise 10^(snr_db / 10))), P the mean power,
+    both scaled by the same factor if the sum would clip.
 
-    The noise is cropped at a random offset (or tiled) to the length of ``clean``.
+    The noise is cropped at a random offset (or tiled) to the length of ``clean``. This is an SNR mix,
+    not the workbench's dry mix (:func:`workbench.denoise.mix`).
     """
     n = len(clean)
     if len(noise) < n:
@@ -110,9 +113,9 @@ def mix_pair(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random
     return (out * gain).astype(np.float32), (clean * gain).astype(np.float32)
 
 
-def mix(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None) -> np.ndarray:
-    """clean + noise scaled to ``snr_db`` (see :func:`mix_pair`)."""
-    return mix_pair(clean, noise, snr_db, rng)[0]
+def add_noise(clean: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator | None = None) -> np.ndarray:
+    """clean + noise scaled to ``snr_db`` (see :func:`noisy_pair`)."""
+    return noisy_pair(clean, noise, snr_db, rng)[0]
 
 
 def telephone(x: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -128,11 +131,3 @@ def upsample_telephone(y: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
     import soxr
     return soxr.resample(y, 8000, sample_rate).astype(np.float32)
 
-
-def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:
-    """Scale-invariant SDR in dB."""
-    n = min(len(estimate), len(reference))
-    est, ref = estimate[:n].astype(np.float64), reference[:n].astype(np.float64)
-    est, ref = est - est.mean(), ref - ref.mean()
-    target = np.dot(est, ref) / (np.dot(ref, ref) + 1e-12) * ref
-    return float(10 * np.log10(np.sum(target ** 2) / (np.sum((est - target) ** 2) + 1e-12) + 1e-12))
