@@ -558,3 +558,11 @@ def test_a_decoders_long_block_goes_through_the_denoiser_in_short_pieces():
     pieces = list(denoiser.enhance_blocks([long_block], 0.0, signal_std([long_block])))
     assert max(map(len, pieces)) <= FILE_BLOCK_S * SAMPLE_RATE
     np.testing.assert_allclose(np.concatenate(pieces), denoiser.denoise(long_block), atol=1e-6)
+
+
+def test_a_teaching_views_notice_escapes_its_message():
+    """The teaching views put an error's text (which can hold a typed path) into HTML unescaped."""
+    from workbench.widgets.ctc_views import message
+
+    shown = message("<img src=x onerror=alert(1)> not found").value
+    assert "<img" not in shown and "&lt;img src=x" in shown

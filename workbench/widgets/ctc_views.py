@@ -24,7 +24,7 @@ from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, examples as bundled_examples
 
 def message(text: str) -> widgets.HTML:
     """A one-line notice in place of a view that cannot run."""
-    return widgets.HTML(f"<p style='color:#a33'><b>Cannot show this view:</b> {text}</p>")
+    return widgets.HTML(f"<p style='color:#a33'><b>Cannot show this view:</b> {html.escape(text)}</p>")
 
 
 class ExampleView(widgets.VBox):
