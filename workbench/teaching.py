@@ -170,26 +170,13 @@ def stream_steps(transcriber, audio: np.ndarray, config: StreamConfig = StreamCo
 
 
 @dataclass(frozen=True)
-class CacheAwareStep:
-    """One step of the cache-aware stream, in samples: it computed the output frames of audio
-    ``[start, end)`` once audio up to ``ready`` had arrived, attending back to
-    ``[context_start, start)`` through the cache."""
+class CacheAwareStep(Window):
+    """One step of the cache-aware stream: its :class:`~workbench.asr.stream.Window` (it computed
+    the output frames of audio ``[start, end)`` once audio up to ``context_end`` had arrived,
+    attending back to ``[context_start, start)`` through the cache) and the hypothesis so far."""
 
     index: int
-    context_start: int
-    start: int
-    end: int
-    ready: int
     hypothesis: str
-
-    @property
-    def ready_s(self) -> float:
-        return self.ready / SAMPLE_RATE
-
-    @property
-    def wait_s(self) -> float:
-        """How long the chunk's first sample waits for its text (compute time not included)."""
-        return (self.ready - self.start) / SAMPLE_RATE
 
 
 def cache_aware_steps(transcriber, audio: np.ndarray, feed_s: float = 0.01) -> list[CacheAwareStep]:
@@ -206,7 +193,8 @@ def cache_aware_steps(transcriber, audio: np.ndarray, feed_s: float = 0.01) -> l
             finals, partial = (finals + [event.text], "") if event.final else (finals, event.text)
         if stream.decoded_frames > before:
             first = before * hop
-            steps.append(CacheAwareStep(len(steps), max(0, first - context), first,
-                                        min(stream.decoded_frames * hop, len(audio)), min(start + size, len(audio)),
-                                        " ".join(finals + [partial]).strip()))
+            steps.append(CacheAwareStep(context_start=max(0, first - context), start=first,
+                                        end=min(stream.decoded_frames * hop, len(audio)),
+                                        context_end=min(start + size, len(audio)), index=len(steps),
+                                        hypothesis=" ".join(finals + [partial]).strip()))
     return steps

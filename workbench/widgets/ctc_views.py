@@ -223,7 +223,7 @@ class StreamingView(ExampleView):
         key = (self.example.value, self.dry.value)
         if key not in self._cache_aware:
             self._cache_aware[key] = teaching.cache_aware_steps(self.transcriber, audio)
-        done = [step for step in self._cache_aware[key] if step.ready <= now.context_end]
+        done = [step for step in self._cache_aware[key] if step.context_end <= now.context_end]
         seconds = np.arange(len(audio)) / SAMPLE_RATE
         axes.plot(seconds[:now.context_end], audio[:now.context_end], color="#333", linewidth=0.5)
         axes.plot(seconds[now.context_end:], audio[now.context_end:], color="#ccc", linewidth=0.5)
