@@ -23,7 +23,6 @@ bundled models' held-out sentences, or NeMo manifests (``--manifest``). CER coun
 """
 import argparse
 import difflib
-import json
 import os
 import random
 import sys
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio, load_transcriber  # noqa: E402
+from workbench import load_audio, load_transcriber, manifest  # noqa: E402
 from workbench.asr import TranscriptEvent  # noqa: E402
 from workbench.asr.stream import StreamConfig  # noqa: E402
 from workbench.audio import SAMPLE_RATE  # noqa: E402
@@ -86,8 +85,7 @@ def synthesize(count: int, seed: int = 0) -> list[tuple[np.ndarray, str]]:
 
 
 def from_manifest(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(load_audio(row["audio_filepath"]), row["text"]) for row in rows[:count]]
+    return [(load_audio(entry.audio), entry.text) for entry in manifest.read(path)[:count]]
 
 
 def word_ends(transcriber, audio: np.ndarray, text: str) -> list[float] | None:
