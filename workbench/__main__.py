@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from .asr.stream import StreamConfig, check_seconds
-from .cli_args import LM_HELP, lm_choice
+from .cli_args import LM_HELP, QUANTIZE_HELP, lm_choice
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError, out_of_memory, printable
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
-from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, streams_from, summarize
+from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, streams_from, summarize, unreadable
 
 
 def _dry(value: str) -> float:
@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
     for command in (transcribe, enhance):
         command.add_argument("--device", default="cpu", help="cpu or cuda")
-        command.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
+        command.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
         command.add_argument("--dry", type=_dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
         command.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     return parser
@@ -120,7 +120,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
+    parser.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
 
 
 def _print_event(event, as_json: bool, live: bool) -> None:
@@ -231,7 +231,7 @@ def run_evaluate(args) -> int:
                            scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
-        for file, error in results[results.error.notna()].groupby("file").error.first().items():
+        for file, error in unreadable(results).items():
             print(f"skipped {file}: {error}", file=sys.stderr)
         summary = summarize(results)
         if summary.empty:

@@ -1,5 +1,6 @@
 """Options shared by the command line's commands (``python -m workbench`` and its ``serve``)."""
 
+QUANTIZE_HELP = "int8 weights (CPU only): faster, not exact"
 LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"
 
 

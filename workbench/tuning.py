@@ -60,6 +60,13 @@ def read_items(source) -> list[Item]:
     return items
 
 
+def _grid_point(item: Item, dry: float, stream: StreamConfig | None) -> dict:
+    """The columns naming one row: the file, its reference and where in the grid it lies."""
+    return {"file": item.audio, "decoding": "offline" if stream is None else "stream",
+            "chunk_s": stream.chunk_s if stream else math.nan, "left_s": stream.left_s if stream else math.nan,
+            "right_s": stream.right_s if stream else math.nan, "dry": float(dry), "reference": item.text}
+
+
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
                   threads: int | None = None, lm=True, quantize: bool = False) -> list[dict]:
     """Rows for one file: every dry value times every decoding (``None`` = offline).
@@ -76,12 +83,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
     try:
         audio = load_audio(item.audio)
     except AudioError as error:
-        return [{"file": item.audio, "decoding": "offline" if stream is None else "stream",
-                 "chunk_s": stream.chunk_s if stream else math.nan,
-                 "left_s": stream.left_s if stream else math.nan,
-                 "right_s": stream.right_s if stream else math.nan,
-                 "dry": float(dry), "reference": item.text, "error": str(error)}
-                for dry, stream in product(drys, streams)]
+        return [{**_grid_point(item, dry, stream), "error": str(error)} for dry, stream in product(drys, streams)]
     denoised = enhancer.denoise(audio) if any(d < 1.0 for d in drys) else audio
     reference = normalise(item.text)
     chars, words = ref_chars(reference), ref_words(reference)
@@ -94,11 +96,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
             events = transcriber.stream(chunks(signal, stream.chunk_s), config=stream)
             hypothesis = " ".join(event.text for event in events if event.final)
         c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
-        rows.append({"file": item.audio, "decoding": "offline" if stream is None else "stream",
-                     "chunk_s": stream.chunk_s if stream else math.nan,
-                     "left_s": stream.left_s if stream else math.nan,
-                     "right_s": stream.right_s if stream else math.nan,
-                     "dry": float(dry), "reference": item.text, "hypothesis": hypothesis,
+        rows.append({**_grid_point(item, dry, stream), "hypothesis": hypothesis,
                      "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
                      "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
                      "audio_s": len(audio) / SAMPLE_RATE})
@@ -144,6 +142,11 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     failures = results[failed].groupby(GRID_KEYS, dropna=False, sort=True).size()
     summary["failed"] = failures.reindex(summary.index, fill_value=0)
     return summary.reset_index()
+
+
+def unreadable(results: pd.DataFrame) -> pd.Series:
+    """Why each file that could not be read was left out, by file."""
+    return results[results.error.notna()].groupby("file").error.first()
 
 
 def best(summary: pd.DataFrame) -> pd.Series:

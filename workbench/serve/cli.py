@@ -4,7 +4,7 @@ import ipaddress
 import logging
 import os
 
-from ..cli_args import LM_HELP, lm_choice
+from ..cli_args import LM_HELP, QUANTIZE_HELP, lm_choice
 from ..denoise import DEFAULT_DRY
 from ..errors import WorkbenchError
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser, dry_type) -> None:
     parser.add_argument("--sample-rate", type=_rate, default=16000,
                         help="rate of PCM that names none (?sample_rate= overrides it per request)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--quantize", action="store_true", help="int8 weights (CPU only): faster, not exact")
+    parser.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
     parser.add_argument("--max-streams", type=_positive(int), default=defaults.max_streams,
                         help="requests and streams served at once (then 503 / close 1013)")
     parser.add_argument("--max-message-bytes", type=_positive(int), default=defaults.max_message_bytes,

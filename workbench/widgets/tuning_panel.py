@@ -131,7 +131,7 @@ class TuningPanel(widgets.VBox):
             self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
                                  else f"done: {len(items)} files")
             self._show(results)
-            failed = results[results.error.notna()].groupby("file").error.first()
+            failed = tuning.unreadable(results)
             if len(failed):
                 self._error(f"{len(failed)} of {results.file.nunique()} files could not be read, "
                             f"e.g. {failed.iloc[0]}")
