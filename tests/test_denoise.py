@@ -9,6 +9,7 @@ from workbench import CheckpointError, Denoiser, load_denoiser, mix
 from workbench.denoise import Demucs, load_demucs, save_package
 from workbench.denoise.checkpoint import DEMUCS_PARAMETERS, FLAGS, FLOAT_BOUNDS, INT_BOUNDS, _infer_kwargs
 from workbench.denoise.demucs import PRESETS
+from workbench.denoise.packed import InputMajorLinear, PackedLinear, packing_available
 from workbench.paths import DEFAULT_DENOISER
 
 
@@ -92,6 +93,24 @@ def test_streaming_equals_offline(overrides):
     streamed = np.concatenate(pieces)
     assert len(streamed) == len(audio)
     assert np.abs(streamed - expected).max() <= 1e-6  # the issue asks 1e-4; it is exact
+
+
+@pytest.mark.skipif(not packing_available("cpu"), reason="this torch has no oneDNN")
+@pytest.mark.parametrize("rows", [1, 4, 37, 700])
+def test_packed_products_equal_linear_to_float_rounding(rows):
+    torch.manual_seed(rows)
+    linear = torch.nn.Linear(96, 200)
+    x = torch.randn(rows, 96)
+    expected = linear(x).detach()
+    for layout in (PackedLinear, InputMajorLinear):
+        assert torch.allclose(layout(linear)(x), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif(not packing_available("cpu"), reason="this torch has no oneDNN")
+def test_the_float_streamer_packs_every_product():
+    layers = Denoiser(tiny_demucs()).layers
+    kinds = {type(module) for module in layers.modules() if not list(module.children())} - {torch.nn.ParameterList}
+    assert kinds == {PackedLinear, InputMajorLinear}, kinds
 
 
 def buffered(stream) -> int:

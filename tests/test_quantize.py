@@ -10,7 +10,7 @@ from torch import nn
 from models import speechlike
 from workbench import DeviceError, load_audio, load_denoiser, load_transcriber
 from workbench.denoise import Denoiser
-from workbench.quantize import quantize_linear
+from workbench.quantize import is_quantized, quantize_linear
 
 
 def float_linears(module: nn.Module) -> list:
@@ -24,7 +24,7 @@ def relative(a: np.ndarray, b: np.ndarray) -> float:
 def test_quantized_denoiser_is_close_to_float_offline_and_streamed(demucs_files):
     _, paths = demucs_files
     exact, quantized = load_denoiser(paths["package"]), load_denoiser(paths["package"], quantize=True)
-    assert float_linears(exact.layers) and not float_linears(quantized.layers)
+    assert not is_quantized(exact.layers) and is_quantized(quantized.layers) and not float_linears(quantized.layers)
     audio = speechlike(2.0, seed=3)
     reference = exact.denoise(audio)
     offline = quantized.denoise(audio)
