@@ -13,9 +13,9 @@ the offline normaliser (the input's std); facebook's always uses a running
 std. Every RTF is the best of ``--repeats`` runs taken in turn, as wall-clock
 time and, in brackets, as CPU time of this process per audio second (which
 other jobs on a shared machine disturb far less); ratios come from the same
-run. Last, a per-stage profile of our float streamer (1 thread,
-16 ms hop): time per second of audio in each resampler, encoder and decoder
-layer, the LSTM, and the rest (Python, numpy, the dry mix).
+run. Last, a per-stage profile of our float streamer (1 thread) at each hop
+and in the offline pass: time per second of audio in each resampler, encoder
+and decoder layer, the LSTM, and the rest (Python, numpy, the dry mix).
 facebook's package is read from .venv/reference (installed by setup.sh).
 """
 import argparse
@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(sys.prefix) / "reference"))
 from workbench.denoise import Demucs, Denoiser  # noqa: E402
+from workbench.denoise.denoiser import FILE_BLOCK_S  # noqa: E402
 
 
 def deviation(streamed: np.ndarray, offline: np.ndarray) -> str:
@@ -86,10 +87,10 @@ class Timed:
         return result
 
 
-def profile(model, audio, hop_ms, scale, seconds):
-    """Per-stage milliseconds per audio second of our float streamer."""
-    denoiser = Denoiser(model)
-    stream = denoiser.stream(dry=0.0, hop_ms=hop_ms, scale=scale)
+def profile(model, audio, hop_ms, scale, seconds, piece=256):
+    """Milliseconds per audio second in each stage of our float streamer at ``hop_ms``, and the total,
+    fed ``piece`` samples at a time."""
+    stream = Denoiser(model).stream(dry=0.0, hop_ms=hop_ms, scale=scale)
     totals = collections.defaultdict(float)
     for kind in ("_up", "_encode", "_decode", "_down"):
         stages = getattr(stream, kind)
@@ -97,16 +98,33 @@ def profile(model, audio, hop_ms, scale, seconds):
     layers = stream.layers
     layers.recur = Timed("lstm", layers.recur, totals)
     start = time.perf_counter()
-    for chunk in np.array_split(audio, len(audio) // 256):
+    for chunk in np.array_split(audio, max(1, len(audio) // piece)):
         stream.feed(chunk)
     stream.flush()
     elapsed = time.perf_counter() - start
     del layers.recur
     totals["rest (python, numpy, mix)"] = elapsed - sum(totals.values())
-    print(f"\nper-stage profile, ours, float, {hop_ms:.0f} ms hop, {torch.get_num_threads()} thread(s), "
-          f"RTF {elapsed / seconds:.3f} (ms per audio second):")
-    for name, value in totals.items():
-        print(f"  {name:28s} {value / seconds * 1e3:7.1f}  ({value / elapsed:5.1%})")
+    return {name: value / seconds * 1e3 for name, value in totals.items()}, elapsed / seconds * 1e3
+
+
+def print_profiles(model, audio, hops, scale, seconds, repeats):
+    """Per-stage profile (best of ``repeats``) at each streaming hop and in the offline pass's blocks."""
+    columns = [*hops, 1000 * FILE_BLOCK_S]
+    best = {}
+    for _ in range(repeats):
+        for hop in columns:
+            piece = round(hop * 16) if hop == columns[-1] else 256  # offline: whole blocks, else 16 ms
+            stages, total = profile(model, audio, hop, scale, seconds, piece)
+            previous = best.get(hop, ({}, float("inf")))
+            best[hop] = ({name: min(value, previous[0].get(name, value)) for name, value in stages.items()},
+                         min(total, previous[1]))
+    names = [f"{hop:.0f} ms hop" for hop in hops] + ["offline pass"]
+    print(f"\nper-stage profile, ours, float, {torch.get_num_threads()} thread(s), ms per audio second "
+          f"(best of {repeats}; the offline pass is the streamer at a {FILE_BLOCK_S:.0f} s hop):")
+    print(f"  {'stage':28s} " + " ".join(f"{name:>13s}" for name in names))
+    for stage in best[columns[0]][0]:
+        print(f"  {stage:28s} " + " ".join(f"{best[hop][0][stage]:13.1f}" for hop in columns))
+    print(f"  {'total':28s} " + " ".join(f"{best[hop][1]:13.1f}" for hop in columns))
 
 
 def main() -> None:
@@ -151,7 +169,7 @@ def main() -> None:
                   f"{deviation(output['ours'], offline)}; "
                   f"{deviation(output['int8'], offline)}; {deviation(output['facebook'], offline)}")
     torch.set_num_threads(1)
-    profile(model, audio, 16.0, scale, args.seconds)
+    print_profiles(model, audio, [float(hop) for hop in args.hops.split(",")], scale, args.seconds, args.repeats)
 
 
 if __name__ == "__main__":
