@@ -39,6 +39,7 @@ from workbench.asr import TranscriptEvent  # noqa: E402
 from workbench.asr.stream import StreamConfig  # noqa: E402
 from workbench.audio import SAMPLE_RATE  # noqa: E402
 from workbench.metrics import corpus_cer, normalise  # noqa: E402
+from workbench.cli_args import LM_HELP, lm_choice  # noqa: E402
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, ROOT  # noqa: E402
 
 
@@ -243,8 +244,8 @@ def main() -> None:
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="full-context model for (a), (b) and the alignment")
     parser.add_argument("--asr-ca", default=str(CHECKPOINT_DIR / "asr_streaming.nemo"),
                         help="cache-aware model for (c) (skipped when missing)")
-    parser.add_argument("--lm", default=str(CHECKPOINT_DIR / "asr.lm.npz"),
-                        help="label LM for every method ('none': greedy)")
+    parser.add_argument("--lm", default="auto", type=lm_choice,
+                        help=f"{LM_HELP}; one file is used by every method, auto gives each model its own")
     parser.add_argument("--manifest", action="append", type=Path, help="NeMo manifest(s) instead of synthesized audio")
     parser.add_argument("--utterances", type=int, default=60, help="per manifest, or synthesized")
     parser.add_argument("--per-session", type=int, default=5, help="utterances per stream")
@@ -257,11 +258,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    use_lm = args.lm != "none"
-    lm = args.lm if use_lm else False
-
-    full = load_transcriber(args.asr, lm=lm)
-    cache_aware = load_transcriber(args.asr_ca, lm=lm) if Path(args.asr_ca).is_file() else None
+    full = load_transcriber(args.asr, lm=args.lm)
+    cache_aware = load_transcriber(args.asr_ca, lm=args.lm) if Path(args.asr_ca).is_file() else None
+    use_lm = args.lm is not False
     audio_text = ([pair for path in args.manifest for pair in from_manifest(path, args.utterances)]
                   if args.manifest else synthesize(args.utterances))
     streams = sessions(full, audio_text, args.per_session, args.gap_s, args.tail_s, args.floor)
@@ -273,8 +272,10 @@ def main() -> None:
           f"{', '.join(map(str, args.manifest)) if args.manifest else 'espeak-ng held-out voices'}), "
           f"{args.gap_s} s apart, {args.tail_s} s of quiet at the end, noise floor {args.floor}; "
           f"fed {1000 * args.feed_s:.0f} ms at a time")
-    print(f"decoding: {'beam search + label LM' if use_lm else 'greedy'}; full-context model {args.asr}; "
-          f"cache-aware model {args.asr_ca if cache_aware else '(none)'}")
+    def described(model):
+        return f"{model.name} ({'beam search + label LM' if use_lm and model.lm else 'greedy'})"
+    print(f"full-context model {described(full)}; "
+          f"cache-aware model {described(cache_aware) if cache_aware else '(none)'}")
     references = [session.text for session in streams]
     offline = {"full-context": full} | ({"cache-aware": cache_aware} if cache_aware else {})
     for name, model in offline.items():
