@@ -30,6 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(sys.prefix) / "reference"))
+from workbench.audio import SAMPLE_RATE  # noqa: E402
 from workbench.denoise import Demucs, Denoiser  # noqa: E402
 from workbench.denoise.denoiser import FILE_BLOCK_S  # noqa: E402
 
@@ -88,8 +89,8 @@ class Timed:
 
 
 def profile(model, audio, hop_ms, scale, seconds, piece=256):
-    """Milliseconds per audio second in each stage of our float streamer at ``hop_ms``, and the total,
-    fed ``piece`` samples at a time."""
+    """Milliseconds per audio second in each stage of our float streamer at ``hop_ms`` and in all
+    (``total``), fed ``piece`` samples at a time."""
     stream = Denoiser(model).stream(dry=0.0, hop_ms=hop_ms, scale=scale)
     totals = collections.defaultdict(float)
     for kind in ("_up", "_encode", "_decode", "_down"):
@@ -104,27 +105,25 @@ def profile(model, audio, hop_ms, scale, seconds, piece=256):
     elapsed = time.perf_counter() - start
     del layers.recur
     totals["rest (python, numpy, mix)"] = elapsed - sum(totals.values())
-    return {name: value / seconds * 1e3 for name, value in totals.items()}, elapsed / seconds * 1e3
+    totals["total"] = elapsed
+    return {name: value / seconds * 1e3 for name, value in totals.items()}
 
 
 def print_profiles(model, audio, hops, scale, seconds, repeats):
     """Per-stage profile (best of ``repeats``) at each streaming hop and in the offline pass's blocks."""
     columns = [*hops, 1000 * FILE_BLOCK_S]
-    best = {}
+    pieces = [256] * len(hops) + [round(FILE_BLOCK_S * SAMPLE_RATE)]  # 16 ms as from a microphone; whole blocks
+    best = {hop: {} for hop in columns}
     for _ in range(repeats):
-        for hop in columns:
-            piece = round(hop * 16) if hop == columns[-1] else 256  # offline: whole blocks, else 16 ms
-            stages, total = profile(model, audio, hop, scale, seconds, piece)
-            previous = best.get(hop, ({}, float("inf")))
-            best[hop] = ({name: min(value, previous[0].get(name, value)) for name, value in stages.items()},
-                         min(total, previous[1]))
+        for hop, piece in zip(columns, pieces):
+            for name, value in profile(model, audio, hop, scale, seconds, piece).items():
+                best[hop][name] = min(value, best[hop].get(name, value))
     names = [f"{hop:.0f} ms hop" for hop in hops] + ["offline pass"]
     print(f"\nper-stage profile, ours, float, {torch.get_num_threads()} thread(s), ms per audio second "
           f"(best of {repeats}; the offline pass is the streamer at a {FILE_BLOCK_S:.0f} s hop):")
     print(f"  {'stage':28s} " + " ".join(f"{name:>13s}" for name in names))
-    for stage in best[columns[0]][0]:
-        print(f"  {stage:28s} " + " ".join(f"{best[hop][0][stage]:13.1f}" for hop in columns))
-    print(f"  {'total':28s} " + " ".join(f"{best[hop][1]:13.1f}" for hop in columns))
+    for stage in best[columns[0]]:
+        print(f"  {stage:28s} " + " ".join(f"{best[hop][stage]:13.1f}" for hop in columns))
 
 
 def main() -> None:
