@@ -164,3 +164,23 @@ def test_pipeline_smoke(tmp_path):
         assert (tmp_path / "examples" / f"{name}.wav").is_file()
         assert (tmp_path / "examples" / f"{name}.txt").read_text(encoding="utf-8").strip()
     assert sf.info(str(tmp_path / "examples" / "telephone.wav")).samplerate == 8000
+
+
+def test_average_interpolates_weights_of_equal_architectures(tmp_path, char_nemo):
+    import torch
+    from models import tiny_bpe_ctc, tiny_char_ctc
+    from nemo.collections.asr.models import EncDecCTCModel
+    from workbench.train.__main__ import main
+
+    other = tiny_char_ctc(tmp_path / "other.nemo", seed=1)
+    out = tmp_path / "average.nemo"
+    assert main(["average", str(char_nemo), str(other), "--weight", "0.25", "--to", str(out)]) == 0
+    first, second, mean = (EncDecCTCModel.restore_from(str(p), map_location="cpu").state_dict()
+                           for p in (char_nemo, other, out))
+    key = "decoder.decoder_layers.0.weight"
+    assert not torch.allclose(first[key], second[key])
+    for key, value in mean.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.25 * first[key] + 0.75 * second[key])
+    with pytest.raises(ValueError, match="different labels"):
+        main(["average", str(char_nemo), str(tiny_bpe_ctc(tmp_path / "bpe.nemo")), "--to", str(out)])

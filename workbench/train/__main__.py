@@ -1,9 +1,10 @@
-"""python -m workbench.train data|denoiser|asr|lm|evaluate|curves [--out DIR] [--smoke] ...
+"""python -m workbench.train data|denoiser|asr|lm|evaluate|average|curves [--out DIR] [--smoke] ...
 
 Every step reads and writes under ``--out`` (default ``runs/``):
 ``data`` -> OUT/data, ``denoiser`` -> OUT/denoiser, ``asr`` -> OUT/asr,
 ``lm`` -> beside the ASR (OUT/asr/asr.lm.npz), ``evaluate`` -> OUT/eval; ``curves RUN... --png F`` plots
-the training curves (OUT/asr/curves.csv) of ASR runs. ``--smoke`` shrinks everything to seconds (for CI).
+the training curves (OUT/asr/curves.csv) of ASR runs; ``average A B --to C`` averages two ASR models'
+weights. ``--smoke`` shrinks everything to seconds (for CI).
 """
 import argparse
 import sys
@@ -92,6 +93,12 @@ def main(argv=None):
     e.add_argument("--limit", type=int, default=0, help="evaluate at most this many utterances")
     e.add_argument("--examples", help="write the audio examples into this folder")
 
+    v = sub.add_parser("average", help="weight-space average of two ASR models (a model and its fine-tune)")
+    v.add_argument("first", help=".nemo whose configuration the average keeps")
+    v.add_argument("second", help=".nemo of the same architecture")
+    v.add_argument("--weight", type=float, default=0.5, help="share of FIRST's weights")
+    v.add_argument("--to", required=True, help=".nemo to write")
+
     c = sub.add_parser("curves", help="plot training loss and validation CER of ASR runs to PNG")
     c.add_argument("runs", nargs="+", help="run folders (holding curves.csv) or curves CSV files")
     c.add_argument("--png", default="curves.png")
@@ -104,6 +111,10 @@ def main(argv=None):
             print(f"error: no curves.csv in {', '.join(missing)}", file=sys.stderr)
             return 2
         _log(f"wrote {curves.plot(args.runs, args.png)}")
+        return 0
+    if args.step == "average":
+        from . import asr
+        asr.average(args.first, args.second, args.to, args.weight, log=_log)
         return 0
     out = Path(args.out)
     if args.step == "data":

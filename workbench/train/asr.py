@@ -121,6 +121,36 @@ def transfer_weights(model, source, feature_stats=None, log=print):
         f"{sorted({key.split('.', 3)[-1] if key.startswith('encoder.layers') else key for key in reshaped})}")
 
 
+def average(first, second, out, weight=0.5, log=print) -> Path:
+    """Write ``out``: ``first``'s model with weights ``weight·θ_first + (1 − weight)·θ_second``.
+
+    A weight-space ensemble of a model and its fine-tune (WiSE-FT, Wortsman et al., 2022): the
+    interpolation between the two often keeps most of what the fine-tune learned on new data and most
+    of what the original knew. Both must have the same architecture and labels; integer buffers (batch
+    counters) are taken from ``first``.
+    """
+    import torch
+    from nemo.collections.asr.models import EncDecCTCModel
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight {weight} is not in [0, 1]")
+    model = EncDecCTCModel.restore_from(str(first), map_location="cpu")
+    other = EncDecCTCModel.restore_from(str(second), map_location="cpu")
+    if list(model.decoder.vocabulary) != list(other.decoder.vocabulary):
+        raise ValueError(f"{first} and {second} have different labels")
+    mine, theirs = model.state_dict(), other.state_dict()
+    mismatched = sorted(key for key in set(mine) | set(theirs)
+                        if key not in mine or key not in theirs or mine[key].shape != theirs[key].shape)
+    if mismatched:
+        raise ValueError(f"{first} and {second} differ in architecture: {mismatched[:3]}")
+    model.load_state_dict({key: torch.lerp(theirs[key], value, weight) if value.is_floating_point() else value
+                           for key, value in mine.items()}, strict=True)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(model, out)
+    log(f"wrote {out}: {weight:g} x {first} + {1 - weight:g} x {second}")
+    return out
+
+
 def _causal(model) -> bool:
     return model.cfg.encoder.get("conv_context_size") == "causal"
 
