@@ -1,6 +1,6 @@
 """Our exact Demucs streamer vs facebook's ``DemucsStreamer`` on the same dns48 weights and input.
 
-    python benchmarks/demucs_streaming.py [--seconds 10] [--hops 16,64] [--threads 1,2] [--repeats 3]
+    python benchmarks/demucs_streaming.py [--seconds 10] [--hops 16,64] [--threads 1,2] [--repeats 3] [--hidden 48]
 
 For each thread count and hop: the real-time factor of the model's offline
 ``forward``, of our offline pass (``Denoiser.denoise``: the streaming layers
@@ -16,6 +16,8 @@ other jobs on a shared machine disturb far less); ratios come from the same
 run. Last, a per-stage profile of our float streamer (1 thread) at each hop
 and in the offline pass: time per second of audio in each resampler, encoder
 and decoder layer, the LSTM, and the rest (Python, numpy, the dry mix).
+``--hidden`` changes dns48's width (48) to another, so the weights' size can be set below or
+above the CPU's last-level cache.
 facebook's package is read from .venv/reference (installed by setup.sh).
 """
 import argparse
@@ -132,19 +134,22 @@ def main() -> None:
     parser.add_argument("--hops", default="16,64", help="hop sizes in ms")
     parser.add_argument("--threads", default="1,2", help="torch intra-op thread counts")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--hidden", type=int, default=48, help="the model's width: 48 is dns48")
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="TF32")  # printed when oneDNN is switched off
     torch.manual_seed(0)
     from denoiser.demucs import Demucs as FacebookDemucs
 
-    reference = FacebookDemucs(hidden=48).eval()
-    model = Demucs.preset("dns48").eval()
+    reference = FacebookDemucs(hidden=args.hidden).eval()
+    model = Demucs.preset("dns48", hidden=args.hidden).eval()
     model.load_state_dict(reference.state_dict())
     exact, quantized = Denoiser(model), Denoiser(model, quantize=True)
     audio = (np.random.default_rng(0).standard_normal(int(args.seconds * 16000)) * 0.1).astype(np.float32)
     scale = Denoiser.offline_scale(audio)
-    print(f"dns48 (18.9 M parameters, random weights), {args.seconds:.0f} s of noise, torch {torch.__version__}, "
-          f"best of {args.repeats}")
+    parameters = sum(weight.numel() for weight in model.parameters())
+    name = "dns48" if args.hidden == 48 else f"dns48 at hidden {args.hidden}"
+    print(f"{name} ({parameters / 1e6:.1f} M parameters, {parameters * 4 / 2**20:.0f} MiB, random weights), "
+          f"{args.seconds:.0f} s of noise, torch {torch.__version__}, best of {args.repeats}")
     for threads in map(int, args.threads.split(",")):
         torch.set_num_threads(threads)
         print(f"\n{threads} thread(s)")
