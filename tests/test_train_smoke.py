@@ -57,6 +57,16 @@ def test_natural_text():
     assert text._ro("정비원") == "정비원으로" and text._ro("서울") == "서울로" and text._ro("바다") == "바다로"
 
 
+def test_room_augmentation_comes_before_noise(tmp_path):
+    from workbench.train import asr
+    rooms = asr.room_manifest(tmp_path / "rooms", 2, seed=3, log=lambda line: None)
+    stamp = rooms.stat().st_mtime_ns
+    assert asr.room_manifest(tmp_path / "rooms", 2, seed=3, log=lambda line: None).stat().st_mtime_ns == stamp
+    augmentor = asr.config("t.json", "v.json", "n.json", room_manifest=rooms, room_prob=0.5).train_ds.augmentor
+    assert list(augmentor) == ["soxr_speed", "impulse", "noise"] and augmentor.impulse.prob == 0.5
+    assert "impulse" not in asr.config("t.json", "v.json", "n.json").train_ds.augmentor
+
+
 def test_channel_paths():
     from workbench.train import channel
     rng = np.random.default_rng(0)
@@ -116,7 +126,9 @@ def test_pipeline_smoke(tmp_path):
     # ASR: NeMo's training path, a few steps, with the denoised share as extra manifest
     nemo_path = asr.train(d, tmp_path / "asr", minutes=10, max_steps=4, batch_size=4, d_model=32, n_layers=1,
                           n_heads=2, val_every=2, num_workers=0, log_every=2, threads=2, log=log,
-                          extra_manifests=[tmp_path / "denoiser" / "denoised.json"])
+                          extra_manifests=[tmp_path / "denoiser" / "denoised.json"], rooms=2, room_prob=1.0)
+    rooms = manifest.read(tmp_path / "asr" / "rooms" / "rooms.json")
+    assert len(rooms) == 2 and all(sf.info(room.audio).samplerate == 16000 for room in rooms)
     losses = [float(m) for line in logs for m in re.findall(r"^step \d+ loss ([-\d.e+naif]+)", line)]
     assert losses and all(math.isfinite(v) for v in losses), logs
     assert any(line.startswith("validation step") for line in logs)

@@ -77,6 +77,8 @@ def main(argv=None):
     a.add_argument("--warmup", type=int, default=200)
     a.add_argument("--noise-prob", type=float, default=0.6)
     a.add_argument("--speed-prob", type=float, default=0.3)
+    a.add_argument("--rooms", type=int, default=0, help="fresh room impulse responses to reverberate with (0: none)")
+    a.add_argument("--room-prob", type=float, default=0.3, help="share of utterances put in one of those rooms")
     a.add_argument("--val-every", type=int, default=1000)
     a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
     a.add_argument("--num-workers", type=int, default=1)
@@ -138,8 +140,8 @@ def main(argv=None):
         from ..asr.config import STREAMING_CONTEXT
         kw = dict(minutes=args.minutes, max_steps=args.max_steps, batch_size=args.batch_size,
                   d_model=args.d_model, n_layers=args.layers, lr_peak=args.lr_peak, warmup=args.warmup,
-                  noise_prob=args.noise_prob, speed_prob=args.speed_prob, val_every=args.val_every,
-                  save_every_min=args.save_every, num_workers=args.num_workers,
+                  noise_prob=args.noise_prob, speed_prob=args.speed_prob, rooms=args.rooms, room_prob=args.room_prob,
+                  val_every=args.val_every, save_every_min=args.save_every, num_workers=args.num_workers,
                   att_context_size=STREAMING_CONTEXT if args.streaming else None)
         if args.smoke:
             kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,

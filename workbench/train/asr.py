@@ -5,7 +5,7 @@ that ``unicodedata.normalize('NFD', ...)`` produces from Hangul syllables,
 plus space. :func:`workbench.asr.hangul.compose` recomposes model output for display.
 
 Training goes through NeMo's own path: jamo manifests -> ``EncDecCTCModel``
-(parser ``base``, speed + noise augmentation from NeMo's ``perturb``) ->
+(parser ``base``, speed, room and noise augmentation from NeMo's ``perturb``) ->
 Lightning ``Trainer``. It stops by wall-clock (``minutes``) and saves the
 ``.nemo`` regularly, so a run can't overrun and always leaves a model.
 """
@@ -38,15 +38,19 @@ def jamo_manifest(src, dst):
 
 def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_layers=8, n_heads=4,
            batch_size=16, lr_peak=3e-3, warmup=200, num_workers=1, noise_prob=0.6, speed_prob=0.3,
-           min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None):
+           min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None, room_manifest=None, room_prob=0.0):
     """The project's Conformer-CTC config (``asr.config``) with NeMo's training sections: data sets and
     their augmentation, SpecAugment, AdamW + Noam. ``att_context_size`` makes it cache-aware streaming
-    (unnormalized features); otherwise features are normalized per utterance, as the first recipe's."""
+    (unnormalized features); otherwise features are normalized per utterance, as the first recipe's.
+    Augmentation runs in order: speed, a room from ``room_manifest`` (:func:`room_manifest`), then noise,
+    so that the noise is not reverberated."""
     from omegaconf import OmegaConf
     augmentor = {}
     if speed_prob > 0:
         augmentor["soxr_speed"] = {"prob": speed_prob, "sr": SAMPLE_RATE,
                                    "min_speed_rate": 0.9, "max_speed_rate": 1.1, "num_rates": 5}
+    if room_manifest and room_prob > 0:
+        augmentor["impulse"] = {"prob": room_prob, "manifest_path": str(room_manifest), "shift_impulse": True}
     if noise_manifest and noise_prob > 0:
         augmentor["noise"] = {"prob": noise_prob, "manifest_path": str(noise_manifest),
                               "min_snr_db": min_snr, "max_snr_db": max_snr}
@@ -70,6 +74,28 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
                   "weight_decay": 1e-3,
                   "sched": {"name": "NoamAnnealing", "d_model": d_model, "warmup_steps": warmup, "min_lr": 1e-5}},
     })
+
+
+def room_manifest(folder, count, seed=0, rt60=(0.2, 0.9), log=print) -> Path:
+    """``count`` room impulse responses (:func:`.channel.room_impulse`, RT60 uniform in ``rt60``) as wav files
+    and ``folder/rooms.json``, for NeMo's ``impulse`` perturbation; kept when ``count`` are already there.
+    Their generator is seeded with four numbers, so that no evaluation room (seeded with three) recurs."""
+    import numpy as np
+    import soundfile as sf
+    from . import channel
+    folder = Path(folder)
+    path = folder / "rooms.json"
+    if path.exists() and len(manifest.read(path)) == count:
+        return path
+    folder.mkdir(parents=True, exist_ok=True)
+    rng, entries, t0 = np.random.default_rng((seed, 0, 0, 0)), [], time.time()
+    for number in range(count):
+        rir = channel.room_impulse(rng, float(rng.uniform(*rt60)))
+        sf.write(folder / f"room{number:04d}.wav", rir, SAMPLE_RATE)
+        entries.append(manifest.Entry(f"room{number:04d}.wav", "", len(rir) / SAMPLE_RATE))
+    manifest.write(path, entries)
+    log(f"{count} room impulse responses in {time.time() - t0:.0f} s")
+    return path
 
 
 def transfer_weights(model, source, feature_stats=None, log=print):
@@ -238,9 +264,11 @@ def save(model, path):
 
 
 def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, extra_manifests=(),
-          max_steps=-1, val_every=1000, save_every_min=10.0, log_every=50, seed=0, log=print, **cfg_kwargs):
+          max_steps=-1, val_every=1000, save_every_min=10.0, log_every=50, seed=0, rooms=0, log=print,
+          **cfg_kwargs):
     """Train (or, with ``init``, continue from its weights: see :func:`transfer_weights`) and return the path
-    of the saved ``.nemo``. With ``init`` the model's sizes are the init's."""
+    of the saved ``.nemo``. With ``init`` the model's sizes are the init's. ``rooms`` > 0 convolves a share
+    (``room_prob``) of the training utterances with one of that many fresh rooms, drawn anew each time."""
     import torch
     torch.set_num_threads(threads)
     import lightning.pytorch as pl
@@ -258,6 +286,8 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
     if source is not None:
         encoder = source.cfg.encoder
         cfg_kwargs.update(d_model=encoder.d_model, n_layers=encoder.n_layers, n_heads=encoder.n_heads)
+    if rooms:
+        cfg_kwargs["room_manifest"] = room_manifest(out / "rooms", rooms, seed, log=log)
     cfg = config(train_manifests[0], val, data / "noise_train.json", **cfg_kwargs)
     # NeMo takes a list of manifests as a list
     cfg.train_ds.manifest_filepath = train_manifests if len(train_manifests) > 1 else train_manifests[0]
