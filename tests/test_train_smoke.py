@@ -65,6 +65,8 @@ def test_room_augmentation_comes_before_noise(tmp_path):
     augmentor = asr.config("t.json", "v.json", "n.json", room_manifest=rooms, room_prob=0.5).train_ds.augmentor
     assert list(augmentor) == ["soxr_speed", "impulse", "noise"] and augmentor.impulse.prob == 0.5
     assert "impulse" not in asr.config("t.json", "v.json", "n.json").train_ds.augmentor
+    # a room manifest alone puts the default share of utterances in rooms (train(rooms=N) passes no share)
+    assert asr.config("t.json", "v.json", "n.json", room_manifest=rooms).train_ds.augmentor.impulse.prob > 0
 
 
 def test_channel_paths():

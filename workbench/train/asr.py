@@ -38,7 +38,7 @@ def jamo_manifest(src, dst):
 
 def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_layers=8, n_heads=4,
            batch_size=16, lr_peak=3e-3, warmup=200, num_workers=1, noise_prob=0.6, speed_prob=0.3,
-           min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None, room_manifest=None, room_prob=0.0):
+           min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None, room_manifest=None, room_prob=0.3):
     """The project's Conformer-CTC config (``asr.config``) with NeMo's training sections: data sets and
     their augmentation, SpecAugment, AdamW + Noam. ``att_context_size`` makes it cache-aware streaming
     (unnormalized features); otherwise features are normalized per utterance, as the first recipe's.
@@ -76,9 +76,10 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
     })
 
 
-def room_manifest(folder, count, seed=0, rt60=(0.2, 0.9), log=print) -> Path:
-    """``count`` room impulse responses (:func:`.channel.room_impulse`, RT60 uniform in ``rt60``) as wav files
-    and ``folder/rooms.json``, for NeMo's ``impulse`` perturbation; kept when ``count`` are already there.
+def room_manifest(folder, count, seed=0, log=print) -> Path:
+    """``count`` room impulse responses (:func:`.channel.room_impulse`, RT60 uniform in
+    ``channel.TRAINING_RT60``) as wav files and ``folder/rooms.json``, for NeMo's ``impulse``
+    perturbation; kept when ``count`` are already there.
     Their generator is seeded with four numbers, so that no evaluation room (seeded with three) recurs."""
     import numpy as np
     import soundfile as sf
@@ -90,7 +91,7 @@ def room_manifest(folder, count, seed=0, rt60=(0.2, 0.9), log=print) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng, entries, t0 = np.random.default_rng((seed, 0, 0, 0)), [], time.time()
     for number in range(count):
-        rir = channel.room_impulse(rng, float(rng.uniform(*rt60)))
+        rir = channel.room_impulse(rng, float(rng.uniform(*channel.TRAINING_RT60)))
         sf.write(folder / f"room{number:04d}.wav", rir, SAMPLE_RATE)
         entries.append(manifest.Entry(f"room{number:04d}.wav", "", len(rir) / SAMPLE_RATE))
     manifest.write(path, entries)

@@ -17,6 +17,7 @@ from ..audio import SAMPLE_RATE
 from . import noise as noise_mod
 
 CODECS = ("ul", "al", "gsm", "amr-nb")
+TRAINING_RT60 = (0.2, 0.9)   # seconds: the training rooms' reverberation times, drawn uniformly
 
 
 def vocal_tract(x: np.ndarray, alpha: float) -> np.ndarray:

@@ -196,7 +196,7 @@ def build(out="runs/data", n_train=20000, n_heldout=300, n_val=100, recipe: Reci
 
         rng = np.random.default_rng(seed + 6)
         t0 = time.time()
-        rooms = [channel.room_impulse(rng, float(rng.uniform(0.2, 0.9))) for _ in range(recipe.n_rooms)]
+        rooms = [channel.room_impulse(rng, float(rng.uniform(*channel.TRAINING_RT60))) for _ in range(recipe.n_rooms)]
         log(f"{len(rooms)} room impulse responses in {time.time() - t0:.0f} s")
         plans = _plans(len(spoken), recipe, rng, rooms, line_noises)
         jobs = []
