@@ -158,6 +158,12 @@ def test_pipeline_smoke(tmp_path):
     assert steps == 2 and math.isfinite(loss) and load_denoiser(guided).parameters == den.parameters
     assert any(line.startswith(f"guided by {nemo_path}") for line in logs)
 
+    # the CLI widens a trained denoiser before continuing from it
+    (tmp_path / "wide").mkdir()
+    (tmp_path / "wide" / "data").symlink_to(d)
+    assert main(["denoiser", "--out", str(tmp_path / "wide"), "--smoke", "--init", str(path), "--hidden", "6"]) == 0
+    assert load_denoiser(tmp_path / "wide" / "denoiser" / "denoiser.th").model.hidden == 6
+
     # LM: counted on the training sentences, fusion tuned on validation, found beside the model
     lm_path = lm.train(d, nemo_path, order=3, weights=(0.3, 0.5), bonuses=(0.0, 1.0), log=log)
     assert lm_path == nemo_path.with_suffix(".lm.npz")

@@ -49,8 +49,10 @@ def main(argv=None):
 
     n = common(sub.add_parser("denoiser", help="causal Demucs, L1 + multi-resolution STFT"))
     n.add_argument("--minutes", type=float, default=20.0)
-    n.add_argument("--init", help=".th to continue from (its hidden size wins)")
-    n.add_argument("--hidden", type=int, default=16)
+    n.add_argument("--init", help=".th to continue from")
+    n.add_argument("--hidden", type=int,
+                   help="channels of the first layer (default 16, or the init's); larger than the init's "
+                        "widens it, keeping what it computes")
     n.add_argument("--batch-size", type=int, default=16)
     n.add_argument("--segment", type=float, default=2.0, help="seconds per training example")
     n.add_argument("--lr", type=float, default=1e-3)
@@ -133,7 +135,8 @@ def main(argv=None):
                   init=args.init, noise=args.noise, asr_guide=args.asr_guide, guide_weight=args.guide_weight,
                   kind_weights=args.noise_weights)
         if args.smoke:
-            kw.update(minutes=1.0, hidden=4, batch_size=4, segment=1.0, max_steps=5, denoise_share=min(args.denoise_share, 8))
+            kw.update(minutes=1.0, hidden=args.hidden if args.init else 4, batch_size=4, segment=1.0, max_steps=5,
+                      denoise_share=min(args.denoise_share, 8))
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)
     elif args.step == "asr":
         from . import asr

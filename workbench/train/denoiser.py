@@ -103,10 +103,12 @@ def build_model(hidden=16, depth=5):
     return Demucs.preset("bundled", hidden=hidden, depth=depth)
 
 
-def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_size=16, segment=2.0, lr=1e-3,
+def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=None, batch_size=16, segment=2.0, lr=1e-3,
           max_steps=-1, denoise_share=0, dry=DEFAULT_DRY, threads=1, seed=0, log=print, save_every_min=5.0,
           init=None, noise="fresh", asr_guide=None, guide_weight=1.0, kind_weights=None):
     """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``.
+
+    ``hidden``: 16 from scratch; with ``init``, a larger value widens it first (:func:`.widen.widen`).
 
     ``kind_weights``: how often each noise kind is drawn (see :class:`PairSampler`).
 
@@ -127,8 +129,12 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=16, batch_
     if init:
         model = load_demucs(init)
         log(f"continuing from {init}")
+        if hidden and hidden != model.hidden:
+            from .widen import widen
+            model = widen(model, hidden, seed)
+            log(f"widened to hidden {hidden}, computing what {init} computes")
     else:
-        model = build_model(hidden)
+        model = build_model(hidden or 16)
     log(f"denoiser parameters: {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M; "
         f"training {minutes} min on {threads} threads")
     opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
