@@ -36,3 +36,5 @@ def test_new_channels_learn_and_reach_the_output():
 def test_widening_to_fewer_channels_is_refused():
     with pytest.raises(ValueError, match="cannot widen"):
         widen(Demucs(hidden=6, depth=2), 4)
+    with pytest.raises(ValueError, match="causal"):
+        widen(Demucs(hidden=4, depth=2, causal=False), 6)

@@ -20,6 +20,8 @@ def widen(small: Demucs, hidden: int, seed: int = 0) -> Demucs:
     """A Demucs with ``small``'s settings at ``hidden`` channels that computes what ``small`` computes."""
     if hidden < small.hidden:
         raise ValueError(f"cannot widen hidden {small.hidden} to the smaller {hidden}")
+    if not small.causal:   # a bidirectional LSTM's projection reads two blocks of inputs
+        raise ValueError("only a causal Demucs can be widened")
     torch.manual_seed(seed)
     wide = Demucs(**{**small.init_kwargs, "hidden": hidden, "rescale": 0.1})   # facebook's initialisation
     glu = 2 if small.init_kwargs["glu"] else 1
