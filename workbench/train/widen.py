@@ -12,6 +12,7 @@ channels' activations are not zero (new units with zero fan-out, as in Evci et a
 Channel blocks are widened block by block: GLU's value and gate halves, the LSTM's four gates.
 """
 import torch
+from torch import nn
 
 from ..denoise.demucs import Demucs
 
@@ -24,28 +25,33 @@ def widen(small: Demucs, hidden: int, seed: int = 0) -> Demucs:
         raise ValueError("only a causal Demucs can be widened")
     torch.manual_seed(seed)
     wide = Demucs(**{**small.init_kwargs, "hidden": hidden, "rescale": 0.1})   # facebook's initialisation
-    glu = 2 if small.init_kwargs["glu"] else 1
-    old, new = small.state_dict(), wide.state_dict()
-    for key, fresh in new.items():
-        parts = key.split(".")
-        if parts[0] == "lstm":
-            blocks = 4                                   # input, forget, cell and output gates
-        elif parts[2] == ("2" if parts[0] == "encoder" else "0"):
-            blocks = glu                                 # the 1x1 convolution in front of the GLU
-        else:
-            blocks = 1
-        transposed = parts[0] == "decoder" and parts[2] == "2" and parts[3] == "weight"   # (in, out, k)
-        if transposed:
-            new[key] = _embed(old[key].transpose(0, 1), fresh.transpose(0, 1).clone(), blocks).transpose(0, 1)
-        else:
-            new[key] = _embed(old[key], fresh.clone(), blocks)
-    wide.load_state_dict(new, strict=True)
+    with torch.no_grad():
+        for trained, fresh, blocks in _layers(small, wide):
+            for name, weight in fresh.named_parameters():
+                old = getattr(trained, name)
+                if isinstance(fresh, nn.ConvTranspose1d) and name == "weight":   # (in, out, k)
+                    _embed(old.transpose(0, 1), weight.transpose(0, 1), blocks)
+                else:
+                    _embed(old, weight, blocks)
     return wide
 
 
-def _embed(small: torch.Tensor, wide: torch.Tensor, blocks: int) -> torch.Tensor:
-    """``wide`` (out, in, ...) with ``small`` in the leading outputs of each of its ``blocks`` output
-    blocks and in the leading inputs; those trained outputs get zero weights from the new inputs."""
+def _layers(small: Demucs, wide: Demucs):
+    """(small layer, wide layer, output blocks) for every layer with weights: 2 for a convolution that
+    feeds a GLU (value and gate halves), 4 for the LSTM (input, forget, cell and output gates), else 1."""
+    for trained, fresh in zip(small.modules(), wide.modules()):
+        if isinstance(fresh, nn.LSTM):
+            yield trained, fresh, 4
+        elif isinstance(fresh, nn.Sequential):
+            following = list(fresh)[1:] + [None]
+            for (old, new), after in zip(zip(trained, fresh), following):
+                if isinstance(new, (nn.Conv1d, nn.ConvTranspose1d)):
+                    yield old, new, 2 if isinstance(after, nn.GLU) else 1
+
+
+def _embed(small: torch.Tensor, wide: torch.Tensor, blocks: int) -> None:
+    """Write ``small`` into ``wide`` (out, in, ...): in the leading outputs of each of ``blocks`` output
+    blocks and the leading inputs; those trained outputs get zero weights from the new inputs."""
     rows_small, rows_wide = small.shape[0] // blocks, wide.shape[0] // blocks
     for block in range(blocks):
         source = small[block * rows_small:(block + 1) * rows_small]
@@ -55,4 +61,3 @@ def _embed(small: torch.Tensor, wide: torch.Tensor, blocks: int) -> torch.Tensor
         else:
             wide[target] = 0
             wide[target, :small.shape[1]] = source
-    return wide
