@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio, load_transcriber  # noqa: E402
-from workbench.audio import SAMPLE_RATE  # noqa: E402
-from workbench.metrics import corpus_cer  # noqa: E402
-from workbench.paths import DEFAULT_ASR, EXAMPLES_DIR  # noqa: E402
-from workbench.tuning import read_items  # noqa: E402
+from workbench import load_audio, load_transcriber
+from workbench.audio import SAMPLE_RATE
+from workbench.metrics import corpus_cer
+from workbench.paths import DEFAULT_ASR, EXAMPLES_DIR
+from workbench.tuning import read_items
 
 
 def main() -> None:

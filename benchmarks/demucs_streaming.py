@@ -32,9 +32,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.append(str(Path(sys.prefix) / "reference"))
-from workbench.audio import SAMPLE_RATE  # noqa: E402
-from workbench.denoise import Demucs, Denoiser  # noqa: E402
-from workbench.denoise.denoiser import FILE_BLOCK_S  # noqa: E402
+from workbench.audio import SAMPLE_RATE
+from workbench.denoise import Demucs, Denoiser
+from workbench.denoise.denoiser import FILE_BLOCK_S
 
 
 def deviation(streamed: np.ndarray, offline: np.ndarray) -> str:
@@ -159,10 +159,10 @@ def main() -> None:
             rtf, cpu, output = best_of({
                 "forward": lambda: forward(model, audio),
                 "offline": lambda: exact.denoise(audio),
-                "ours": lambda: ours(exact, audio, hop, scale),
-                "int8": lambda: ours(quantized, audio, hop, scale),
-                "facebook": lambda: facebooks(reference, audio, hop),
-                "facebook, oneDNN off": lambda: facebooks(reference, audio, hop, onednn=False),
+                "ours": lambda hop=hop: ours(exact, audio, hop, scale),
+                "int8": lambda hop=hop: ours(quantized, audio, hop, scale),
+                "facebook": lambda hop=hop: facebooks(reference, audio, hop),
+                "facebook, oneDNN off": lambda hop=hop: facebooks(reference, audio, hop, onednn=False),
             }, args.repeats, args.seconds)
             offline = output["forward"]
             both = {name: f"{rtf[name]:.3f} ({cpu[name]:.3f})" for name in rtf}

@@ -21,9 +21,9 @@ import soundfile
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import tuning  # noqa: E402
-from workbench.models import load_models  # noqa: E402
-from workbench.paths import EXAMPLES_DIR, examples  # noqa: E402
+from workbench import tuning
+from workbench.models import load_models
+from workbench.paths import EXAMPLES_DIR, examples
 
 SENTENCES = ["안녕하세요 반갑습니다", "오늘 날씨가 좋네요", "지하철 역이 어디에 있나요", "커피 한 잔 주세요"]
 

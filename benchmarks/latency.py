@@ -34,13 +34,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio, load_transcriber, manifest  # noqa: E402
-from workbench.asr import TranscriptEvent  # noqa: E402
-from workbench.asr.stream import StreamConfig  # noqa: E402
-from workbench.audio import SAMPLE_RATE  # noqa: E402
-from workbench.metrics import corpus_cer, normalise  # noqa: E402
-from workbench.cli_args import LM_HELP, lm_choice  # noqa: E402
-from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, ROOT  # noqa: E402
+import itertools
+
+from workbench import load_audio, load_transcriber, manifest
+from workbench.asr import TranscriptEvent
+from workbench.asr.stream import StreamConfig
+from workbench.audio import SAMPLE_RATE
+from workbench.cli_args import LM_HELP, lm_choice
+from workbench.metrics import corpus_cer, normalise
+from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR
 
 
 class Cumulative:
@@ -98,7 +100,7 @@ def word_ends(transcriber, audio: np.ndarray, text: str) -> list[float] | None:
     labels, words = list(transcriber.model.decoder.vocabulary), normalise(text).split()
     ids = label_ids(" ".join(words), labels)
     log_probs = torch.from_numpy(transcriber.log_probs(audio))
-    if len(log_probs) < len(ids) + sum(a == b for a, b in zip(ids, ids[1:])):
+    if len(log_probs) < len(ids) + sum(a == b for a, b in itertools.pairwise(ids)):
         return None  # too short for the text (a repeated label needs a blank between)
     states = [transcriber.blank] + [s for i in ids for s in (i, transcriber.blank)]  # blank-interleaved
     path = viterbi_decoding(log_probs[None], torch.tensor([states]), torch.tensor([len(log_probs)]),

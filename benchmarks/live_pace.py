@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio, load_denoiser, load_transcriber  # noqa: E402
-from workbench.audio import chunks  # noqa: E402
-from workbench.live import LiveStream  # noqa: E402
-from workbench.paths import DEFAULT_ASR, DEFAULT_DENOISER, examples  # noqa: E402
-from workbench.threads import use_share  # noqa: E402
+from workbench import load_audio, load_denoiser, load_transcriber
+from workbench.audio import chunks
+from workbench.live import LiveStream
+from workbench.paths import DEFAULT_ASR, DEFAULT_DENOISER, examples
+from workbench.threads import use_share
 
 
 def main() -> None:

@@ -36,11 +36,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench.asr import load_transcriber  # noqa: E402
-from workbench.asr.config import conformer_ctc_config  # noqa: E402
-from workbench.denoise import DEFAULT_DRY, Demucs, Denoiser  # noqa: E402
-from workbench.denoise.denoiser import HOP_MS  # noqa: E402
-from workbench.threads import cores, share  # noqa: E402
+from workbench.asr import load_transcriber
+from workbench.asr.config import conformer_ctc_config
+from workbench.denoise import DEFAULT_DRY, Demucs, Denoiser
+from workbench.denoise.denoiser import HOP_MS
+from workbench.threads import cores, share
 
 PIECE = 256  # 16 ms of input per feed
 
@@ -162,7 +162,7 @@ def main() -> None:
                           (f"dns48, {HOP_MS:.0f} ms hop", lambda w: denoise_only(denoisers[w], audio, HOP_MS)),
                           ("Conformer 120 M, buffered 1 s / 2 s / 0.5 s",
                            lambda w: recognise_only(transcribers[w], audio))):
-            times = {w: rtf(lambda: job(w), args.seconds) for w in ("float", "int8")}
+            times = {w: rtf(lambda w=w, job=job: job(w), args.seconds) for w in ("float", "int8")}
             print(f"{name} | {threads} | {times['float']} | {times['int8']}")
 
     every, each = cores(), share(2)
@@ -177,7 +177,7 @@ def main() -> None:
          lambda w: together_two_threads(*both[w], audio, every)),
     )
     for name, job in placements:
-        times = {w: rtf(lambda: job(i), args.seconds) for i, w in enumerate(("float", "int8"))}
+        times = {w: rtf(lambda i=i, job=job: job(i), args.seconds) for i, w in enumerate(("float", "int8"))}
         print(f"{name} | {times['float']} | {times['int8']}")
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 

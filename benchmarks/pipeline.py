@@ -18,14 +18,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import Denoiser, load_audio, load_transcriber  # noqa: E402
-from workbench.asr.stream import StreamConfig  # noqa: E402
-from workbench.audio import chunks  # noqa: E402
-from workbench.denoise import Demucs, load_denoiser  # noqa: E402
-from workbench.denoise.denoiser import HOP_MS  # noqa: E402
-from workbench.metrics import cer  # noqa: E402
-from workbench.paths import examples  # noqa: E402
-from workbench.pipeline import Pipeline  # noqa: E402
+from workbench import Denoiser, load_audio, load_transcriber
+from workbench.asr.stream import StreamConfig
+from workbench.audio import chunks
+from workbench.denoise import Demucs, load_denoiser
+from workbench.denoise.denoiser import HOP_MS
+from workbench.metrics import cer
+from workbench.paths import examples
+from workbench.pipeline import Pipeline
 
 
 def rss_mb() -> float:

@@ -18,12 +18,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio, load_denoiser, load_transcriber  # noqa: E402
-from workbench.denoise import DEFAULT_DRY  # noqa: E402
-from workbench.metrics import corpus_cer  # noqa: E402
-from workbench.paths import DEFAULT_ASR, DEFAULT_DENOISER  # noqa: E402
-from workbench.train import noise  # noqa: E402
-from workbench.tuning import read_items  # noqa: E402
+from workbench import load_audio, load_denoiser, load_transcriber
+from workbench.denoise import DEFAULT_DRY
+from workbench.metrics import corpus_cer
+from workbench.paths import DEFAULT_ASR, DEFAULT_DENOISER
+from workbench.train import noise
+from workbench.tuning import read_items
 
 
 def run(denoiser, transcriber, signals, dry):

@@ -39,8 +39,8 @@ import soundfile
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from workbench.metrics import cer  # noqa: E402
-from workbench.paths import examples  # noqa: E402
+from workbench.metrics import cer
+from workbench.paths import examples
 
 CHUNK_S = 0.1
 FRAME_S = 0.04
@@ -223,8 +223,8 @@ def batching(counts: list[int]) -> None:
     forward(window)
     for count in counts:
         batch = np.repeat(window, count, axis=0)
-        single = best_of(lambda: [forward(window) for _ in range(count)])
-        batched = best_of(lambda: forward(batch))
+        single = best_of(lambda count=count: [forward(window) for _ in range(count)])
+        batched = best_of(lambda batch=batch: forward(batch))
         total = single + count * denoiser_per_s  # per second of audio: one ASR window + 1 s of denoising
         print(f"| {count} | {1000 * single:.0f} ms | {1000 * batched:.0f} ms | {100 * (1 - batched / single):.0f} % | "
               f"{100 * (single - batched) / total:.0f} % |", flush=True)

@@ -19,10 +19,10 @@ import soundfile
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from workbench import load_audio  # noqa: E402
-from workbench.denoise import Demucs, save_package  # noqa: E402
-from workbench.paths import DEFAULT_DENOISER, examples  # noqa: E402
-from workbench.widgets import Workbench  # noqa: E402
+from workbench import load_audio
+from workbench.denoise import Demucs, save_package
+from workbench.paths import DEFAULT_DENOISER, examples
+from workbench.widgets import Workbench
 
 
 def test_audio(path: str | None, seconds: float) -> np.ndarray:

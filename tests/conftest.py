@@ -11,7 +11,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).parent))
-import models  # noqa: E402
+import models
 
 
 def pytest_addoption(parser):

@@ -8,8 +8,8 @@ import torch
 from workbench.asr.config import JAMO_LABELS, conformer_ctc_config
 from workbench.denoise import Demucs, save_package
 
-TINY_DEMUCS = dict(hidden=4, depth=3, kernel_size=8, stride=4, resample=4)
-TINY_CONFORMER = dict(d_model=32, n_layers=2, n_heads=2, features=40)
+TINY_DEMUCS = {"hidden": 4, "depth": 3, "kernel_size": 8, "stride": 4, "resample": 4}
+TINY_CONFORMER = {"d_model": 32, "n_layers": 2, "n_heads": 2, "features": 40}
 
 
 def tiny_demucs(seed: int = 0, **overrides) -> Demucs:

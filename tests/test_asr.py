@@ -1,10 +1,13 @@
 import dataclasses
+import functools
+import itertools
+import operator
 import unicodedata
 
 import numpy as np
 import pytest
-
 from models import non_ctc_nemo, speechlike
+
 from workbench import CheckpointError, DeviceError, load_transcriber
 from workbench.asr.ctc import GreedySearch, Segmenter, collapse
 from workbench.asr.hangul import compose
@@ -26,7 +29,7 @@ def test_segmenter_closes_on_blank_run_and_matches_collapse():
     tail = segmenter.close()
     assert [s.tokens for s in closed] == [[1, 2]] and tail.tokens == [3, 4]
     assert closed[0].frames == [0, 3] and tail.frames == [9, 11]
-    assert sum((s.tokens for s in closed + [tail]), []) == collapse(path, BLANK)
+    assert functools.reduce(operator.iadd, (s.tokens for s in closed + [tail]), []) == collapse(path, BLANK)
 
 
 @pytest.mark.parametrize("fixture", ["char_nemo", "bpe_nemo"])
@@ -56,8 +59,8 @@ def test_jamo_compose_into_syllables_and_leftovers_into_letters():
 def test_stream_config_refuses_sizes_a_stream_cannot_have():
     assert StreamConfig() == StreamConfig(chunk_s=1.0, left_s=2.0, right_s=0.5)
     assert StreamConfig(0.04, 0.0, 0.0).left_s == 0.0  # no context is a valid choice
-    for sizes in (dict(chunk_s=0.0), dict(chunk_s=-1.0), dict(left_s=-0.5), dict(right_s=float("nan")),
-                  dict(left_s=float("inf"))):
+    for sizes in ({"chunk_s": 0.0}, {"chunk_s": -1.0}, {"left_s": -0.5}, {"right_s": float("nan")},
+                  {"left_s": float("inf")}):
         name = next(iter(sizes))
         with pytest.raises(ValueError, match=f"^{name}: expected a finite number of seconds"):
             StreamConfig(**sizes)
@@ -88,7 +91,7 @@ def test_event_sequence_and_timing(transcriber):
     for event in events:
         assert 0 <= event.start_s <= event.end_s <= 6.0 + transcriber.frame_s
     finals = [e for e in events if e.final]
-    assert all(a.end_s <= b.start_s for a, b in zip(finals, finals[1:]))
+    assert all(a.end_s <= b.start_s for a, b in itertools.pairwise(finals))
     segment_start = 0
     for index, event in enumerate(events):  # partials belong to the segment that closes next
         if event.final:

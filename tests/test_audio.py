@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import soundfile
-
 from models import speechlike
+
 from workbench import AudioError, load_audio, pcm16_to_float, to_wav_bytes
 from workbench.audio import check_audio, chunks
 from workbench.sources import FileSource, MicrophoneSource, list_microphones

@@ -1,10 +1,12 @@
 """Cache-aware streaming: incremental features and encoder steps equal the offline pass."""
+import itertools
+
 import numpy as np
 import pytest
 import soundfile
 import torch
-
 from models import TINY_CONFORMER, speechlike
+
 from workbench import load_transcriber, teaching
 from workbench.asr import CTCStream
 from workbench.asr.cache_aware import CacheAwareStream, LogMelStream, trained_for_cache_aware
@@ -170,7 +172,7 @@ def test_teaching_steps_observe_the_stream(cache_aware):
     finals = [e.text for e in cache_aware.stream([audio], use_lm=False) if e.final]
     assert steps[-1].hypothesis == " ".join(finals)
     assert steps[0].start == 0 and steps[-1].end == len(audio)
-    for before, after in zip(steps, steps[1:]):
+    for before, after in itertools.pairwise(steps):
         assert after.start == before.end == before.start + 7 * cache_aware.frame_samples
         assert after.context_start == max(0, after.start - 14 * cache_aware.frame_samples)
     assert all(0 < step.wait_s <= cache_aware.streamer().latency_s for step in steps)
@@ -180,7 +182,7 @@ def test_streaming_view_shows_the_cache_aware_row(tmp_path, demucs_files, cache_
     from workbench.widgets.ctc_views import StreamingView
 
     soundfile.write(tmp_path / "one.wav", speechlike(2.0, 3), 16000)
-    options = dict(examples={"one": tmp_path / "one.wav"}, denoiser=demucs_files[1]["package"])
+    options = {"examples": {"one": tmp_path / "one.wav"}, "denoiser": demucs_files[1]["package"]}
     view = StreamingView(asr=cache_aware_nemo, **options)
     assert bytes(view.image.value).startswith(b"\x89PNG") and "cache-aware at" in view.text.value
     view.step.value = view.step.max

@@ -56,6 +56,7 @@ def test_our_package_loads_in_facebook_code(dns48, facebook, tmp_path):
 @pytest.mark.parametrize("name", ["dns48", "dns64", "master64"])
 def test_presets_are_facebooks_released_models(facebook, name):
     import denoiser.pretrained
+
     from workbench.denoise import Demucs
 
     theirs = getattr(denoiser.pretrained, name)(pretrained=False)  # builds the model, downloads nothing

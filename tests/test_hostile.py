@@ -13,7 +13,6 @@ import sys
 import numpy as np
 import pytest
 import soundfile
-
 from models import speechlike, tiny_demucs
 
 GIB = 1 << 30
@@ -27,7 +26,7 @@ def run_bounded(*args, memory: int = TORCH_ONLY_MEMORY, seconds: float = 120, en
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
     environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "workbench", *map(str, args)], check=False, capture_output=True, text=True,
                           timeout=seconds, preexec_fn=limit, env=environment)
 
 
@@ -355,6 +354,7 @@ def test_enhance_refuses_non_finite_output_and_leaves_no_file(tmp_path, demucs_f
 
 def test_one_sample_is_denoised_to_a_number():
     import models
+
     from workbench.denoise import Denoiser
 
     denoiser = Denoiser(models.tiny_demucs())
@@ -388,6 +388,7 @@ def test_non_utf8_manifest_and_missing_out_folder(tmp_path):
 
 def test_formula_looking_text_is_quoted_in_csv():
     import pandas as pd
+
     from workbench.tuning import csv_safe
 
     frame = pd.DataFrame({"file": ["a.wav"], "reference": ["=HYPERLINK(\"x\")"], "hypothesis": ["@SUM(1)"],
@@ -430,6 +431,7 @@ def test_restricted_paths_reveal_nothing(monkeypatch, tmp_path):
 
 def test_tuning_panel_asks_before_overwriting_and_hides_the_scheduler_in_the_app(monkeypatch, tmp_path):
     import pandas as pd
+
     from workbench.widgets.tuning_panel import TuningPanel
 
     monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
@@ -521,7 +523,7 @@ print(len(out), int(np.argmax(np.abs(np.fft.rfft(out[:16000])))))
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (TORCH_ONLY_MEMORY, TORCH_ONLY_MEMORY))
 
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
                             preexec_fn=limit, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-500:]
     length, peak = map(int, result.stdout.split())

@@ -1,8 +1,8 @@
 """The label LM (Witten-Bell n-gram), CTC prefix beam search, and the LM beside a .nemo."""
 import numpy as np
 import pytest
-
 from models import speechlike
+
 from workbench import CheckpointError, load_transcriber
 from workbench.asr.config import JAMO_LABELS
 from workbench.asr.ctc import GreedySearch, PrefixBeamSearch, Segmenter

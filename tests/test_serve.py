@@ -325,7 +325,7 @@ def test_token_is_required(strict):
     assert httpx.post(f"{strict.http}/recognize", json={"data": [1]}).json()["error"].startswith("missing or wrong")
     assert closed_with(f"{strict.ws}/v1/stream", lambda ws: None)[0] == 1008
     assert closed_with(f"{strict.ws}/v1/stream?token=wrong", lambda ws: None)[0] == 1008
-    events, close = stream(strict.ws, np.zeros(1600, np.int16), 16000, f"&token={TOKEN}")
+    _events, close = stream(strict.ws, np.zeros(1600, np.int16), 16000, f"&token={TOKEN}")
     assert close == 1000
     with connect(f"{strict.ws}/v1/stream", additional_headers=auth) as ws:
         ws.send(json.dumps({"event": "end"}))

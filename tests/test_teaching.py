@@ -1,8 +1,10 @@
+import itertools
+
 import numpy as np
 import pytest
 import soundfile
-
 from models import speechlike
+
 from workbench import teaching
 from workbench.asr.ctc import collapse
 from workbench.asr.stream import StreamConfig
@@ -68,7 +70,7 @@ def test_stream_steps_reproduce_the_stream(transcriber, chunk_s, left_s, right_s
     finals = [e.text for e in transcriber.stream([audio], config=config) if e.final]
     assert steps[-1].hypothesis.replace(" ", "") == "".join(finals).replace(" ", "")
     assert steps[0].start == 0 and steps[-1].end == len(audio)
-    for before, after in zip(steps, steps[1:]):
+    for before, after in itertools.pairwise(steps):
         assert after.start == before.end == before.start + stream.chunk
     for step in steps[:-1]:
         assert step.context_start == max(0, step.start - stream.left)
@@ -83,8 +85,8 @@ def view_options(tmp_path_factory, demucs_files, char_nemo):
     for name, seed in (("one", 0), ("two", 1)):
         soundfile.write(folder / f"{name}.wav", speechlike(2.0, seed), 16000)
     _, paths = demucs_files
-    return dict(examples={p.stem: p for p in sorted(folder.glob("*.wav"))},
-                denoiser=paths["package"], asr=char_nemo)
+    return {"examples": {p.stem: p for p in sorted(folder.glob("*.wav"))},
+                "denoiser": paths["package"], "asr": char_nemo}
 
 
 def test_views_draw_and_follow_their_controls(view_options):

@@ -1,7 +1,6 @@
 """The ASR-guided denoiser loss: zero when the recogniser hears clean speech, gradients reach
 the denoised audio only."""
 import torch
-
 from models import speechlike
 
 

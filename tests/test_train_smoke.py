@@ -190,6 +190,7 @@ def test_average_interpolates_weights_of_equal_architectures(tmp_path, char_nemo
     import torch
     from models import tiny_bpe_ctc, tiny_char_ctc
     from nemo.collections.asr.models import EncDecCTCModel
+
     from workbench.train.__main__ import main
 
     other = tiny_char_ctc(tmp_path / "other.nemo", seed=1)

@@ -5,8 +5,8 @@ import threading
 import pandas as pd
 import pytest
 import soundfile
-
 from models import speechlike
+
 from workbench import load_audio, tuning
 from workbench.__main__ import add_evaluate_arguments, run_evaluate
 from workbench.asr.stream import StreamConfig
@@ -34,7 +34,7 @@ def corpus(tmp_path_factory):
 @pytest.fixture(scope="module")
 def models(demucs_files, char_nemo):
     _, paths = demucs_files
-    return dict(denoiser=str(paths["package"]), asr=str(char_nemo))
+    return {"denoiser": str(paths["package"]), "asr": str(char_nemo)}
 
 
 def test_folder_and_manifest_list_the_same_items(corpus, tmp_path):

@@ -126,7 +126,7 @@ def test_upload_opens_the_file(bench, wav):
     soundfile.write(path, data, 16000)
     bench.source.upload.value = ({"name": "upload.wav", "type": "audio/wav", "size": 1,
                                   "content": memoryview(path.read_bytes()),
-                                  "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
+                                  "last_modified": datetime.datetime.now(datetime.UTC)},)
     assert bench.wait(60)
     assert bench.session.name == "upload.wav"
     assert bench.session.duration_s == pytest.approx(1.5)

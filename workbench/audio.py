@@ -17,8 +17,8 @@ import io
 import math
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import julius
 import numpy as np
@@ -196,7 +196,7 @@ def _opened(source, name: str):
         try:
             with quiet_c_stderr():
                 opened = _audioread_blocks(source)
-        except Exception as error:  # audioread raises many unrelated types
+        except Exception as error:  # noqa: BLE001 - audioread raises many unrelated types
             raise AudioError(f"cannot decode {name}: not a supported audio file ({type(error).__name__})") from None
     yield opened
 

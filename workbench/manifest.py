@@ -7,8 +7,9 @@ is not a number, a file that is not UTF-8) into one :class:`WorkbenchError` line
 naming the file and line; ``duration`` may be left out.
 """
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from .errors import WorkbenchError
 
@@ -50,6 +51,5 @@ def read(path) -> list[Entry]:
 def write(path, entries: Iterable[Entry]) -> None:
     """One line per entry, durations rounded to milliseconds (NeMo's data sets need them: every entry has one)."""
     with open(path, "w", encoding="utf-8") as f:
-        for entry in entries:
-            f.write(json.dumps({"audio_filepath": str(entry.audio), "duration": round(entry.duration, 3),
-                                "text": entry.text}, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps({"audio_filepath": str(entry.audio), "duration": round(entry.duration, 3),
+                                "text": entry.text}, ensure_ascii=False) + "\n" for entry in entries)

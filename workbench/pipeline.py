@@ -1,5 +1,5 @@
 """Denoiser -> dry mix -> transcriber, chunk by chunk."""
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 

@@ -4,7 +4,7 @@
 delivers a file through the same interface, optionally at real-time pace.
 """
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -3,7 +3,7 @@
 Each non-empty final becomes one cue from its ``start_s`` to its ``end_s``
 (the first and last frame of its labels), as lecture subtitles and minutes need.
 """
-from typing import Iterable
+from collections.abc import Iterable
 
 from .asr import TranscriptEvent
 

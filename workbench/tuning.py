@@ -13,12 +13,12 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import product
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import pandas as pd
 
@@ -109,7 +109,7 @@ def _result(future) -> list[dict]:
         return future.result()
     except WorkbenchError:
         raise
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - reported to the user as one message
         if out_of_memory(error):
             raise WorkbenchError(f"a worker ran out of memory ({str(error).splitlines()[0][:160]})") from None
         lines = str(error).strip().splitlines() or [""]

@@ -40,7 +40,7 @@ class Server:
     def __init__(self, command: list[str], port: int, token: str, ready_path: str, log: Path):
         self.port, self.token, self.log = port, token, log
         self.url = f"http://127.0.0.1:{port}"
-        self._log = open(log, "w")
+        self._log = open(log, "w")  # noqa: SIM115 - closed by stop(), it outlives this call
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
         try:

@@ -3,7 +3,6 @@
 ``python -m pytest tests/browser --screenshots docs`` also refreshes the
 screenshots in ``docs/``.
 """
-import re
 import wave
 
 import pytest

@@ -2,4 +2,4 @@
 from .stream import CTCStream, TranscriptEvent
 from .transcriber import Transcriber, load_transcriber
 
-__all__ = ["CTCStream", "TranscriptEvent", "Transcriber", "load_transcriber"]
+__all__ = ["CTCStream", "Transcriber", "TranscriptEvent", "load_transcriber"]

@@ -18,8 +18,8 @@ import functools
 import re
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import torch
 import yaml
@@ -116,7 +116,7 @@ def load_weights(path, map_location="cpu"):
     """``torch.load`` with ``weights_only=True`` given explicitly (an environment cannot override it)."""
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises several types for refused or damaged pickles
+    except Exception as error:  # noqa: BLE001 - torch raises several types for refused or damaged pickles
         refused = _BLOCKED_GLOBAL.search(str(error))
         if refused:
             raise CheckpointError(f"model weights refused as unsafe: the pickle calls {refused.group(1)}") from None

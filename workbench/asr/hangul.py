@@ -8,12 +8,12 @@ is shown as the compatibility letter of the same name (U+1100 CHOSEONG KIYEOK
 """
 import re
 import unicodedata
-from functools import lru_cache
+from functools import cache
 
 CONJOINING = re.compile("[\u1100-\u11ff]")
 
 
-@lru_cache(maxsize=None)
+@cache
 def letter(jamo: str) -> str:
     """The compatibility letter named like ``jamo``, or ``jamo`` itself when there is none."""
     name = unicodedata.name(jamo, "")

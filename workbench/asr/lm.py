@@ -105,7 +105,7 @@ class LabelLM:
                 weight, bonus = (float(v) for v in data["fusion"])
                 labels = [str(label) for label in data["labels"]]
                 return cls(labels, order, [data[f"ngrams{n}"] for n in range(1, order + 1)], weight, bonus)
-        except Exception as error:  # not a zip, truncated, missing arrays, wrong shapes or labels, ...
+        except Exception as error:  # noqa: BLE001 - not a zip, truncated, missing arrays, wrong shapes or labels, ...
             raise CheckpointError(f"cannot read language model {path}: {type(error).__name__}") from None
 
 

@@ -18,8 +18,8 @@ the endpoint is the search's setting, shared with the cache-aware streamer,
 which has no chunk or context sizes of its own to set.
 """
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 

@@ -3,8 +3,8 @@ import contextlib
 import io
 import logging
 import tarfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -154,7 +154,7 @@ def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False)
                                              save_restore_connector=archive.connector(folder))
         except CheckpointError as error:
             raise CheckpointError(f"cannot load {path}: {error}") from None
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - reported to the user as one message
             raise CheckpointError(f"cannot load {path}: {type(error).__name__}: "
                                   f"{(str(error).strip().splitlines() or [''])[0][:200]}") from None
     if quantize:

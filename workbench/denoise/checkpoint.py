@@ -34,9 +34,9 @@ _BLOCKED_GLOBAL = re.compile(r"GLOBAL (\S+) whose module \S+ is blocked")
 _MAX_PLACEHOLDERS = 200
 DEMUCS_PARAMETERS = list(inspect.signature(Demucs).parameters)
 # Bounds on the settings a file may give (facebook's largest release, master64, is well inside).
-INT_BOUNDS = dict(chin=(1, 8), chout=(1, 8), hidden=(1, 4096), depth=(1, 10), kernel_size=(1, 64),
-                  stride=(1, 16), resample=(1, 4), max_hidden=(1, 16_384), sample_rate=(1_000, 384_000))
-FLOAT_BOUNDS = dict(growth=(0.5, 16.0), floor=(1e-12, 1.0))
+INT_BOUNDS = {"chin": (1, 8), "chout": (1, 8), "hidden": (1, 4096), "depth": (1, 10), "kernel_size": (1, 64),
+                  "stride": (1, 16), "resample": (1, 4), "max_hidden": (1, 16_384), "sample_rate": (1_000, 384_000)}
+FLOAT_BOUNDS = {"growth": (0.5, 16.0), "floor": (1e-12, 1.0)}
 FLAGS = ("causal", "normalize", "glu")
 
 
@@ -69,14 +69,14 @@ def _safe_load(path: Path):
     """``torch.load`` with ``weights_only=True``, binding refused globals to placeholders."""
     try:  # zip checkpoints list their globals up front; legacy ones reveal them one by one
         names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception:
+    except Exception:  # noqa: BLE001 - reported to the user as one message
         names = []
     placeholders = [(_placeholder(name), name) for name in names]
     for _ in range(_MAX_PLACEHOLDERS):
         try:
             with torch.serialization.safe_globals(placeholders):
                 return torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # torch raises several types for corrupt files
+        except Exception as error:  # noqa: BLE001 - torch raises several types for corrupt files
             blocked = _BLOCKED_GLOBAL.search(str(error))
             if blocked is not None:
                 raise CheckpointError(f"denoiser checkpoint {path} refused as unsafe: its pickle calls "
@@ -98,11 +98,11 @@ def _infer_kwargs(state: dict) -> dict:
         depth += 1
     hiddens = [state[f"encoder.{i}.0.weight"].shape[0] for i in range(depth)]
     first = state["encoder.0.0.weight"]
-    kwargs = dict(
-        chin=first.shape[1], hidden=hiddens[0], depth=depth, kernel_size=first.shape[2],
-        chout=state[f"decoder.{depth - 1}.2.weight"].shape[1],
-        glu=state["encoder.0.2.weight"].shape[0] == 2 * hiddens[0],
-        causal="lstm.linear.weight" not in state)
+    kwargs = {
+        "chin": first.shape[1], "hidden": hiddens[0], "depth": depth, "kernel_size": first.shape[2],
+        "chout": state[f"decoder.{depth - 1}.2.weight"].shape[1],
+        "glu": state["encoder.0.2.weight"].shape[0] == 2 * hiddens[0],
+        "causal": "lstm.linear.weight" not in state}
     if depth > 1:
         growth = hiddens[1] / hiddens[0]
         kwargs["growth"] = int(growth) if growth == int(growth) else growth

@@ -13,7 +13,6 @@ import functools
 import inspect
 import math
 
-import torch
 from torch import nn
 
 from .resample import downsample2, upsample2
@@ -21,10 +20,10 @@ from .resample import downsample2, upsample2
 # Named settings (the rest are the defaults: causal, resample 4, 16 kHz). facebook's released
 # weights (its ``pretrained.py``) and the model the workbench trains and bundles.
 PRESETS = {
-    "dns48": dict(hidden=48),
-    "dns64": dict(hidden=64),
-    "master64": dict(hidden=64),
-    "bundled": dict(hidden=16),
+    "dns48": {"hidden": 48},
+    "dns64": {"hidden": 64},
+    "master64": {"hidden": 64},
+    "bundled": {"hidden": 16},
 }
 
 
@@ -127,7 +126,7 @@ class Demucs(nn.Module):
             length = max(math.ceil((length - self.kernel_size) / self.stride) + 1, 1)
         for _ in range(self.depth):
             length = (length - 1) * self.stride + self.kernel_size
-        return int(math.ceil(length / self.resample))
+        return math.ceil(length / self.resample)
 
     def upsample(self, x):
         for _ in range(self.resample // 2):

@@ -1,5 +1,5 @@
 """The denoiser as the workbench uses it: numpy in, numpy out, with a dry mix."""
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch

@@ -12,9 +12,9 @@ interleave in arrival order; one stream's steps never run at once.
 import asyncio
 import ctypes
 import functools
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -123,29 +123,29 @@ def main(argv=None):
     out = Path(args.out)
     if args.step == "data":
         from . import data
-        sizes = dict(n_train=200, n_heldout=12, n_val=8, noise_per_kind=2, noise_seconds=4.0,
-                     recipe=data.SMOKE_RECIPE) if args.smoke else \
-            dict(n_train=args.n_train, n_heldout=args.n_heldout, n_val=args.n_val,
-                 recipe=data.Recipe(n_generator=args.n_generator, n_kiwi=args.n_kiwi, n_faker=args.n_faker))
+        sizes = {"n_train": 200, "n_heldout": 12, "n_val": 8, "noise_per_kind": 2, "noise_seconds": 4.0,
+                     "recipe": data.SMOKE_RECIPE} if args.smoke else \
+            {"n_train": args.n_train, "n_heldout": args.n_heldout, "n_val": args.n_val,
+                 "recipe": data.Recipe(n_generator=args.n_generator, n_kiwi=args.n_kiwi, n_faker=args.n_faker)}
         data.build(out / "data", seed=args.seed, workers=args.workers, log=_log, **sizes)
     elif args.step == "denoiser":
         from . import denoiser
-        kw = dict(minutes=args.minutes, hidden=args.hidden, batch_size=args.batch_size, segment=args.segment,
-                  lr=args.lr, max_steps=args.max_steps, denoise_share=args.denoise_share, dry=args.dry,
-                  init=args.init, noise=args.noise, asr_guide=args.asr_guide, guide_weight=args.guide_weight,
-                  kind_weights=args.noise_weights)
+        kw = {"minutes": args.minutes, "hidden": args.hidden, "batch_size": args.batch_size, "segment": args.segment,
+                  "lr": args.lr, "max_steps": args.max_steps, "denoise_share": args.denoise_share, "dry": args.dry,
+                  "init": args.init, "noise": args.noise, "asr_guide": args.asr_guide, "guide_weight": args.guide_weight,
+                  "kind_weights": args.noise_weights}
         if args.smoke:
             kw.update(minutes=1.0, hidden=args.hidden if args.init else 4, batch_size=4, segment=1.0, max_steps=5,
                       denoise_share=min(args.denoise_share, 8))
         denoiser.train(out / "data", out / "denoiser", threads=args.threads, seed=args.seed, log=_log, **kw)
     elif args.step == "asr":
-        from . import asr
         from ..asr.config import STREAMING_CONTEXT
-        kw = dict(minutes=args.minutes, max_steps=args.max_steps, batch_size=args.batch_size,
-                  d_model=args.d_model, n_layers=args.layers, lr_peak=args.lr_peak, warmup=args.warmup,
-                  noise_prob=args.noise_prob, speed_prob=args.speed_prob, rooms=args.rooms, room_prob=args.room_prob,
-                  val_every=args.val_every, save_every_min=args.save_every, num_workers=args.num_workers,
-                  att_context_size=STREAMING_CONTEXT if args.streaming else None)
+        from . import asr
+        kw = {"minutes": args.minutes, "max_steps": args.max_steps, "batch_size": args.batch_size,
+                  "d_model": args.d_model, "n_layers": args.layers, "lr_peak": args.lr_peak, "warmup": args.warmup,
+                  "noise_prob": args.noise_prob, "speed_prob": args.speed_prob, "rooms": args.rooms, "room_prob": args.room_prob,
+                  "val_every": args.val_every, "save_every_min": args.save_every, "num_workers": args.num_workers,
+                  "att_context_size": STREAMING_CONTEXT if args.streaming else None}
         if args.smoke:
             kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,
                       num_workers=0, log_every=2)
@@ -153,7 +153,7 @@ def main(argv=None):
                   extra_manifests=args.extra_manifest, seed=args.seed, log=_log, **kw)
     elif args.step == "lm":
         from . import lm
-        grid = dict(order=3, weights=(0.3, 0.5), bonuses=(0.0, 1.0)) if args.smoke else dict(order=args.order)
+        grid = {"order": 3, "weights": (0.3, 0.5), "bonuses": (0.0, 1.0)} if args.smoke else {"order": args.order}
         lm.train(out / "data", args.asr or out / "asr" / "asr.nemo", threads=args.threads, seed=args.seed,
                  log=_log, **grid)
     elif args.step == "evaluate":

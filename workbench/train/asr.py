@@ -83,6 +83,7 @@ def room_manifest(folder, count, seed=0, log=print) -> Path:
     Their generator is seeded with four numbers, so that no evaluation room (seeded with three) recurs."""
     import numpy as np
     import soundfile as sf
+
     from . import channel
     folder = Path(folder)
     path = folder / "rooms.json"

@@ -66,7 +66,7 @@ def conditions(clean, noises, seed) -> dict[str, list[np.ndarray]]:
     out = {}
     for kind in kinds:
         for snr in NOISE_SNRS:
-            out[f"{kind} {snr:g} dB"] = each(len(out), lambda speech, index, rng: noise_mod.add_noise(
+            out[f"{kind} {snr:g} dB"] = each(len(out), lambda speech, index, rng, kind=kind, snr=snr: noise_mod.add_noise(
                 speech, crop(noises[kind], len(speech), rng), snr))
     out["telephone: 10 dB noise, then band + codec"] = each(len(out), lambda speech, index, rng: channel.telephone(
         speech, crop(noises[kinds[index % len(kinds)]], len(speech), rng), TELEPHONE_SNR,
@@ -180,9 +180,9 @@ def run(data="runs/data", out="runs/eval", denoiser_path="runs/denoiser/denoiser
 def markdown(results):
     pct = lambda v: f"{100 * v:.1f}%"
     columns = list(next(iter(results["cer"].values())))
-    lines = [f"Held-out voices; {results['utterances']} generator sentences ({results['audio_minutes']:.1f} min) "
-             f"in every condition, {results['natural_utterances']} natural sentences. CER on NFC syllables, "
-             f"spaces ignored. Decoding: {results['decoding']}.", "",
+    lines = [(f"Held-out voices; {results['utterances']} generator sentences ({results['audio_minutes']:.1f} min) "
+              f"in every condition, {results['natural_utterances']} natural sentences. CER on NFC syllables, "
+              f"spaces ignored. Decoding: {results['decoding']}."), "",
              "| condition | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     lines += [f"| {name} | " + " | ".join(pct(v[c]) for c in columns) + " |" for name, v in results["cer"].items()]
     lines += ["", "Denoiser alone (dry 0) against the clean speech:", "",

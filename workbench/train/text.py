@@ -80,39 +80,39 @@ def _phrase(r: random.Random) -> str:
         f"{item} {native(r.randint(1, 9))} 개 주세요",
         f"이 {item} 얼마예요",
         f"모두 {sino(won)} 원입니다",
-        f"카드로 계산할게요",
-        f"봉투 필요하세요",
+        "카드로 계산할게요",
+        "봉투 필요하세요",
         f"{item} 있어요",
-        f"영수증 드릴까요",
+        "영수증 드릴까요",
         f"{item} 하나하고 {r.choice(ITEMS)} 두 개 주세요",
-        f"할인 카드 있으세요",
+        "할인 카드 있으세요",
         # transport
         f"{place}까지 가 주세요",
         f"{sino(r.randint(1, 9999))} 번 버스 어디서 타요",
         f"다음 역은 {place}입니다",
         f"{place} 가는 기차는 {native(r.randint(1, 12))} 시 {sino(r.randint(1, 59))} 분에 출발합니다",
         f"이번 정류장은 {place} 앞입니다",
-        f"내리실 문은 오른쪽입니다",
+        "내리실 문은 오른쪽입니다",
         f"{place}에서 {sino(r.randint(1, 9))} 호선으로 갈아타세요",
         # call centre
-        f"상담원 연결해 주세요",
+        "상담원 연결해 주세요",
         f"고객님 전화번호는 {digits(phone[:3])} {digits(phone[3:7])} {digits(phone[7:])} 입니다",
         f"주문 번호 {digits(str(r.randint(1000, 99999)))} 확인해 주세요",
         f"{name} 고객님 맞으십니까",
-        f"잠시만 기다려 주십시오",
+        "잠시만 기다려 주십시오",
         f"환불은 {sino(r.randint(2, 14))} 일 정도 걸립니다",
         f"예약을 {sino(r.randint(1, 12))} 월 {sino(r.randint(1, 31))} 일로 변경하고 싶어요",
-        f"통화 연결이 원활하지 않습니다",
+        "통화 연결이 원활하지 않습니다",
         # in-car
-        f"에어컨 켜 줘",
+        "에어컨 켜 줘",
         f"온도를 {sino(r.randint(16, 30))} 도로 맞춰 줘",
         f"{place}까지 길 안내해 줘",
         f"라디오 {sino(r.randint(88, 107))} 점 {sino(r.randint(1, 9))} 으로 바꿔 줘",
-        f"창문 열어 줘",
+        "창문 열어 줘",
         f"{name}에게 전화 걸어 줘",
         f"볼륨 {sino(r.randint(1, 30))} 으로 올려 줘",
-        f"가장 가까운 주유소 찾아 줘",
-        f"음악 꺼 줘",
+        "가장 가까운 주유소 찾아 줘",
+        "음악 꺼 줘",
         # numbers
         f"{sino(r.randint(1, 10**r.randint(1, 9)))}",
         f"오늘은 {sino(r.randint(1, 12))} 월 {sino(r.randint(1, 31))} 일입니다",
@@ -222,7 +222,7 @@ def corpus_split(heldout_share: float = 0.15) -> tuple[list[str], list[str]]:
     train, held = [], []
     for doc in corpus_documents().values():
         ss = corpus_sentences(doc)
-        k = max(1, int(round(len(ss) * heldout_share)))
+        k = max(1, round(len(ss) * heldout_share))
         train += ss[:-k]
         held += ss[-k:]
     held = list(dict.fromkeys(held))

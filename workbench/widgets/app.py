@@ -10,8 +10,8 @@ import html
 import math
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as widgets
 import numpy as np
@@ -53,7 +53,7 @@ def load_or_keep(kind: str, load: Callable[[], object], current):
     """(``load()``'s model, None), or (``current``, a message saying why not) when loading fails."""
     try:
         return load(), None
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - reported to the user as one message
         kept = "; the previous one stays in use" if current is not None else ""
         return current, f"{kind} not loaded: {describe(error)}{kept}"
 
@@ -288,7 +288,7 @@ class Workbench:
         try:
             for chunk in microphone:
                 self._live_chunk(token, chunk)
-        except Exception as error:
+        except Exception as error:  # noqa: BLE001 - reported to the user as one message
             self.source.fail(describe(error))
         finally:
             self._microphone = None

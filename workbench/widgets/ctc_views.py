@@ -19,7 +19,8 @@ from ..denoise import DEFAULT_DRY, mix
 from ..errors import WorkbenchError
 from ..figures import draw_mel, png, style
 from ..models import load_models
-from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, examples as bundled_examples
+from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
+from ..paths import examples as bundled_examples
 
 
 def message(text: str) -> widgets.HTML:
@@ -160,7 +161,7 @@ class StreamingView(ExampleView):
     same moment (observed from the streamer, :func:`workbench.teaching.cache_aware_steps`)."""
 
     def __init__(self, config: StreamConfig = StreamConfig(), **options):
-        slider = dict(min=0.0, max=3.0, step=0.04, continuous_update=False)
+        slider = {"min": 0.0, "max": 3.0, "step": 0.04, "continuous_update": False}
         self.chunk_s = widgets.FloatSlider(value=config.chunk_s, description="chunk s", **{**slider, "min": 0.08})
         self.left_s = widgets.FloatSlider(value=config.left_s, description="left s", **slider)
         self.right_s = widgets.FloatSlider(value=config.right_s, description="right s", **slider)

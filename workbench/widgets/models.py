@@ -43,5 +43,5 @@ class ModelsPanel(Panel):
 
     def chosen(self) -> dict:
         """The paths and device typed in the panel and the int8 switch: ``{denoiser, asr, device, quantize}``."""
-        return dict(denoiser=self.denoiser.value.strip(), asr=self.asr.value.strip(), device=self.device.value,
-                    quantize=self.quantize.value)
+        return {"denoiser": self.denoiser.value.strip(), "asr": self.asr.value.strip(), "device": self.device.value,
+                    "quantize": self.quantize.value}

@@ -9,8 +9,8 @@ the browser is asked for, else 250 ms at its own rate), ``{"type": "stop"}``
 and ``{"type": "error", "message"}``. Python sends ``{"type": "stop"}`` to end
 a recording.
 """
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import anywidget
 

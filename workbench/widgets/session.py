@@ -5,7 +5,7 @@ that yield the fraction done after each piece, so the caller decides when to
 redraw and when to give up.
 """
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 

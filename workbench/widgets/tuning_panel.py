@@ -2,8 +2,8 @@
 plot corpus CER against dry with the best value marked, and hand it to a slider."""
 import html
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as widgets
 import pandas as pd
@@ -41,9 +41,9 @@ class TuningPanel(widgets.VBox):
                  models_from: Callable[[], dict] | None = None):
         self.target: Callable[[float], None] | None = (
             slider if callable(slider) else (lambda value: setattr(slider, "value", value)) if slider else None)
-        fixed = dict(denoiser=denoiser, asr=asr, device=device)
+        fixed = {"denoiser": denoiser, "asr": asr, "device": device}
         self.models_from = models_from or (lambda: fixed)
-        text = dict(style={"description_width": "110px"}, layout=widgets.Layout(width="420px"))
+        text = {"style": {"description_width": "110px"}, "layout": widgets.Layout(width="420px")}
         self.source = widgets.Text(display_path(source), description="folder / manifest", **text)
         self.drys = widgets.Text(",".join(f"{d:g}" for d in drys), description="dry values", **text)
         self.chunk_s = widgets.Text("", description="chunk s", placeholder="offline if empty", **text)
@@ -137,7 +137,7 @@ class TuningPanel(widgets.VBox):
                             f"e.g. {failed.iloc[0]}")
         except WorkbenchError as error:
             self._error(str(error))
-        except Exception as error:  # shown in the panel: a worker thread has nowhere else to report
+        except Exception as error:  # noqa: BLE001 - shown in the panel: a worker thread has nowhere else to report
             self._error(f"{type(error).__name__}: {error}")
         finally:
             bar.close()

@@ -3,7 +3,7 @@ import logging
 import queue
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..errors import WorkbenchError
 from ..threads import use_share
