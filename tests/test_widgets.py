@@ -53,7 +53,10 @@ def test_example_is_denoised_once_mixed_and_transcribed(bench, wav):
     assert session.finals == streamed_finals(session.transcriber, session.mixed)
     assert session.partial is None
     assert bench.transcript.text.value == "\n".join(event.text for event in session.finals)
-    assert "wb-final" in bench.transcript.view.value
+    view = bench.transcript.view
+    assert [line["text"] for line in view.lines] == [event.text for event in session.finals if event.text]
+    assert view.raw == bench.spectrograms.raw.player.value and view.mixed == bench.spectrograms.denoised.player.value
+    assert view.basename == f"speech-dry{DEFAULT_DRY:.2f}" and view.files["txt"].strip() == session.text.strip()
     assert "denoiser: package.th" in bench.transcript.models.value and "cpu" in bench.transcript.models.value
     assert "real-time factor" in bench.transcript.rtf.value
     for view in (bench.spectrograms.raw, bench.spectrograms.denoised):
@@ -181,7 +184,7 @@ def test_no_examples_and_no_microphone_are_said(tmp_path, no_kernel_microphone):
     bench = Workbench(denoiser=tmp_path / "none.th", asr=tmp_path / "none.nemo", examples={})
     assert bench.wait(60)
     assert "no bundled examples" in bench.source.status.value
-    assert bench.source.record.disabled
+    assert bench.source.record.layout.display == "none"  # a button that can never work is not shown
     assert "No microphone on the kernel" in bench.source.microphone.value
     bench.toggle_kernel_recording()
     assert "no microphone" in bench.source.error.value
@@ -209,6 +212,11 @@ def test_browser_recording_streams_into_the_session(bench):
     assert bytes(bench.spectrograms.raw.player.value).startswith(b"RIFF")
     assert "browser recording" in bench.source.status.value
     assert bench.source.error.value == ""
+    assert bench.source.example.label == f"browser recording ({rate} Hz)"  # the selector shows the source
+    assert bench.source.stop.layout.display == "none"
+    bench.open_example("speech")
+    assert bench.wait(120)
+    assert bench.source.example.options == ("speech",) and bench.session.name == "speech"
 
 
 def test_bad_browser_messages_are_reported(bench):
@@ -269,7 +277,7 @@ def test_widgets_have_stable_css_classes(bench):
         stack.extend(getattr(widget, "children", ()))
     assert {"wb-workbench", "wb-source", "wb-example", "wb-upload", "wb-path", "wb-open", "wb-record-kernel",
             "wb-record-browser", "wb-level", "wb-elapsed", "wb-progress", "wb-stop", "wb-raw-spec",
-            "wb-denoised-spec", "wb-raw-audio", "wb-denoised-audio", "wb-dry", "wb-transcript",
+            "wb-denoised-spec", "wb-raw-audio", "wb-denoised-audio", "wb-dry", "wb-transcript-view",
             "wb-transcript-text", "wb-transcript-dry", "wb-models-info", "wb-rtf", "wb-denoiser-path", "wb-asr-path", "wb-device",
             "wb-load-models", "wb-error", "wb-status"} <= classes
 

@@ -6,7 +6,6 @@ they were superseded: a new source or Stop ends the processing of a file, a
 slider move ends a running transcription. Recordings carry a token so that
 late chunks of an ended recording are dropped.
 """
-import html
 import math
 import threading
 import time
@@ -23,14 +22,13 @@ from ..audio import SAMPLE_RATE, load_audio
 from ..denoise import DEFAULT_DRY, load_denoiser
 from ..errors import MicrophoneUnavailable, WorkbenchError
 from ..live import PendingChunks
-from ..metrics import cer
 from ..sources import MicrophoneSource, find_microphone
 from .dry import DryPanel
 from .models import ModelsPanel, describe_model
 from .panel import css
 from .recorder import BrowserRecorder
 from .session import Session
-from .source import SourcePanel
+from .source import OTHER, SourcePanel
 from .spectrograms import SpectrogramPanel
 from .transcript import TranscriptPanel
 from .trust import checked_path, restricted
@@ -87,7 +85,7 @@ class Workbench:
         self._stage, self._reference = ("", 0.0), None
         self._drawn_at, self._draw_every = 0.0, 0.25
 
-        self.source.example.observe(lambda change: self.open_example(change["new"]), "value")
+        self.source.example.observe(self._example_chosen, "value")
         self.source.upload.observe(self._uploaded, "value")
         self.source.open_path.on_click(lambda _: self.open_path(self.source.path.value))
         self.source.record.on_click(lambda _: self.toggle_kernel_recording())
@@ -124,6 +122,7 @@ class Workbench:
                 return
         self.models.say("loading models… (the first load imports NeMo, about 15 s)")
         self.transcript.models.value = "loading models…"
+        self.transcript.view.placeholder = "loading models…"
         self.worker.submit(lambda: self._load_models(**request), self.models.fail)
 
     def _load_models(self, denoiser: str, asr: str, device: str, quantize: bool) -> None:
@@ -137,6 +136,7 @@ class Workbench:
         self.models.show_loaded(denoiser, transcriber)
         self.transcript.models.value = f"{describe_model('denoiser', denoiser)} · {describe_model('ASR', transcriber)}"
         self.transcript.show_lm(transcriber)
+        self.transcript.view.placeholder = "(no transcript yet)"
         if denoiser_error or asr_error:
             self.models.fail(" · ".join(error for error in (denoiser_error, asr_error) if error))
         if len(session.audio) and not session.recording and (new_denoiser or new_asr):
@@ -146,6 +146,10 @@ class Workbench:
                 self._transcribe(self._audio_request, self._mix_request)
 
     # -- files ---------------------------------------------------------
+    def _example_chosen(self, change) -> None:
+        if change["new"] not in (OTHER, None):
+            self.open_example(change["new"])
+
     def open_example(self, name: str) -> None:
         if name not in self.examples:
             self.source.fail(f"no bundled example called {name!r}")
@@ -153,7 +157,7 @@ class Workbench:
             self.source.example.value = name  # its observer opens it
         else:
             path = self.examples[name]
-            self._open(lambda: load_audio(path), name, paths.reference_text(path))
+            self._open(lambda: load_audio(path), name, paths.reference_text(path), example=True)
 
     def open_path(self, text: str) -> None:
         if not text.strip():
@@ -175,9 +179,11 @@ class Workbench:
             self.open_bytes(bytes(item["content"]), item["name"])
             self.source.upload.value = ()
 
-    def _open(self, load: Callable[[], np.ndarray], name: str, reference: str | None) -> None:
+    def _open(self, load: Callable[[], np.ndarray], name: str, reference: str | None,
+              example: bool = False) -> None:
         self._stop_recordings()
         request = self._new_audio()
+        self.source.show_source(name, example)
         self.source.clear_error()
         self.source.say(f"opening {name}…")
         self.worker.submit(lambda: self._open_job(load, name, reference, request),
@@ -198,9 +204,9 @@ class Workbench:
         audio = load()
         self.session.set_audio(audio, name)
         self._reference = reference
-        self.transcript.reference.value = ""
+        self.transcript.show_reference(None, "")
         self.spectrograms.draw_raw(audio, self.session.duration_s)
-        self.spectrograms.raw.play(audio)
+        self._play(raw=True, mixed=False)
         self._analyse(request)
 
     def _analyse(self, request: int) -> None:
@@ -211,8 +217,7 @@ class Workbench:
                 return
             self._stage = ("denoising", done)
             self._refresh()
-        if session.denoised is not None:
-            self.spectrograms.denoised.play(session.mixed)
+        self._play(raw=False, mixed=True)
         self._refresh(force=True)
         self._transcribe(request, self._mix_request)
 
@@ -224,9 +229,8 @@ class Workbench:
             self._stage = ("transcribing", done)
             self._refresh(denoised=False)
         self._stage = ("done", 1.0)
-        if self._reference is not None and session.transcriber is not None:
-            self.transcript.reference.value = (f"<small>reference: {html.escape(self._reference)} · "
-                                               f"CER {cer(self._reference, session.text):.2f}</small>")
+        if session.transcriber is not None:
+            self.transcript.show_reference(self._reference, session.text)
         self._refresh(force=True, denoised=False)
 
     # -- dry mix -------------------------------------------------------
@@ -240,8 +244,8 @@ class Workbench:
         session = self.session
         mixed = session.set_dry(dry)
         self.spectrograms.draw_denoised(mixed if session.denoised is not None else None, session.duration_s, dry)
-        if session.denoised is not None and not session.recording:
-            self.spectrograms.denoised.play(mixed)
+        if not session.recording:
+            self._play(raw=False, mixed=True)
 
     def _remix_job(self, dry: float, request: int) -> None:
         if request != self._mix_request:
@@ -309,6 +313,7 @@ class Workbench:
 
     def _start_live(self, name: str) -> int:
         token = self._new_audio()
+        self.source.show_source(name, example=False)
         self.source.clear_error()
         self.worker.submit(lambda: self._live_start(name, token), self.source.fail)
         return token
@@ -316,9 +321,8 @@ class Workbench:
     def _live_start(self, name: str, token: int) -> None:
         self.session.start_live(name)
         self._live, self._reference = token, None
-        self.transcript.reference.value = ""
-        self.spectrograms.raw.play(self.session.audio)
-        self.spectrograms.denoised.play(self.session.audio)
+        self.transcript.show_reference(None, "")
+        self._play(raw=True, mixed=True)
         self._stage = ("recording", None)
         self._refresh(force=True, raw=True)
 
@@ -345,9 +349,7 @@ class Workbench:
         session.finish_live()
         self._stage = ("done", 1.0)
         self._refresh(force=True, raw=True)
-        self.spectrograms.raw.play(session.audio)
-        if session.denoised is not None:
-            self.spectrograms.denoised.play(session.mixed)
+        self._play(raw=True, mixed=True)
 
     def _stop_recordings(self) -> None:
         if self._microphone is not None:
@@ -367,6 +369,18 @@ class Workbench:
         self._refresh(force=True)
 
     # -- drawing (worker thread) ---------------------------------------
+    def _play(self, raw: bool, mixed: bool) -> None:
+        """Put the raw audio and/or the mix in the players and in the transcript's word player."""
+        session, view = self.session, self.transcript.view
+        if raw:
+            view.raw = self.spectrograms.raw.play(session.audio)
+        if mixed and session.denoised is None:  # no denoiser: the raw audio is the mix
+            self.spectrograms.denoised.play(np.zeros(0, np.float32))
+            view.mixed = bytes(self.spectrograms.raw.player.value)
+        elif mixed:
+            view.mixed = self.spectrograms.denoised.play(session.mixed)
+            view.basename = f"{Path(session.name).stem or 'recording'}-dry{session.dry:.2f}"
+
     def _refresh(self, force: bool = False, raw: bool = False, denoised: bool = True) -> None:
         """Redraw what changes while work runs, at most a few times a second unless ``force``."""
         if not force and time.monotonic() - self._drawn_at < self._draw_every:
@@ -381,10 +395,11 @@ class Workbench:
         if denoised:
             self.spectrograms.draw_denoised(session.mixed if session.denoised is not None else None, axis,
                                             session.dry)
-        self.transcript.show(session.finals, session.partial)
+        self.transcript.show(session.finals, session.partial, session.duration_s)
         self.transcript.show_rtf(session.denoise_time.rtf, session.asr_time.rtf)
         stage, done = self._stage
         self.transcript.show_state(session.transcript_dry, stage)
+        self.source.show_busy(stage in ("denoising", "transcribing"))
         with self.source.progress.hold_sync():
             self.source.progress.description = stage or "progress"
             self.source.progress.value = 0.0 if done is None else done

@@ -1,27 +1,43 @@
-"""Source panel: bundled example, upload, path, kernel microphone, browser microphone; progress and stop."""
+"""Source panel: bundled example, upload, path, kernel microphone, browser microphone; progress and stop.
+
+The selector shows the current source: a bundled example, or an upload, a path or a recording
+as an extra entry. Stop shows only while a file is processed; a recording stops with its own
+record button, and the kernel microphone's button shows only when the kernel has one.
+"""
 import math
 
 import ipywidgets as widgets
 
 from .panel import Panel, css
 from .recorder import BrowserRecorder
+from .trust import restricted
 
 AUDIO_TYPES = ".wav,.flac,.ogg,.mp3,.m4a,audio/*"
+OTHER = "\x00source"  # the selector's value while the source is not a bundled example
+
+
+def hidden(hide: bool) -> str:
+    """A layout's ``display`` that hides a widget or shows it."""
+    return "none" if hide else ""
 
 
 class SourcePanel(Panel):
     """Where the audio comes from; also shows recording time, input level and progress."""
 
     def __init__(self, examples: list[str], recorder: BrowserRecorder, kernel_microphone: str | None):
-        self.example = css(widgets.Dropdown(options=examples, value=examples[0] if examples else None,
-                                            description="example", disabled=not examples), "wb-example")
+        self.examples = list(examples)
+        self.example = css(widgets.Dropdown(options=self.examples, value=examples[0] if examples else None,
+                                            description="source", disabled=not examples,
+                                            tooltip="A bundled example; an upload, a path or a recording shows "
+                                                    "here while it is the source"), "wb-example")
         self.upload = css(widgets.FileUpload(accept=AUDIO_TYPES, multiple=False, description="Upload"),
                           "wb-upload")
         self.path = css(widgets.Text(placeholder="/path/to/audio.wav", description="path",
                                      layout=widgets.Layout(width="50%")), "wb-path")
         self.open_path = css(widgets.Button(description="Open"), "wb-open")
         self.record = css(widgets.Button(description="Record (kernel mic)", icon="microphone",
-                                         disabled=kernel_microphone is None, layout=widgets.Layout(width="auto")),
+                                         disabled=kernel_microphone is None,
+                                         layout=widgets.Layout(width="auto", display=hidden(kernel_microphone is None))),
                           "wb-record-kernel")
         self.recorder = css(recorder, "wb-record-browser")
         self.microphone = css(widgets.HTML(), "wb-mic-status")
@@ -30,12 +46,14 @@ class SourcePanel(Panel):
                                                layout=widgets.Layout(width="30%")), "wb-level")
         self.progress = css(widgets.FloatProgress(0.0, min=0.0, max=1.0, description="progress",
                                                   layout=widgets.Layout(width="50%")), "wb-progress")
-        self.stop = css(widgets.Button(description="Stop", icon="stop", button_style="warning"), "wb-stop")
-        if kernel_microphone is None:
+        self.stop = css(widgets.Button(description="Stop", icon="stop", button_style="warning",
+                                       tooltip="Stop denoising and transcribing this file",
+                                       layout=widgets.Layout(display="none")), "wb-stop")
+        if kernel_microphone is not None:
+            self.microphone.value = f"<small>kernel microphone: {kernel_microphone}</small>"
+        elif not restricted():  # in the app the kernel's machine is nobody's business
             self.microphone.value = ("<small>No microphone on the kernel's machine; "
                                      "record in the browser, upload a file or type a path.</small>")
-        else:
-            self.microphone.value = f"<small>kernel microphone: {kernel_microphone}</small>"
         super().__init__("source", "Source", [
             widgets.HBox([self.example, self.upload]),
             widgets.HBox([self.path, self.open_path]),
@@ -44,6 +62,20 @@ class SourcePanel(Panel):
             widgets.HBox([self.elapsed, self.level]),
             widgets.HBox([self.progress, self.stop]),
         ])
+
+    def show_source(self, name: str, example: bool) -> None:
+        """Select example ``name``, or show ``name`` (an upload, a path, a recording) as the source."""
+        options = [(item, item) for item in self.examples]
+        if example:
+            self.example.options = options
+        else:
+            self.example.options = [*options, (name, OTHER)]
+            self.example.value = OTHER
+        self.example.disabled = len(self.example.options) == 0
+
+    def show_busy(self, busy: bool) -> None:
+        """Offer Stop only while a file is being processed."""
+        self.stop.layout.display = hidden(not busy)
 
     def show_recording(self, recording: bool) -> None:
         self.record.description = "Stop recording" if recording else "Record (kernel mic)"

@@ -43,6 +43,7 @@ class SpectrogramView:
         self.axes.set_ylabel("frequency (Hz)")
         self.axes.set_ylim(0, N_MELS)
         self._frame_key = None
+        self.draw(np.zeros(0, np.float32), 1.0, 0.0)  # an empty frame until there is audio: never a broken image
 
     def _frame(self, duration_s: float, vmax: float, freqs: np.ndarray) -> tuple[np.ndarray, tuple]:
         """The RGBA frame for this time axis and colour scale, and the plot area (top, bottom, left, right)."""
@@ -80,9 +81,13 @@ class SpectrogramView:
         self.image.value = buffer.getvalue()
         return vmax
 
-    def play(self, audio: np.ndarray) -> None:
-        """Put ``audio`` in the player (no audio: one silent sample; an empty file is a browser error)."""
-        self.player.value = to_wav_bytes(audio if len(audio) else np.zeros(1, np.float32))
+    def play(self, audio: np.ndarray) -> bytes:
+        """Put ``audio`` in the player and return its WAV bytes; no audio hides the player (it holds one
+        silent sample: an empty file is a browser error)."""
+        data = to_wav_bytes(audio if len(audio) else np.zeros(1, np.float32))
+        self.player.value = data
+        self.player.layout.visibility = "visible" if len(audio) else "hidden"
+        return data
 
 
 class SpectrogramPanel(Panel):

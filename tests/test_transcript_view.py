@@ -1,0 +1,91 @@
+"""The workbench's transcript words, downloads, reference diff, model names and the app's kernel cap."""
+import asyncio
+import json
+
+import pytest
+from tornado.web import HTTPError
+
+from workbench import subtitles
+from workbench.app_kernels import CappedKernelManager
+from workbench.asr import TranscriptEvent
+from workbench.asr.stream import Word
+from workbench.metrics import char_edits, cer, wer
+from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, DEFAULT_DENOISER
+from workbench.widgets.models import ModelsPanel
+from workbench.widgets.reference import aligned, diff_html
+from workbench.widgets.transcript_view import TranscriptView, transcript_files
+
+FINALS = [TranscriptEvent("안녕 하세요", True, 0.1, 1.2, (Word("안녕", 0.1, 0.5), Word("하세요", 0.6, 1.2))),
+          TranscriptEvent("", True, 1.5, 1.6),
+          TranscriptEvent("날씨 좋다", True, 2.0, 3.0, (Word("날씨", 2.0, 2.4), Word("좋다", 2.5, 3.0)))]
+
+
+def test_each_word_of_a_final_becomes_a_span_to_play():
+    view = TranscriptView()
+    view.show(FINALS, TranscriptEvent("비가", False, 3.5, 3.9), 4.0)
+    assert [line["text"] for line in view.lines] == ["안녕 하세요", "날씨 좋다"]  # an empty final shows nothing
+    assert view.lines[0]["words"] == [{"text": "안녕", "start_s": 0.1, "end_s": 0.5},
+                                      {"text": "하세요", "start_s": 0.6, "end_s": 1.2}]
+    assert view.partial == "[3.50 s …] 비가"
+    view.show([], None, 0.0)
+    assert view.lines == [] and view.partial == ""
+
+
+def test_downloads_hold_the_transcript_in_each_format():
+    files = transcript_files(FINALS, 4.0)
+    assert files["txt"] == "안녕 하세요\n날씨 좋다\n"
+    assert files["srt"] == subtitles.srt(FINALS) and files["vtt"] == subtitles.vtt(FINALS)
+    answer = json.loads(files["json"])
+    assert answer["text"] == "안녕 하세요 날씨 좋다" and answer["duration_s"] == 4.0
+    assert [(segment["text"], segment["start_s"], segment["end_s"]) for segment in answer["segments"]] == [
+        ("안녕 하세요", 0.1, 1.2), ("날씨 좋다", 2.0, 3.0)]
+
+
+@pytest.mark.parametrize(("reference", "hypothesis"), [
+    ("물대포 가 을 이 은 하 섯다", "문백오 가 을 이 쟁 하 성다"), ("안녕 하세요", "안녕하세요요"),
+    ("가나 다", ""), ("", "가"), ("오늘 날씨가 좋네요", "오늘 날씨 좋네요"), ("같다", "같다")])
+def test_reference_diff_marks_the_edits_that_cer_counts(reference, hypothesis):
+    chunks = aligned(reference, hypothesis)
+    edits = sum(max(len(chunk.reference.strip()), len(chunk.hypothesis)) for chunk in chunks if chunk.kind != "equal")
+    assert edits == char_edits(reference, hypothesis)
+    assert "".join(chunk.reference for chunk in chunks) == " ".join(reference.split())  # spaces put back
+    assert "".join(chunk.hypothesis for chunk in chunks) == "".join(hypothesis.split())
+    page = diff_html(reference, hypothesis)
+    assert f"CER {cer(reference, hypothesis):.2f}" in page and f"WER {wer(reference, hypothesis):.2f}" in page
+
+
+def test_reference_diff_shows_substitution_deletion_and_insertion():
+    page = diff_html("나는 학교에 간다", "나는 학꾜 간다요")
+    assert "<span class='wb-sub'><span class='wb-del'>교</span><span class='wb-ins'>꾜</span></span>" in page
+    assert "<span class='wb-del'>에</span>" in page and "<span class='wb-ins'>요</span>" in page
+
+
+def test_models_are_shown_by_name_with_their_types_explained(monkeypatch):
+    monkeypatch.delenv("WORKBENCH_RESTRICTED", raising=False)
+    panel = ModelsPanel(DEFAULT_DENOISER, DEFAULT_ASR)
+    assert panel.denoiser.value == "denoiser.th" and panel.asr.value == "asr.nemo"
+    assert "asr_streaming.nemo" in panel.asr.options
+    assert panel.chosen()["asr"] == str(CHECKPOINT_DIR / "asr.nemo")
+    panel.asr.value = "/elsewhere/model.nemo"  # JupyterLab takes any path
+    assert panel.chosen()["asr"] == "/elsewhere/model.nemo" and not panel.asr.ensure_option
+    assert panel.denoiser.tooltip and panel.asr.tooltip
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
+    assert ModelsPanel(DEFAULT_DENOISER, DEFAULT_ASR).asr.ensure_option  # the app offers only its models
+
+
+def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypatch):
+    manager = CappedKernelManager(max_kernels=2)
+    monkeypatch.setattr(manager, "list_kernel_ids", lambda: ["a", "b"])
+    with pytest.raises(HTTPError) as refused:
+        asyncio.run(manager.start_kernel())
+    assert refused.value.status_code == 503 and "full" in refused.value.reason
+    culled = []
+
+    async def cull(kernel_id):
+        culled.append(kernel_id)
+    monkeypatch.setattr("jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager.cull_kernel_if_idle",
+                        lambda self, kernel_id: cull(kernel_id))
+    manager.notify_connect("visited")
+    asyncio.run(manager.cull_kernel_if_idle("waiting-in-pool"))
+    asyncio.run(manager.cull_kernel_if_idle("visited"))
+    assert culled == ["visited"]
