@@ -9,7 +9,7 @@ from workbench import subtitles
 from workbench.app_kernels import CappedKernelManager
 from workbench.asr import TranscriptEvent
 from workbench.asr.stream import Word
-from workbench.metrics import char_edits, cer, wer
+from workbench.metrics import cer, char_edits, wer
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, DEFAULT_DENOISER
 from workbench.widgets.models import ModelsPanel
 from workbench.widgets.reference import aligned, diff_html
@@ -56,7 +56,7 @@ def test_reference_diff_marks_the_edits_that_cer_counts(reference, hypothesis):
 
 def test_reference_diff_shows_substitution_deletion_and_insertion():
     page = diff_html("나는 학교에 간다", "나는 학꾜 간다요")
-    assert "<span class='wb-sub'><span class='wb-del'>교</span><span class='wb-ins'>꾜</span></span>" in page
+    assert "<span class='wb-sub'><span class='wb-del'>교</span>→<span class='wb-ins'>꾜</span></span>" in page
     assert "<span class='wb-del'>에</span>" in page and "<span class='wb-ins'>요</span>" in page
 
 

@@ -116,11 +116,12 @@ def test_bad_sources_show_one_error_and_keep_the_audio(bench, tmp_path, wav):
     bench.open_path("   ")
     assert "type the path" in bench.source.error.value
     np.testing.assert_array_equal(bench.session.audio, audio)
+    assert bench.source.example.label == "speech"  # a failed open leaves the source as it was
 
     bench.open_path(str(wav))
     assert bench.wait(60)
     assert bench.source.error.value == ""
-    assert bench.session.name == "speech.wav"
+    assert bench.session.name == bench.source.example.label == "speech.wav"
 
 
 def test_upload_opens_the_file(bench, wav):
@@ -216,7 +217,7 @@ def test_browser_recording_streams_into_the_session(bench):
     assert bench.source.stop.layout.display == "none"
     bench.open_example("speech")
     assert bench.wait(120)
-    assert bench.source.example.options == ("speech",) and bench.session.name == "speech"
+    assert bench.source.example.label == bench.session.name == "speech" and len(bench.source.example.options) == 1
 
 
 def test_bad_browser_messages_are_reported(bench):
@@ -262,7 +263,7 @@ def test_kernel_microphone_records_until_stopped(bench, monkeypatch):
             thread.join(30)  # the pump submits the end of the recording when it stops
     assert bench.wait(120)
     session = bench.session
-    assert not session.recording and 0 < session.duration_s < 30
+    assert not session.recording and 0 < session.duration_s < 30, bench.source.error.value
     assert len(session.denoised) == len(session.audio)
     assert bench.source.record.description == "Record (kernel mic)"
     assert "kernel microphone" in bench.source.status.value

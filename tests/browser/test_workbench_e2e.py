@@ -3,10 +3,15 @@
 ``python -m pytest tests/browser --screenshots docs`` also refreshes the
 screenshots in ``docs/``.
 """
+import json
+import time
 import wave
 
+import numpy as np
 import pytest
+import soundfile
 
+from workbench.audio import load_audio
 from workbench.metrics import cer
 from workbench.paths import EXAMPLES_DIR, examples, reference_text
 
@@ -131,3 +136,81 @@ def test_bad_upload_shows_one_message_and_the_kernel_survives(lab_server, page, 
     assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
     choose_example(page, "hum")
     assert wait_for_transcript(page, "hum", "0.05").strip()
+
+
+# -- the app as a visitor meets it ---------------------------------------
+BROKEN_IMAGES = "[...document.images].filter(img => img.complete && img.naturalWidth === 0).length"
+FIRST_FINAL = "document.querySelectorAll('.wb-transcript .wb-final-text').length > 0"
+
+
+def visit_until_first_transcript(page, server) -> float:
+    """Open the app; check for broken images every 100 ms until the first transcript shows; its time."""
+    started = time.monotonic()
+    page.goto(f"{server.url}/?token={server.token}", wait_until="commit", timeout=LOAD_TIMEOUT_MS)
+    while not page.evaluate(FIRST_FINAL):
+        assert page.evaluate(BROKEN_IMAGES) == 0, f"a broken image {time.monotonic() - started:.1f} s after opening"
+        assert time.monotonic() - started < LOAD_TIMEOUT_MS / 1000, "no transcript"
+        page.wait_for_timeout(100)
+    return time.monotonic() - started
+
+
+def test_voila_start_shows_no_broken_image_and_a_quick_first_transcript(voila_server, page, screenshot):
+    """Voilà pre-heats kernels (voila.json): a visit finds the models loaded and the first example transcribed."""
+    first = visit_until_first_transcript(page, voila_server)
+    page.goto("about:blank")
+    again = visit_until_first_transcript(page, voila_server)
+    print(f"\nfirst transcript: {first:.2f} s on the first visit, {again:.2f} s on the next (busy 2-core CPU)")
+    assert page.evaluate(BROKEN_IMAGES) == 0
+    assert page.locator(".wb-models-note").inner_text().startswith("ⓘ The bundled models learnt only synthetic")
+    shown = page.locator(".wb-workbench").inner_text()
+    assert "Run All" not in shown and "voila " not in shown and "../checkpoint" not in shown
+    screenshot(page.locator("body"), "app-after")
+
+
+def word_span(page, index: int) -> tuple[float, float]:
+    return tuple(page.eval_on_selector_all(".wb-word", "(words, i) => [words[i].start, words[i].end]", index))
+
+
+def download(page, kind: str, folder) -> bytes:
+    with page.expect_download() as started:
+        page.click(f".wb-download-{kind}")
+    path = folder / started.value.suggested_filename
+    started.value.save_as(path)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("page", [("--autoplay-policy=no-user-gesture-required",)], indirect=True)
+def test_voila_words_play_their_span_and_downloads_hold_the_transcript(voila_server, page, tmp_path, screenshot):
+    page.goto(f"{voila_server.url}/?token={voila_server.token}", timeout=LOAD_TIMEOUT_MS)
+    wait_for_workbench(page)
+    choose_example(page, "clean")
+    text = wait_for_transcript(page, "clean", "0.05")
+    words = page.locator(".wb-word")
+    assert words.count() == len(text.split()) > 1
+    start, end = word_span(page, 1)
+    words.nth(1).click()
+    page.wait_for_function("document.querySelector('.wb-word.wb-word-playing') !== null", timeout=10_000)
+    playing = page.evaluate("document.querySelector('.wb-word-audio').currentTime")
+    assert start <= playing <= end + 0.05, (start, playing, end)
+    assert page.locator(".wb-word-playing").inner_text() == words.nth(1).inner_text()
+    screenshot(page.locator(".wb-transcript-panel"), "app-words")
+    page.wait_for_function("document.querySelector('.wb-word-audio').paused", timeout=10_000)
+    stopped = page.evaluate("document.querySelector('.wb-word-audio').currentTime")
+    assert end <= stopped <= end + 0.3, (end, stopped)  # it stops at the word's end
+
+    assert download(page, "txt", tmp_path).decode().split() == text.split()
+    srt, vtt = download(page, "srt", tmp_path).decode(), download(page, "vtt", tmp_path).decode()
+    assert srt.startswith("1\n00:00:") and " --> " in srt and vtt.startswith("WEBVTT\n\n")
+    assert "".join(srt.split("\n")[2::4]).replace(" ", "") in text.replace(" ", "")
+    answer = json.loads(download(page, "json", tmp_path))
+    assert answer["text"] == text and [segment["text"] for segment in answer["segments"]] == page.locator(
+        ".wb-transcript .wb-final-text").all_inner_texts()
+    drag_dry_slider_to_one(page)  # at dry 1 the enhanced audio is the raw recording itself
+    wait_for_transcript(page, "clean", "1.00")
+    with page.expect_download() as started:
+        page.click(".wb-download-wav")
+    assert started.value.suggested_filename == "clean-dry1.00.wav"
+    audio, rate = soundfile.read(started.value.path(), dtype="float32")
+    info = soundfile.info(started.value.path())
+    assert (rate, info.channels, info.subtype) == (16000, 1, "PCM_16")
+    np.testing.assert_allclose(audio, load_audio(examples()["clean"]), atol=1.5 / 32768)

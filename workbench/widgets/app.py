@@ -183,10 +183,9 @@ class Workbench:
               example: bool = False) -> None:
         self._stop_recordings()
         request = self._new_audio()
-        self.source.show_source(name, example)
         self.source.clear_error()
         self.source.say(f"opening {name}…")
-        self.worker.submit(lambda: self._open_job(load, name, reference, request),
+        self.worker.submit(lambda: self._open_job(load, name, reference, request, example),
                            lambda message: self._open_failed(name, message))
 
     def _open_failed(self, name: str, message: str) -> None:
@@ -198,10 +197,11 @@ class Workbench:
         self._mix_request += 1
         return self._audio_request
 
-    def _open_job(self, load, name: str, reference: str | None, request: int) -> None:
+    def _open_job(self, load, name: str, reference: str | None, request: int, example: bool) -> None:
         if request != self._audio_request:
             return
         audio = load()
+        self.source.show_source(name, example)
         self.session.set_audio(audio, name)
         self._reference = reference
         self.transcript.show_reference(None, "")
@@ -231,7 +231,7 @@ class Workbench:
         self._stage = ("done", 1.0)
         if session.transcriber is not None:
             self.transcript.show_reference(self._reference, session.text)
-        self._refresh(force=True, denoised=False)
+        self._refresh(force=True, raw=True)  # with the words marked
 
     # -- dry mix -------------------------------------------------------
     def set_dry(self, dry: float) -> None:
@@ -243,7 +243,8 @@ class Workbench:
         """Re-mix the cached denoised signal at ``dry``; redraw its spectrogram and player (worker thread)."""
         session = self.session
         mixed = session.set_dry(dry)
-        self.spectrograms.draw_denoised(mixed if session.denoised is not None else None, session.duration_s, dry)
+        self.spectrograms.draw_denoised(mixed if session.denoised is not None else None, session.duration_s, dry,
+                                        session.words)
         if not session.recording:
             self._play(raw=False, mixed=True)
 
@@ -391,10 +392,10 @@ class Workbench:
         if session.recording:
             axis = max(LIVE_AXIS_STEP_S, math.ceil(axis / LIVE_AXIS_STEP_S) * LIVE_AXIS_STEP_S)
         if raw:
-            self.spectrograms.draw_raw(session.audio, axis)
+            self.spectrograms.draw_raw(session.audio, axis, session.words)
         if denoised:
             self.spectrograms.draw_denoised(session.mixed if session.denoised is not None else None, axis,
-                                            session.dry)
+                                            session.dry, session.words)
         self.transcript.show(session.finals, session.partial, session.duration_s)
         self.transcript.show_rtf(session.denoise_time.rtf, session.asr_time.rtf)
         stage, done = self._stage

@@ -15,7 +15,7 @@ import jiwer
 from ..metrics import cer, normalise, wer
 
 LEGEND = ("<span class='wb-del'>deleted</span> <span class='wb-ins'>inserted</span> "
-          "<span class='wb-sub'><span class='wb-del'>was</span><span class='wb-ins'>became</span></span>")
+          "<span class='wb-sub'><span class='wb-del'>was</span>→<span class='wb-ins'>became</span></span>")
 STYLE = ("<style>.wb-diff .wb-del{color:#b00020;text-decoration:line-through}"
          ".wb-diff .wb-ins{color:#1b5e20;text-decoration:underline;font-weight:600}"
          ".wb-diff .wb-sub{background:#fff3cd;border-radius:3px}</style>")
@@ -76,7 +76,7 @@ def diff_html(reference: str, hypothesis: str) -> str:
         elif chunk.kind == "insert":
             parts.append(f"{space}<span class='wb-ins'>{hyp}</span>")
         else:
-            parts.append(f"{space}<span class='wb-sub'><span class='wb-del'>{ref}</span>"
+            parts.append(f"{space}<span class='wb-sub'><span class='wb-del'>{ref}</span>→"
                          f"<span class='wb-ins'>{hyp}</span></span>")
     counts = {kind: sum(len(c.hypothesis if kind == "insert" else c.reference.strip())
                         for c in chunks if c.kind == kind)

@@ -150,6 +150,11 @@ class Session:
                 self.partial = event
 
     @property
+    def words(self) -> tuple:
+        """The words of the final transcript so far, in order (absolute times)."""
+        return tuple(word for event in self.finals for word in event.words)
+
+    @property
     def text(self) -> str:
         """The final transcript so far as one string."""
         return " ".join(event.text for event in self.finals if event.text)

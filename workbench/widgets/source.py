@@ -66,9 +66,10 @@ class SourcePanel(Panel):
     def show_source(self, name: str, example: bool) -> None:
         """Select example ``name``, or show ``name`` (an upload, a path, a recording) as the source."""
         options = [(item, item) for item in self.examples]
-        if example:
+        if example:  # the selector holds ``name`` already: it stays selected
             self.example.options = options
-        else:
+        else:  # unselect first: new options would otherwise select (and open) the first example
+            self.example.index = None
             self.example.options = [*options, (name, OTHER)]
             self.example.value = OTHER
         self.example.disabled = len(self.example.options) == 0

@@ -4,6 +4,8 @@ Matplotlib draws a view's frame (axes, ticks, labels, colour bar) only when the
 time axis or the colour scale changes; the spectrogram itself is coloured with
 numpy and pasted into the frame's plot area, so a redraw (a slider move, a
 recording growing) costs milliseconds rather than a full figure render.
+Words of the transcript label the frame's top edge at their centres and mark
+their spans ``[start_s, end_s)`` with light lines across the spectrogram.
 """
 import io
 
@@ -15,7 +17,9 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from ..asr.stream import Word
 from ..audio import SAMPLE_RATE, to_wav_bytes
+from ..figures import style
 from ..mel import N_MELS, mel_spectrogram
 from .panel import Panel, css
 
@@ -36,20 +40,26 @@ class SpectrogramView:
         self.box = widgets.VBox([self.title, self.image, self.player], layout=widgets.Layout(width="50%"))
         self.figure = Figure(figsize=(5.6, 2.6), dpi=90)
         self.canvas = FigureCanvasAgg(self.figure)
-        self.axes = self.figure.add_axes((0.12, 0.19, 0.71, 0.76))
+        self.axes = self.figure.add_axes((0.12, 0.19, 0.71, 0.68))
+        self.top = self.axes.secondary_xaxis("top")
+        self.top.tick_params(length=0, pad=2)
         self.scale = matplotlib.cm.ScalarMappable(Normalize(-DYNAMIC_RANGE_DB, 0), COLOURS)
-        self.figure.colorbar(self.scale, cax=self.figure.add_axes((0.85, 0.19, 0.022, 0.76)), label="dB")
+        self.figure.colorbar(self.scale, cax=self.figure.add_axes((0.85, 0.19, 0.022, 0.68)), label="dB")
         self.axes.set_xlabel("time (s)")
         self.axes.set_ylabel("frequency (Hz)")
         self.axes.set_ylim(0, N_MELS)
         self._frame_key = None
         self.draw(np.zeros(0, np.float32), 1.0, 0.0)  # an empty frame until there is audio: never a broken image
 
-    def _frame(self, duration_s: float, vmax: float, freqs: np.ndarray) -> tuple[np.ndarray, tuple]:
-        """The RGBA frame for this time axis and colour scale, and the plot area (top, bottom, left, right)."""
-        key = (duration_s, vmax)
+    def _frame(self, duration_s: float, vmax: float, freqs: np.ndarray,
+               words: tuple[Word, ...]) -> tuple[np.ndarray, tuple]:
+        """The RGBA frame for this time axis, colour scale and words, and the plot area (top, bottom, left,
+        right)."""
+        key = (duration_s, vmax, words)
         if key != self._frame_key:
             self.axes.set_xlim(0, duration_s)
+            self.top.set_xticks([(word.start_s + word.end_s) / 2 for word in words], [word.text for word in words],
+                                fontfamily=style()["font.family"], fontsize=10)
             self.axes.set_yticks(np.interp(TICKS_HZ, freqs, np.arange(N_MELS) + 0.5), [str(hz) for hz in TICKS_HZ])
             self.scale.set_clim(vmax - DYNAMIC_RANGE_DB, vmax)
             self.canvas.draw()
@@ -60,15 +70,17 @@ class SpectrogramView:
             self._frame_key, self._frame_data = key, (frame, area)
         return self._frame_data
 
-    def draw(self, audio: np.ndarray, duration_s: float, vmax: float | None = None) -> float:
-        """Redraw ``audio`` on a time axis to ``duration_s``, colours up to ``vmax`` dB (None: its peak).
+    def draw(self, audio: np.ndarray, duration_s: float, vmax: float | None = None,
+             words: tuple[Word, ...] = ()) -> float:
+        """Redraw ``audio`` on a time axis to ``duration_s``, colours up to ``vmax`` dB (None: its peak),
+        with ``words`` marked.
 
         Returns the ``vmax`` used, so another view can share the scale.
         """
         mel = mel_spectrogram(audio if len(audio) else np.zeros(1, np.float32))
         vmax = float(mel.db.max()) if vmax is None else vmax
         duration_s = max(duration_s, 0.1)
-        frame, (top, bottom, left, right) = self._frame(duration_s, vmax, mel.freqs)
+        frame, (top, bottom, left, right) = self._frame(duration_s, vmax, mel.freqs, tuple(words))
         image = frame.copy()
         columns = min(right - left, round((right - left) * len(audio) / SAMPLE_RATE / duration_s))
         if columns > 0:
@@ -76,6 +88,10 @@ class SpectrogramView:
             frames = np.linspace(0, mel.db.shape[1] - 1, columns).round().astype(int)
             db = mel.db[np.ix_(rows, frames)]
             image[top:bottom, left:left + columns] = COLOURS((db - vmax) / DYNAMIC_RANGE_DB + 1, bytes=True)
+        for word in words:  # dotted light lines at each word's start and end
+            for seconds in (word.start_s, word.end_s):
+                x = left + min(right - left - 1, round((right - left) * seconds / duration_s))
+                image[top:bottom:3, x, :3] = 230
         buffer = io.BytesIO()
         PILImage.fromarray(image).save(buffer, format="png", compress_level=1)
         self.image.value = buffer.getvalue()
@@ -99,15 +115,16 @@ class SpectrogramPanel(Panel):
         self.vmax = 0.0
         super().__init__("spectrograms", "Spectrograms", [widgets.HBox([self.raw.box, self.denoised.box])])
 
-    def draw_raw(self, audio: np.ndarray, duration_s: float) -> None:
+    def draw_raw(self, audio: np.ndarray, duration_s: float, words: tuple[Word, ...] = ()) -> None:
         """The raw view; its peak sets the colour scale both views share."""
-        self.vmax = self.raw.draw(audio, duration_s)
+        self.vmax = self.raw.draw(audio, duration_s, words=words)
 
-    def draw_denoised(self, mixed: np.ndarray | None, duration_s: float, dry: float) -> None:
+    def draw_denoised(self, mixed: np.ndarray | None, duration_s: float, dry: float,
+                      words: tuple[Word, ...] = ()) -> None:
         """The mix at ``dry`` (None: no denoiser loaded), on the raw view's scale and time axis."""
         if mixed is None:
             self.denoised.title.value = "<b>denoised</b> <i>(no denoiser loaded)</i>"
             mixed = np.zeros(0, np.float32)
         else:
             self.denoised.title.value = f"<b>denoised</b>, dry {dry:.2f}"
-        self.denoised.draw(mixed, duration_s, self.vmax)
+        self.denoised.draw(mixed, duration_s, self.vmax, words)

@@ -34,8 +34,8 @@ class TranscriptPanel(Panel):
                                          layout=widgets.Layout(width="95%")), "wb-transcript-text")
         self.reference = css(widgets.HTML(), "wb-reference")
         super().__init__("transcript-panel", "Transcript",
-                         [self.models, self.use_lm, self.rtf, self.state, self.view, self.note, self.text,
-                          self.reference])
+                         [self.state, self.view, self.note, self.reference, self.text, self.models, self.use_lm,
+                          self.rtf])
         self.show([], None)
 
     def show(self, finals: list[TranscriptEvent], partial: TranscriptEvent | None, duration_s: float = 0.0) -> None:

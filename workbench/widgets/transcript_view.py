@@ -24,7 +24,8 @@ CSS = """
 .wb-words .wb-time { color: #777; }
 .wb-words .wb-partial { color: #888; font-style: italic; }
 .wb-words .wb-placeholder { color: #888; }
-.wb-words .wb-transcript { min-height: 3em; max-height: 16em; overflow: auto; margin: 4px 0; }
+.wb-words .wb-transcript { min-height: 3em; max-height: 16em; overflow: auto; margin: 4px 0; font-size: 125%;
+  line-height: 1.6; }
 .wb-words .wb-words-bar { display: flex; flex-wrap: wrap; gap: 4px 24px; font-size: 90%; }
 .wb-words .wb-download { margin: 0 2px; padding: 0 8px; height: 24px; }
 .wb-words .wb-word-audio { height: 32px; width: 50%; }
