@@ -18,7 +18,7 @@ from ..serve.app import joined, segments
 
 CSS = """
 .wb-words .wb-word { border: none; background: transparent; padding: 0 2px; margin: 0; font: inherit;
-  color: inherit; cursor: pointer; border-radius: 3px; }
+  color: inherit; cursor: pointer; border-radius: 3px; border-bottom: 1px dotted #9ab; }
 .wb-words .wb-word:hover { background: #e3ecfa; }
 .wb-words .wb-word.wb-word-playing { background: #ffd54f; }
 .wb-words .wb-time { color: #777; }
