@@ -74,11 +74,27 @@ def test_models_are_shown_by_name_with_their_types_explained(monkeypatch):
 
 
 def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypatch):
-    manager = CappedKernelManager(max_kernels=2)
-    monkeypatch.setattr(manager, "list_kernel_ids", lambda: ["a", "b"])
+    manager = CappedKernelManager(max_kernels=2, slot_poll_s=0.01)
+    alive = ["a", "b"]
+    monkeypatch.setattr(manager, "list_kernel_ids", lambda: list(alive))
     with pytest.raises(HTTPError) as refused:
-        asyncio.run(manager.start_kernel())
+        asyncio.run(manager.start_kernel(env={"VOILA_PREHEAT": "False"}))
     assert refused.value.status_code == 503 and "full" in refused.value.reason
+
+    async def started(*_args, **_kwargs):
+        alive.append("new")
+        return "new"
+    monkeypatch.setattr("jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager.start_kernel",
+                        lambda self, *args, **kwargs: started())
+
+    async def refill_waits_for_a_slot():
+        refill = asyncio.ensure_future(manager.start_kernel(env={"VOILA_PREHEAT": "True"}))
+        await asyncio.sleep(0.1)
+        assert not refill.done()  # the pool's refill waits while the app is full
+        alive.remove("a")  # a visitor left
+        assert await asyncio.wait_for(refill, 5) == "new"
+    asyncio.run(refill_waits_for_a_slot())
+    assert alive == ["b", "new"]
     culled = []
 
     async def cull(kernel_id):
