@@ -1,8 +1,11 @@
 """The workbench's transcript words, downloads, reference diff, model names and the app's kernel cap."""
 import asyncio
+import io
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 from tornado.web import HTTPError
 
 from workbench import subtitles
@@ -13,6 +16,7 @@ from workbench.metrics import cer, char_edits, wer
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, DEFAULT_DENOISER
 from workbench.widgets.models import ModelsPanel
 from workbench.widgets.reference import aligned, diff_html
+from workbench.widgets.spectrograms import SpectrogramView, labelled
 from workbench.widgets.transcript_view import TranscriptView, transcript_files
 
 FINALS = [TranscriptEvent("안녕 하세요", True, 0.1, 1.2, (Word("안녕", 0.1, 0.5), Word("하세요", 0.6, 1.2))),
@@ -105,3 +109,22 @@ def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypat
     asyncio.run(manager.cull_kernel_if_idle("waiting-in-pool"))
     asyncio.run(manager.cull_kernel_if_idle("visited"))
     assert culled == ["visited"]
+
+
+def test_word_labels_that_would_overlap_are_left_out():
+    crowded = (Word("하나", 0.0, 0.1), Word("둘", 0.1, 0.2), Word("셋셋셋", 0.2, 0.3), Word("넷", 1.0, 1.2))
+    assert labelled(crowded, pixels_per_s=100) == [crowded[0], crowded[3]]
+    assert labelled(crowded, pixels_per_s=1000) == list(crowded)
+
+
+def test_word_spans_are_drawn_on_the_spectrogram():
+    view = SpectrogramView("raw", "raw")
+    audio = np.random.default_rng(0).normal(0, 0.1, 32000).astype(np.float32)
+    plain = np.array(Image.open(io.BytesIO(view.image.value)))
+    view.draw(audio, 2.0, words=(Word("안녕", 0.5, 1.0),))
+    marked = np.array(Image.open(io.BytesIO(view.image.value)))
+    view.draw(audio, 2.0)
+    unmarked = np.array(Image.open(io.BytesIO(view.image.value)))
+    changed = np.argwhere((marked[..., :3] != unmarked[..., :3]).any(axis=2))
+    columns = set(changed[:, 1][changed[:, 0] > plain.shape[0] * 0.2])  # below the labels: the span's lines
+    assert len(columns) == 2 and all((marked[changed[:, 0][changed[:, 1] == c], c, :3] == 230).all() for c in columns)

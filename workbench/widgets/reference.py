@@ -64,7 +64,7 @@ def aligned(reference: str, hypothesis: str) -> list[Chunk]:
 
 
 def diff_html(reference: str, hypothesis: str) -> str:
-    """The reference with the transcript's edits marked, a legend, CER and WER."""
+    """The reference, then the reference with the transcript's edits marked, a legend, CER and WER."""
     chunks, parts = aligned(reference, hypothesis), []
     for chunk in chunks:
         space = " " if chunk.reference.startswith(" ") else ""
@@ -84,6 +84,7 @@ def diff_html(reference: str, hypothesis: str) -> str:
     summary = (f"CER {cer(reference, hypothesis):.2f} · WER {wer(reference, hypothesis):.2f} · "
                f"{counts['substitute']} substituted, {counts['delete']} deleted, {counts['insert']} inserted "
                "syllables (spaces ignored)")
-    return (f"{STYLE}<div class='wb-diff'><div><b>against the reference</b> <small>({LEGEND})</small></div>"
+    return (f"{STYLE}<div class='wb-diff'><div><b>reference</b>: {html.escape(normalise(reference))}</div>"
+            f"<div><b>the transcript against it</b> <small>({LEGEND})</small></div>"
             f"<div class='wb-diff-text' style='font-size:115%'>{''.join(parts)}</div>"
             f"<div class='wb-diff-rates'><small>{summary}</small></div></div>")

@@ -26,6 +26,20 @@ from .panel import Panel, css
 DYNAMIC_RANGE_DB = 80.0
 TICKS_HZ = (0, 500, 1000, 2000, 4000, 8000)
 COLOURS = matplotlib.colormaps["magma"]
+LABEL_PT = 10  # word labels' font size
+
+
+def labelled(words: tuple[Word, ...], pixels_per_s: float) -> list[Word]:
+    """The words whose labels fit above the plot without overlapping the one before (every word's span
+    is drawn; a label is about one square em per syllable wide)."""
+    em = LABEL_PT * 90 / 72  # pixels at the figure's 90 dpi
+    shown, right_edge = [], -np.inf
+    for word in words:
+        centre, half = (word.start_s + word.end_s) / 2 * pixels_per_s, len(word.text) * em / 2
+        if centre - half >= right_edge + 4:
+            shown.append(word)
+            right_edge = centre + half
+    return shown
 
 
 class SpectrogramView:
@@ -58,8 +72,9 @@ class SpectrogramView:
         key = (duration_s, vmax, words)
         if key != self._frame_key:
             self.axes.set_xlim(0, duration_s)
-            self.top.set_xticks([(word.start_s + word.end_s) / 2 for word in words], [word.text for word in words],
-                                fontfamily=style()["font.family"], fontsize=10)
+            shown = labelled(words, self.axes.get_window_extent().width / duration_s)
+            self.top.set_xticks([(word.start_s + word.end_s) / 2 for word in shown], [word.text for word in shown],
+                                fontfamily=style()["font.family"], fontsize=LABEL_PT)
             self.axes.set_yticks(np.interp(TICKS_HZ, freqs, np.arange(N_MELS) + 0.5), [str(hz) for hz in TICKS_HZ])
             self.scale.set_clim(vmax - DYNAMIC_RANGE_DB, vmax)
             self.canvas.draw()
