@@ -332,3 +332,18 @@ def test_language_model_switch_redecodes_the_mix(tmp_path, demucs_files, char_ne
 
 def test_without_language_model_the_switch_says_greedy(bench):
     assert bench.transcript.use_lm.disabled and "greedy" in bench.transcript.use_lm.description
+
+
+def test_the_source_selector_shows_what_is_open(demucs_files, char_nemo, wav, tmp_path, no_kernel_microphone):
+    second = tmp_path / "second.wav"
+    second.write_bytes(wav.read_bytes())
+    bench = Workbench(denoiser=demucs_files[1]["package"], asr=char_nemo, examples={"speech": wav, "second": second})
+    bench.source.example.value = "second"
+    assert bench.wait(180)
+    assert bench.session.name == bench.source.example.value == "second"  # it stays on the chosen example
+    bench.open_bytes(wav.read_bytes(), "upload.wav")
+    assert bench.wait(60)
+    assert bench.source.example.label == "upload.wav" and len(bench.source.example.options) == 3
+    bench.source.example.value = "second"
+    assert bench.wait(60)
+    assert bench.session.name == bench.source.example.value == "second" and len(bench.source.example.options) == 2

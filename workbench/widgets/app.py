@@ -147,7 +147,7 @@ class Workbench:
 
     # -- files ---------------------------------------------------------
     def _example_chosen(self, change) -> None:
-        if change["new"] not in (OTHER, None):
+        if change["new"] not in (OTHER, None) and not self.source.updating:
             self.open_example(change["new"])
 
     def open_example(self, name: str) -> None:

@@ -26,6 +26,7 @@ class SourcePanel(Panel):
 
     def __init__(self, examples: list[str], recorder: BrowserRecorder, kernel_microphone: str | None):
         self.examples = list(examples)
+        self.updating = False  # True while show_source changes the selector
         self.example = css(widgets.Dropdown(options=self.examples, value=examples[0] if examples else None,
                                             description="source", disabled=not examples,
                                             tooltip="A bundled example; an upload, a path or a recording shows "
@@ -64,14 +65,16 @@ class SourcePanel(Panel):
         ])
 
     def show_source(self, name: str, example: bool) -> None:
-        """Select example ``name``, or show ``name`` (an upload, a path, a recording) as the source."""
-        options = [(item, item) for item in self.examples]
-        if example:  # the selector holds ``name`` already: it stays selected
-            self.example.options = options
-        else:  # unselect first: new options would otherwise select (and open) the first example
-            self.example.index = None
-            self.example.options = [*options, (name, OTHER)]
-            self.example.value = OTHER
+        """Select example ``name``, or show ``name`` (an upload, a path, a recording) as the source.
+
+        New options make the selector jump to the first; ``updating`` tells its observer that the
+        changes meanwhile are not a person's choice."""
+        self.updating = True
+        try:
+            self.example.options = [(item, item) for item in self.examples] + ([] if example else [(name, OTHER)])
+            self.example.value = name if example else OTHER
+        finally:
+            self.updating = False
         self.example.disabled = len(self.example.options) == 0
 
     def show_busy(self, busy: bool) -> None:
