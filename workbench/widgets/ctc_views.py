@@ -23,7 +23,8 @@ from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
 from ..paths import examples as bundled_examples
 
 FONT_PT = 12   # every label, tick and legend: 15 px in the PNG (dpi 90), 11 px or more on screen down to 73 % scale
-LABEL_PT = 17  # the jamo and words the views are about (a Hangul font draws lone jamo small within the em)
+LABEL_PT = 17  # the words the views are about
+JAMO_PT = 20   # lone jamo: a Hangul font draws them at about half its em
 FIGURE_IN = 11  # figure width in inches: 990 px, about the width of a notebook's output area
 TEACHING_STYLE = {"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1, "axes.titlesize": FONT_PT + 1,
                   "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT}
@@ -85,8 +86,8 @@ class PosteriorgramView(ExampleView):
         raw, enhanced = self.signals()
         scores = [self.transcriber.log_probs(raw), self.transcriber.log_probs(enhanced)]
         rows = teaching.top_tokens(self.transcriber, np.concatenate(scores), self.top.value)  # same rows both sides
-        figure = Figure(figsize=(FIGURE_IN, 3.2 + 0.3 * len(rows)), layout="constrained")
-        grid = figure.subplots(2, 2, sharex=True, height_ratios=[2.6, 0.3 * len(rows)])
+        figure = Figure(figsize=(FIGURE_IN, 3.2 + 0.4 * len(rows)), layout="constrained")
+        grid = figure.subplots(2, 2, sharex=True, height_ratios=[2.6, 0.4 * len(rows)])  # a row per jamo line
         names = ["raw", f"denoised, dry {self.dry.value:.2f}"]
         for column, (audio, log_probs, name) in enumerate(zip([raw, enhanced], scores, names)):
             draw_mel(grid[0, column], audio, name)
@@ -94,7 +95,7 @@ class PosteriorgramView(ExampleView):
             axes = grid[1, column]
             axes.imshow(gram.probs, aspect="auto", origin="upper", cmap="Greys", vmin=0, vmax=1,
                         interpolation="nearest", extent=[0, len(gram.times) * gram.frame_s, len(gram.ids) - 0.5, -0.5])
-            axes.set_yticks(range(len(gram.ids)), gram.labels, fontsize=LABEL_PT, rotation=0)
+            axes.set_yticks(range(len(gram.ids)), gram.labels, fontsize=JAMO_PT, rotation=0)
             axes.set_xlabel("time (s)")
             axes.set_ylabel("p(token | frame)")
         return figure
@@ -143,11 +144,11 @@ class AlignmentView(ExampleView):
         bottom.bar(times[blank], 1, width=align.frame_s, align="edge", color="#eee", label="blank ∅")
         bottom.bar(times[~blank], 1, width=align.frame_s, align="edge", color="#9ecae1", label="token")
         seconds_per_point = len(align.path) * align.frame_s / (0.9 * FIGURE_IN * 72)
-        rows = label_rows(align.tokens, LABEL_PT * seconds_per_point)
+        rows = label_rows(align.tokens, JAMO_PT * seconds_per_point)  # a jamo advances one em
         used = max(rows, default=0) + 1
         for token, row in zip(align.tokens, rows):
             bottom.text((token.start_s + token.end_s) / 2, 1 - (row + 0.5) / used, token.text, ha="center",
-                        va="center", fontsize=LABEL_PT, color="black")
+                        va="center", fontsize=JAMO_PT, color="black")
         bottom.set_ylim(0, 1)
         bottom.set_yticks([])
         bottom.set_xlabel("time (s); one bar per output frame (argmax)")

@@ -24,9 +24,11 @@ class Later(widgets.VBox):
     def __init__(self, build: Callable[[], widgets.Widget], what: str, height: str = "320px"):
         self.view = None
         self.placeholder = widgets.HTML(
-            f"<div style='height:{height};display:flex;align-items:center;justify-content:center;"
+            f"<style>@keyframes wb-turn {{ to {{ transform: rotate(360deg) }} }}</style>"
+            f"<div style='height:{height};display:flex;gap:10px;align-items:center;justify-content:center;"
             f"background:#f4f4f4;border:1px dashed #ccc;color:#555;font-size:15px'>"
-            f"⏳&nbsp;{html.escape(what)}: loading the models and drawing…</div>")
+            f"<span style='width:16px;height:16px;border:3px solid #ccc;border-top-color:#555;border-radius:50%;"
+            f"animation:wb-turn 1s linear infinite'></span>{html.escape(what)}: loading the models and drawing…</div>")
         self.placeholder.add_class("wb-loading")
         super().__init__([self.placeholder])
         self._built = _BUILDER.submit(self._build, build)
