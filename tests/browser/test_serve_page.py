@@ -90,7 +90,8 @@ def test_the_microphone_streams_and_the_transcript_appears(service, page, screen
     record = page.locator(".wb-record")
     record.click()
     page.wait_for_function("/Stop/.test(document.querySelector('.wb-record').innerText)", timeout=30_000)
-    page.wait_for_function("parseFloat(document.getElementById('level-bar').style.width) > 20", timeout=10_000)
+    page.wait_for_function("""() => document.getElementById('level-bar').getBoundingClientRect().width >
+        0.2 * document.querySelector('.wb-level-track').getBoundingClientRect().width""", timeout=10_000)
     assert page.locator("#level-db").inner_text().endswith("dB")  # the level meter moves with the voice
     with wave.open(str(MIC_WAV)) as audio:
         seconds = audio.getnframes() / audio.getframerate()
