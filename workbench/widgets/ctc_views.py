@@ -150,6 +150,7 @@ class AlignmentView(ExampleView):
             bottom.text((token.start_s + token.end_s) / 2, 1 - (row + 0.5) / used, token.text, ha="center",
                         va="center", fontsize=JAMO_PT, color="black")
         bottom.set_ylim(0, 1)
+        bottom.set_xlim(0, len(audio) / SAMPLE_RATE)
         bottom.set_yticks([])
         bottom.set_xlabel("time (s); one bar per output frame (argmax)")
         bottom.legend(loc="upper right", bbox_to_anchor=(1, -0.25), ncols=2, frameon=False)
