@@ -194,7 +194,10 @@ class TextEvents:
         return [self._final(segment)] if segment else []
 
     def _final(self, segment) -> TranscriptEvent:
+        """The segment's text from its first label's frame to its last's, widened to cover its words."""
         frame_s = self.transcriber.frame_s
-        return TranscriptEvent(self.transcriber.text(segment.tokens), True,
-                               segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s,
-                               words(self.transcriber, segment.log_probs, segment.tokens, segment.first_frame * frame_s))
+        timed = words(self.transcriber, segment.log_probs, segment.tokens, segment.first_frame * frame_s)
+        start_s, end_s = segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s
+        if timed:
+            start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)
+        return TranscriptEvent(self.transcriber.text(segment.tokens), True, start_s, end_s, timed)
