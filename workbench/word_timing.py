@@ -33,16 +33,18 @@ def spoken_words(words: Sequence[str], voice, pause_s: float = 0.35) -> tuple[np
     return np.concatenate(pieces), truth
 
 
-def boundary_errors(found: Sequence[Word], truth: Sequence[Word]) -> list[float]:
-    """Start and end errors (s) of every true word against the found word that overlaps it most."""
+def matches(found: Sequence[Word], truth: Sequence[Word]) -> list[Word]:
+    """For every true word, the found word that overlaps it most (the nearest when none does)."""
     if not found:
         raise ValueError("no words were recognised")
-    errors = []
-    for word in truth:
-        overlap = [min(word.end_s, w.end_s) - max(word.start_s, w.start_s) for w in found]
-        match = found[int(np.argmax(overlap))]
-        errors += [abs(match.start_s - word.start_s), abs(match.end_s - word.end_s)]
-    return errors
+    return [found[int(np.argmax([min(word.end_s, w.end_s) - max(word.start_s, w.start_s) for w in found]))]
+            for word in truth]
+
+
+def boundary_errors(found: Sequence[Word], truth: Sequence[Word]) -> list[float]:
+    """Start and end errors (s) of every true word against its match (:func:`matches`)."""
+    return [error for word, match in zip(truth, matches(found, truth))
+            for error in (abs(match.start_s - word.start_s), abs(match.end_s - word.end_s))]
 
 
 def overlapped(found: Sequence[Word], truth: Sequence[Word]) -> list[bool]:
