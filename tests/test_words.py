@@ -92,6 +92,21 @@ def test_closed_segments_keep_their_frames_and_silence_keeps_none():
     assert tail.tokens == [2] and tail.first_frame == 108 and len(tail.log_probs) == 1
 
 
+@pytest.mark.parametrize("use_lm", [False, True], ids=["greedy", "beam+lm"])
+def test_a_long_segment_is_aligned_in_pieces(bundled, use_lm, monkeypatch):
+    """Memory stays bounded: a segment longer than one Viterbi pass is aligned in pieces of
+    ``MAX_ALIGN_FRAMES``, each holding the tokens the search emitted there; the words hardly move."""
+    import workbench.asr.words
+
+    audio = load_audio(CLEAN)
+    whole = bundled.transcribe_words(audio, use_lm)
+    monkeypatch.setattr(workbench.asr.words, "MAX_ALIGN_FRAMES", 10)
+    pieces = bundled.transcribe_words(audio, use_lm)
+    assert [w.text for w in pieces] == [w.text for w in whole] and len(whole) > 3
+    for a, b in zip(whole, pieces):
+        assert abs(a.start_s - b.start_s) <= 2 * bundled.frame_s and abs(a.end_s - b.end_s) <= 2 * bundled.frame_s
+
+
 def known_boundaries(transcriber, voices, use_lm: bool) -> dict[str, list[float]]:
     """Boundary errors of the offline words and of the streamed finals' words."""
     from workbench.train.speech import Voice

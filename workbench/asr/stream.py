@@ -196,7 +196,7 @@ class TextEvents:
     def _final(self, segment) -> TranscriptEvent:
         """The segment's text from its first label's frame to its last's, widened to cover its words."""
         frame_s = self.transcriber.frame_s
-        timed = words(self.transcriber, segment.log_probs, segment.tokens, segment.first_frame * frame_s)
+        timed = words(self.transcriber, segment)
         start_s, end_s = segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s
         if timed:
             start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)

@@ -4,6 +4,7 @@ import io
 import logging
 import tarfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..errors import CheckpointError
 from ..quantize import quantize_linear
 from . import archive, silence
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
-from .ctc import GreedySearch, PrefixBeamSearch
+from .ctc import GreedySearch, PrefixBeamSearch, Segment
 from .hangul import compose
 from .lm import LabelLM, lm_beside
 from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
@@ -76,16 +77,16 @@ class Transcriber:
             return PrefixBeamSearch(self.blank, self.lm, self.lm.weight, self.lm.bonus, self.beam)
         return GreedySearch(self.blank)
 
-    def tokens(self, log_probs: np.ndarray, use_lm: bool = True) -> list[int]:
-        """Token ids decoded from (frames, labels) log-probabilities."""
+    def segment(self, log_probs: np.ndarray, use_lm: bool = True) -> Segment:
+        """The best hypothesis of (frames, labels) log-probabilities, holding them."""
         search = self.search(use_lm)
         for index, scores in enumerate(log_probs):
             search.push(index, scores)
-        return search.best().tokens
+        return replace(search.best(), log_probs=log_probs)
 
     def decode(self, log_probs: np.ndarray, use_lm: bool = True) -> str:
         """Text of (frames, labels) log-probabilities."""
-        return self.text(self.tokens(log_probs, use_lm))
+        return self.text(self.segment(log_probs, use_lm).tokens)
 
     def transcribe(self, audio: np.ndarray, use_lm: bool = True) -> str:
         """Offline transcript of the whole signal."""
@@ -94,8 +95,7 @@ class Transcriber:
     def transcribe_words(self, audio: np.ndarray, use_lm: bool = True) -> tuple[Word, ...]:
         """Offline words of the whole signal with their times (see :mod:`.words`); joined by
         spaces, their texts are :meth:`transcribe`'s."""
-        log_probs = self.log_probs(audio)
-        return words(self, log_probs, self.tokens(log_probs, use_lm))
+        return words(self, self.segment(self.log_probs(audio), use_lm))
 
     @property
     def cache_aware(self) -> bool:

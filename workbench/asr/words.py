@@ -5,13 +5,16 @@ the frames they came from: the Viterbi path ``pi`` (one label or blank per frame
 ``y``) maximises ``sum_t log p_t(pi_t)``. For greedy decoding ``pi`` is the greedy path itself
 (the best path of all collapses to ``y``). Each label of ``y`` holds a run of frames of ``pi``;
 a word is the labels between two spaces, from its first label's first frame to its last label's
-last frame, so joined by spaces the words' texts are the decoded text.
+last frame, so joined by spaces the words' texts are the decoded text. A long segment is
+aligned in pieces (:func:`token_runs`).
 """
 import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+MAX_ALIGN_FRAMES = 1500  # frames per Viterbi pass (60 s of 40 ms frames): its back-pointers take frames x labels bytes
 
 
 @dataclass(frozen=True)
@@ -64,16 +67,30 @@ def word_groups(transcriber, ids) -> list[list[int]]:
     return groups + [current] if current else groups
 
 
-def words(transcriber, log_probs: np.ndarray, tokens: list[int], offset_s: float = 0.0) -> tuple[Word, ...]:
-    """The words of ``tokens`` decoded from ``log_probs``, timed by :func:`forced_path`;
-    ``offset_s`` is the time of the first frame."""
-    if not tokens:
+def token_runs(log_probs: np.ndarray, tokens: list[int], frames: list[int], blank: int) -> list[tuple[int, int]]:
+    """Frames ``[start, end)`` of each token: :func:`forced_path` over pieces of at most
+    ``MAX_ALIGN_FRAMES`` frames, each aligning the tokens the search emitted in it (``frames``: the
+    frame each token appeared at), so memory stays bounded however long a segment grows."""
+    runs = []
+    for first in range(0, len(log_probs), MAX_ALIGN_FRAMES):
+        inside = [token for token, frame in zip(tokens, frames) if first <= frame < first + MAX_ALIGN_FRAMES]
+        if inside:
+            path = forced_path(log_probs[first:first + MAX_ALIGN_FRAMES], inside, blank)
+            runs += [(first + start, first + end) for _, start, end in token_spans(path, blank)]
+    return runs
+
+
+def words(transcriber, segment) -> tuple[Word, ...]:
+    """The words of a decoded :class:`~.ctc.Segment` (its tokens, the frames they appeared at, and
+    its log-probabilities from frame ``first_frame`` on), timed by :func:`token_runs`."""
+    if not segment.tokens:
         return ()
-    runs = token_spans(forced_path(log_probs, tokens, transcriber.blank), transcriber.blank)
-    frame_s = transcriber.frame_s
+    frames = [frame - segment.first_frame for frame in segment.frames]
+    runs = token_runs(segment.log_probs, segment.tokens, frames, transcriber.blank)
+    offset_s, frame_s = segment.first_frame * transcriber.frame_s, transcriber.frame_s
     found = []
-    for group in word_groups(transcriber, tokens):
-        text = transcriber.text([tokens[i] for i in group])
+    for group in word_groups(transcriber, segment.tokens):
+        text = transcriber.text([segment.tokens[i] for i in group])
         if text:
-            found.append(Word(text, offset_s + runs[group[0]][1] * frame_s, offset_s + runs[group[-1]][2] * frame_s))
+            found.append(Word(text, offset_s + runs[group[0]][0] * frame_s, offset_s + runs[group[-1]][1] * frame_s))
     return tuple(found)
