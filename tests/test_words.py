@@ -176,6 +176,13 @@ def test_digital_silence_gives_no_text(bundled, use_lm):
     assert list(bundled.stream(np.array_split(long, 600), use_lm=use_lm)) == []
 
 
+def test_cache_aware_bundled_model_gives_no_text_on_silence():
+    """It normalises nothing per input, so its own output on zeros is blank already (no gate)."""
+    streaming = load_transcriber(CHECKPOINT_DIR / "asr_streaming.nemo")
+    zeros = np.zeros(16000 * 5, np.float32)
+    assert list(streaming.stream(np.array_split(zeros, 50))) == [] and streaming.transcribe(zeros) == ""
+
+
 def test_speech_around_digital_silence_is_still_heard(bundled):
     speech = load_audio(CLEAN)
     zeros = np.zeros(16000 * 5, np.float32)

@@ -26,7 +26,7 @@ import numpy as np
 from ..audio import SAMPLE_RATE, check_chunk
 from .ctc import Segmenter
 from .hangul import whole_syllables
-from .words import Word, words
+from .words import Word, segment_words
 
 ENDPOINT_S = 0.8  # seconds of blank that close a segment
 
@@ -80,7 +80,7 @@ class Window:
 @dataclass(frozen=True)
 class TranscriptEvent:
     """A hypothesis for the open segment (``final=False``) or a closed segment's text; a final
-    also carries its :class:`~.words.Word` s (their texts joined by spaces are its text)."""
+    also carries its words with their times (their texts joined by spaces are its text)."""
 
     text: str
     final: bool
@@ -162,7 +162,7 @@ class TextEvents:
 
     The search (greedy, or beam search with the LM) runs frame by frame over
     the pushed frames; a segment closes on ``endpoint_s`` of blank (a final
-    event, with its words timed by :func:`~.words.words`). After each push the
+    event, with its words timed by :func:`~.words.segment_words`). After each push the
     open segment's best text is a partial event when what it shows changed: a
     partial shows whole syllables only (:func:`~.hangul.whole_syllables`), so
     an unfinished one waits for its vowel, and a final keeps its full text.
@@ -196,7 +196,7 @@ class TextEvents:
     def _final(self, segment) -> TranscriptEvent:
         """The segment's text from its first label's frame to its last's, widened to cover its words."""
         frame_s = self.transcriber.frame_s
-        timed = words(self.transcriber, segment)
+        timed = segment_words(self.transcriber, segment)
         start_s, end_s = segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s
         if timed:
             start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)

@@ -20,7 +20,7 @@ from .ctc import GreedySearch, PrefixBeamSearch, Segment
 from .hangul import compose
 from .lm import LabelLM, lm_beside
 from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
-from .words import Word, words
+from .words import Word, segment_words
 
 CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
 
@@ -95,7 +95,7 @@ class Transcriber:
     def transcribe_words(self, audio: np.ndarray, use_lm: bool = True) -> tuple[Word, ...]:
         """Offline words of the whole signal with their times (see :mod:`.words`); joined by
         spaces, their texts are :meth:`transcribe`'s."""
-        return words(self, self.segment(self.log_probs(audio), use_lm))
+        return segment_words(self, self.segment(self.log_probs(audio), use_lm))
 
     @property
     def cache_aware(self) -> bool:

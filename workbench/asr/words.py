@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-MAX_ALIGN_FRAMES = 1500  # frames per Viterbi pass (60 s of 40 ms frames): its back-pointers take frames x labels bytes
+MAX_ALIGN_FRAMES = 1500  # frames per Viterbi pass (60 s of 40 ms frames); it keeps frames x (2 tokens + 1) bytes
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def token_runs(log_probs: np.ndarray, tokens: list[int], frames: list[int], blan
     return runs
 
 
-def words(transcriber, segment) -> tuple[Word, ...]:
+def segment_words(transcriber, segment) -> tuple[Word, ...]:
     """The words of a decoded :class:`~.ctc.Segment` (its tokens, the frames they appeared at, and
     its log-probabilities from frame ``first_frame`` on), timed by :func:`token_runs`."""
     if not segment.tokens:
