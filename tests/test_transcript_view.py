@@ -10,8 +10,7 @@ from tornado.web import HTTPError
 
 from workbench import subtitles
 from workbench.app_kernels import CappedKernelManager
-from workbench.asr import TranscriptEvent
-from workbench.asr.stream import Word
+from workbench.asr import TranscriptEvent, Word
 from workbench.metrics import cer, char_edits, wer
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR, DEFAULT_DENOISER
 from workbench.widgets.models import ModelsPanel

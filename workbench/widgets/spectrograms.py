@@ -17,7 +17,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
-from ..asr.stream import Word
+from ..asr import Word
 from ..audio import SAMPLE_RATE, to_wav_bytes
 from ..figures import style
 from ..mel import N_MELS, mel_spectrogram
