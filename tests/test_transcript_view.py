@@ -72,6 +72,7 @@ def test_models_are_shown_by_name_with_their_types_explained(monkeypatch):
     panel.asr.value = "/elsewhere/model.nemo"  # JupyterLab takes any path
     assert panel.chosen()["asr"] == "/elsewhere/model.nemo" and not panel.asr.ensure_option
     assert panel.denoiser.tooltip and panel.asr.tooltip
+    assert (panel.device.layout.display == "none") == (len(panel.device.options) == 1)  # no choice, no menu
     monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
     assert ModelsPanel(DEFAULT_DENOISER, DEFAULT_ASR).asr.ensure_option  # the app offers only its models
 

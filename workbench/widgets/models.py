@@ -71,7 +71,9 @@ class ModelsPanel(Panel):
         self.asr = css(self._asr.field, "wb-asr-path")
         devices = available_devices()
         self.device = css(widgets.Dropdown(options=devices, value=device if device in devices else "cpu",
-                                           description="device"), "wb-device")
+                                           description="device",  # no choice to offer on a CPU-only machine
+                                           layout=widgets.Layout(display="none" if len(devices) == 1 else "")),
+                          "wb-device")
         self.quantize = css(widgets.Checkbox(False, description="int8 weights (faster, CPU only)", indent=False,
                                              tooltip="Store the weights in 8 bits: faster on a CPU, slightly less "
                                                      "exact", layout=widgets.Layout(width="auto")), "wb-quantize")
