@@ -27,7 +27,8 @@ class SourcePanel(Panel):
     def __init__(self, examples: list[str], recorder: BrowserRecorder, kernel_microphone: str | None):
         self.examples = list(examples)
         self.updating = False  # True while show_source changes the selector
-        self.example = css(widgets.Dropdown(options=self.examples, value=examples[0] if examples else None,
+        self.example = css(widgets.Dropdown(options=[(item, item) for item in self.examples],
+                                            value=examples[0] if examples else None,
                                             description="source", disabled=not examples,
                                             tooltip="A bundled example; an upload, a path or a recording shows "
                                                     "here while it is the source"), "wb-example")
@@ -69,10 +70,15 @@ class SourcePanel(Panel):
 
         New options make the selector jump to the first; ``updating`` tells its observer that the
         changes meanwhile are not a person's choice."""
+        options = tuple((item, item) for item in self.examples) + (() if example else ((name, OTHER),))
+        value = name if example else OTHER
+        if (self.example.options, self.example.value) == (options, value):
+            return
         self.updating = True
         try:
-            self.example.options = [(item, item) for item in self.examples] + ([] if example else [(name, OTHER)])
-            self.example.value = name if example else OTHER
+            if self.example.options != options:
+                self.example.options = options
+            self.example.value = value
         finally:
             self.updating = False
         self.example.disabled = len(self.example.options) == 0
