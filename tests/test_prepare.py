@@ -1,5 +1,6 @@
 """``python -m workbench.train prepare``: corpora in their published layouts -> 16 kHz WAV and manifests."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -135,3 +136,16 @@ def test_every_utterance_broken_is_refused(tmp_path, capsys):
     (folder / "KsponSpeech_000001.txt").write_bytes("네".encode("cp949"))
     code, printed = _run(["prepare", "ksponspeech", str(tmp_path / "kspon"), "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "error: none of the 1 utterances could be prepared" in printed
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_sample_corpus_round_trips_through_prepare(tmp_path, capsys):
+    from workbench.train import sample_corpus
+    root = sample_corpus.write(tmp_path / "KsponSpeech", n_train=3, n_dev=1, n_eval=1, seed=2, log=lambda line: None)
+    raw = (root / "KsponSpeech_01" / "KsponSpeech_0001" / "KsponSpeech_000001.txt").read_bytes().decode("cp949")
+    code, printed = _run(["prepare", "ksponspeech", str(root), "--out", str(tmp_path / "p"), "--workers", "1"], capsys)
+    assert code == 0, printed
+    assert {split: len(manifest.read(tmp_path / "p" / f"{split}.json")) for split in ("train", "dev", "eval_clean")} \
+        == {"train": 3, "dev": 1, "eval_clean": 1}
+    first = manifest.read(tmp_path / "p" / "train.json")[0]
+    assert first.text == transcripts.ksponspeech(raw) and first.duration > 0.5

@@ -88,9 +88,9 @@ def test_fine_tune_of_a_bpe_model_keeps_its_tokenizer(tmp_path, capsys):
     data.mkdir()
     train = _manifest(data, ["안녕하세요 반갑습니다", "오늘 날씨가 좋네요", "커피 한 잔 주세요", "퓽 소리"])
     code, printed = _run(["asr", "--out", str(tmp_path / "run"), "--init", str(init), "--train-manifest", str(train),
-                          "--val-manifest", str(train), *SMALL], capsys)
+                          "--val-manifest", str(train), "--precision", "bf16-mixed", *SMALL], capsys)
     assert code == 0, printed
-    assert "fine-tuning" in printed and "EncDecCTCModelBPE" in printed
+    assert "fine-tuning" in printed and "EncDecCTCModelBPE" in printed and "precision bf16-mixed" in printed
     assert re.search(r"skipped 1 of 4 utterances .*'퓽' x1", printed), printed
     assert len(manifest.read(tmp_path / "run" / "asr" / "train0_text.json")) == 3
     before, after = (load_transcriber(path, lm=False).model for path in (init, tmp_path / "run" / "asr" / "asr.nemo"))
@@ -98,7 +98,10 @@ def test_fine_tune_of_a_bpe_model_keeps_its_tokenizer(tmp_path, capsys):
     assert list(after.decoder.vocabulary) == list(before.decoder.vocabulary)
     assert after.tokenizer.text_to_ids("지하철 역이 어디에") == before.tokenizer.text_to_ids("지하철 역이 어디에")
     weight = "decoder.decoder_layers.0.weight"
-    assert not np.allclose(after.state_dict()[weight].numpy(), before.state_dict()[weight].numpy())
+    assert not np.allclose(after.state_dict()[weight].float().numpy(), before.state_dict()[weight].numpy())
+    # trained in train mode: batch norm statistics moved
+    statistics = "encoder.layers.0.conv.batch_norm.running_mean"
+    assert not np.allclose(after.state_dict()[statistics].numpy(), before.state_dict()[statistics].numpy())
 
     # the label LM from new text, over the BPE model's own pieces
     text = tmp_path / "sentences.txt"

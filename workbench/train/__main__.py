@@ -114,6 +114,7 @@ def _main(argv):
     a.add_argument("--room-prob", type=float, default=0.3, help="share of utterances put in one of those rooms")
     a.add_argument("--val-every", type=int, default=1000)
     a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
+    a.add_argument("--log-every", type=int, default=50, help="steps between training-loss rows of curves.csv")
     a.add_argument("--num-workers", type=int, default=1)
     a.add_argument("--streaming", action="store_true",
                    help="cache-aware streaming encoder (attention context 70 frames back, 6 ahead; causal)")
@@ -186,6 +187,7 @@ def _main(argv):
                   "d_model": args.d_model, "n_layers": args.layers, "lr_peak": args.lr_peak, "warmup": args.warmup,
                   "noise_prob": args.noise_prob, "speed_prob": args.speed_prob, "rooms": args.rooms, "room_prob": args.room_prob,
                   "val_every": args.val_every, "save_every_min": args.save_every, "num_workers": args.num_workers,
+                  "log_every": args.log_every,
                   "att_context_size": STREAMING_CONTEXT if args.streaming else None}
         if args.smoke:
             kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,

@@ -466,4 +466,4 @@ def _fine_tune_as_is(model, cfg, trainer):
     model.setup_training_data(model.cfg.train_ds)
     model.setup_validation_data(model.cfg.validation_ds)
     model.wer.use_cer = True
-    return model
+    return model.train()   # restored for inference in eval mode; Lightning keeps the mode it finds
