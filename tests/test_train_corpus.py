@@ -112,6 +112,11 @@ def test_fine_tune_of_a_bpe_model_keeps_its_tokenizer(tmp_path, capsys):
     assert "validation CER (clean, 4 utterances)" in printed
     lm = load_transcriber(tmp_path / "run" / "asr" / "asr.nemo").lm
     assert lm.labels == list(after.decoder.vocabulary) and lm.order == 3
+    absent_text, absent_manifest = tmp_path / "absent.txt", tmp_path / "absent.json"
+    for absent, inputs in ((absent_text, [absent_text, train]), (absent_manifest, [text, absent_manifest])):
+        code, printed = _run(["lm", "--asr", str(init), "--text", str(inputs[0]), "--val-manifest", str(inputs[1]),
+                              "--out", str(tmp_path / "none")], capsys)
+        assert code == 2 and printed.strip() == f"error: not found: {absent}"
     first = tuple(after.tokenizer.text_to_ids("안녕하세요"))[:1]
     assert np.argmax(lm.log_probs(())) == first[0]   # every sentence starts with a piece of 안녕 or 오늘
 
@@ -130,6 +135,9 @@ def test_a_streaming_conversion_of_a_bpe_model_and_hardware_it_lacks_are_refused
     code, printed = _run(["asr", "--out", str(tmp_path), "--train-manifest", str(tmp_path / "empty.json"),
                           "--val-manifest", str(train), *SMALL], capsys)
     assert code == 2 and printed.strip().splitlines()[-1] == f"error: {tmp_path / 'empty.json'} has no utterances"
+    code, printed = _run(["asr", "--out", str(tmp_path), "--train-manifest", str(train),
+                          "--val-manifest", str(tmp_path / "absent.json"), *SMALL], capsys)
+    assert code == 2 and printed.strip().splitlines()[-1] == f"error: manifest not found: {tmp_path / 'absent.json'}"
 
 
 def test_denoiser_on_your_own_pairs(tmp_path, capsys):

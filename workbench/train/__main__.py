@@ -89,9 +89,9 @@ def _main(argv):
     n.add_argument("--clean", help="train on your own pairs: clean speech, a folder or facebook denoiser's clean.json")
     n.add_argument("--noisy", help="the noisy counterparts (same file names), a folder or facebook's noisy.json")
 
-    a = common(sub.add_parser("asr", help="NeMo Conformer-CTC, jamo vocabulary"))
+    a = common(sub.add_parser("asr", help="NeMo Conformer-CTC on jamo, or a fine-tune of any CTC .nemo"))
     a.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget; a .nemo is saved regularly")
-    a.add_argument("--init", help=".nemo to continue from")
+    a.add_argument("--init", help="CTC .nemo to fine-tune (character or BPE; a BPE model keeps its tokenizer)")
     a.add_argument("--train-manifest", nargs="+", default=[],
                    help="train on these manifests (e.g. from `prepare`) instead of the synthetic data")
     a.add_argument("--val-manifest", help="validation manifest (needed with --train-manifest)")

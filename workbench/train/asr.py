@@ -65,7 +65,9 @@ class Vocabulary:
 def model_manifest(src, dst, vocabulary: Vocabulary, log=print) -> str | None:
     """Copy the manifest ``src`` to ``dst`` with its text in the model's form, leaving out (and reporting in one
     line) utterances whose audio is missing or whose text the model cannot emit; None when none is left.
-    An empty manifest is a :class:`WorkbenchError`."""
+    A missing or empty manifest is a :class:`WorkbenchError`."""
+    if not Path(src).is_file():
+        raise WorkbenchError(f"manifest not found: {src}")
     entries = manifest.read(src)
     if not entries:
         raise WorkbenchError(f"{src} has no utterances")
@@ -370,6 +372,8 @@ def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, 
     sources += [Path(m) for m in extra_manifests]
     if noise_manifest is None and not train_manifests:
         noise_manifest = data / "noise_train.json"
+    elif noise_manifest is not None and not Path(noise_manifest).is_file():
+        raise WorkbenchError(f"noise manifest not found: {noise_manifest}")
     source = load_transcriber(init, lm=False).model if init else None
     if source is not None:
         _saves_artifacts_from(source, init)

@@ -56,17 +56,19 @@ def train(data="runs/data", asr_path="runs/asr/asr.nemo", order=6, weights=WEIGH
     from ..metrics import corpus_cer
 
     data, t0 = Path(data), time.time()
+    text, val_manifest = Path(text or data / "sentences_train.txt"), Path(val_manifest or data / "asr_val.json")
+    for path in (text, val_manifest):
+        if not path.is_file():
+            raise WorkbenchError(f"not found: {path}")
+    sentences = [line for line in manifest.utf8_text(text).split("\n") if line.strip()]
+    entries = manifest.read(val_manifest)
+    if not sentences or not entries:
+        raise WorkbenchError(f"{text if not sentences else val_manifest} is empty")
     asr = load_transcriber(asr_path, lm=False)
     labels = list(asr.model.decoder.vocabulary)
-    sentences = [line for line in manifest.utf8_text(text or data / "sentences_train.txt").split("\n") if line.strip()]
-    if not sentences:
-        raise WorkbenchError(f"{text or data / 'sentences_train.txt'} has no sentences")
     lm = LabelLM.train(map(text_ids(asr.model), sentences), labels, order)
     log(f"{order}-gram over {len(labels)} labels from {len(sentences)} sentences, {time.time() - t0:.0f} s")
 
-    entries = manifest.read(val_manifest or data / "asr_val.json")
-    if not entries:
-        raise WorkbenchError(f"{val_manifest} has no utterances")
     audio = [sf.read(entry.audio, dtype="float32")[0] for entry in entries]
     refs = [entry.text for entry in entries]
     noise_path = data / "noise_train.json"
