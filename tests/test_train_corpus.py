@@ -176,7 +176,6 @@ def test_denoiser_on_your_own_pairs(tmp_path, capsys):
     assert code == 2 and "expected facebook denoiser's JSON list" in printed
 
 
-@pytest.mark.slow
 def test_ddp_on_two_cpu_processes(prepared, tmp_path):
     """Lightning's DDP launcher re-executes the command line, so it runs as its own process."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
