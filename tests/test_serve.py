@@ -141,6 +141,7 @@ def test_offline_json_gives_the_cli_transcript(server, cli_text):
     assert body["final"] is True and body["text"] == cli_text(CLEAN) != ""
     assert body["duration_s"] == pytest.approx(len(data) / rate, abs=1e-3)
     assert " ".join(s["text"] for s in body["segments"]) == body["text"]
+    assert all(" ".join(w["text"] for w in s["words"]) == s["text"] for s in body["segments"])
 
 
 def test_offline_json_at_8_khz(server, cli_text):
@@ -154,6 +155,10 @@ def test_file_endpoint_json_and_subtitles(server, cli_text):
     body = CLEAN.read_bytes()
     answer = httpx.post(f"{server.http}/v1/recognize", content=body, timeout=60).json()
     assert answer["text"] == cli_text(CLEAN) and answer["segments"]
+    for segment in answer["segments"]:  # word times within their segment, in order
+        assert " ".join(w["text"] for w in segment["words"]) == segment["text"]
+        starts = [w["start_s"] for w in segment["words"]]
+        assert starts == sorted(starts) and segment["start_s"] <= starts[0] <= segment["words"][-1]["end_s"] <= segment["end_s"]
     srt = httpx.post(f"{server.http}/v1/recognize?format=srt", content=body, timeout=60)
     assert srt.headers["content-type"].startswith("application/x-subrip")
     cues = re.findall(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+\n(?:.+\n)?)\n", srt.text)

@@ -48,7 +48,8 @@ MAX_QUEUED_S = 60.0  # a client this far ahead of inference is not read from unt
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
-    return [{"text": event.text, "start_s": event.start_s, "end_s": event.end_s} for event in finals if event.text]
+    """``{text, start_s, end_s, words}`` of each final that holds text."""
+    return [{key: value for key, value in event.to_dict().items() if key != "final"} for event in finals if event.text]
 
 
 def joined(finals: list[TranscriptEvent]) -> str:

@@ -1,8 +1,9 @@
-// Subtitles (SubRip, WebVTT) from transcript segments {text, start_s, end_s, words?}. A segment
-// without words is one cue, as the server's `format=srt|vtt` makes it; one with words
-// [{text, start_s, end_s}] is cut into cues of at most CUE_CHARS characters and CUE_S seconds,
-// shown on two lines when longer than LINE_CHARS.
-const CUE_CHARS = 40, LINE_CHARS = 20, CUE_S = 6;
+// Subtitles (SubRip, WebVTT) from transcript segments {text, start_s, end_s, words?}: the same cues
+// as the server's `format=srt|vtt` (workbench/subtitles.py). A segment's words are gathered in order
+// into a cue while its text still wraps into MAX_LINES lines of at most LINE_CHARS characters
+// (broken between words; a longer word keeps a line of its own) and it lasts at most MAX_CUE_S from
+// its first word's start to its last word's end. A segment without words is one word over its span.
+const LINE_CHARS = 20, MAX_LINES = 2, MAX_CUE_S = 6;
 
 function timestamp(seconds, separator) {
   const ms = Math.max(0, Math.round(seconds * 1000)), pad = (value, width) => String(value).padStart(width, "0");
@@ -10,37 +11,38 @@ function timestamp(seconds, separator) {
     `${pad(Math.floor(ms / 1000) % 60, 2)}${separator}${pad(ms % 1000, 3)}`;
 }
 
-// Two lines broken at the space nearest the middle, when the text is longer than one line.
-function lines(text) {
-  if (text.length <= LINE_CHARS) return text;
-  let cut = -1;
-  for (let i = text.indexOf(" "); i >= 0; i = text.indexOf(" ", i + 1)) {
-    if (cut < 0 || Math.abs(i - text.length / 2) < Math.abs(cut - text.length / 2)) cut = i;
+// Greedy wrap, as Python's textwrap.wrap(text, LINE_CHARS, break_long_words=False).
+function wrap(words) {
+  const lines = [];
+  for (const piece of words.map((word) => word.text).join(" ").split(" ").filter(Boolean)) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + piece.length <= LINE_CHARS) lines[last] += ` ${piece}`;
+    else lines.push(piece);
   }
-  return cut < 0 ? text : `${text.slice(0, cut)}\n${text.slice(cut + 1)}`;
+  return lines;
 }
+
+const fits = (words) => wrap(words).length <= MAX_LINES && words[words.length - 1].end_s - words[0].start_s <= MAX_CUE_S;
 
 export function cues(segments) {
   const out = [];
   for (const segment of segments) {
     const text = segment.text.split(/\s+/).filter(Boolean).join(" ");
     if (!text) continue;
-    if (!segment.words || !segment.words.length) {
-      out.push({ start: segment.start_s, end: Math.max(segment.end_s, segment.start_s), text });
-      continue;
+    let words = (segment.words || []).filter((word) => word.text.trim());
+    if (!words.length) words = [{ text, start_s: segment.start_s, end_s: Math.max(segment.end_s, segment.start_s) }];
+    const groups = [[words[0]]];
+    for (const word of words.slice(1)) {
+      const group = groups[groups.length - 1];
+      if (fits([...group, word])) group.push(word);
+      else groups.push([word]);
     }
-    const parts = [];
-    for (const word of segment.words) {
-      const cue = parts[parts.length - 1];
-      if (cue && cue.text.length + 1 + word.text.length <= CUE_CHARS && word.end_s - cue.start <= CUE_S) {
-        Object.assign(cue, { end: word.end_s, text: `${cue.text} ${word.text}` });
-      } else {
-        parts.push({ start: word.start_s, end: word.end_s, text: word.text });
-      }
-    }
-    out.push(...parts.map((cue) => ({ ...cue, text: lines(cue.text) })));
+    out.push(...groups.map((group) => ({
+      start: group[0].start_s, end: Math.max(group[group.length - 1].end_s, group[0].start_s),
+      text: wrap(group).join("\n"),
+    })));
   }
-  return out.map((cue) => ({ ...cue, end: Math.max(cue.end, cue.start) }));
+  return out;
 }
 
 export function subtitles(segments, format) {
