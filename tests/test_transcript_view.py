@@ -42,6 +42,8 @@ def test_downloads_hold_the_transcript_in_each_format():
     assert answer["text"] == "안녕 하세요 날씨 좋다" and answer["duration_s"] == 4.0
     assert [(segment["text"], segment["start_s"], segment["end_s"]) for segment in answer["segments"]] == [
         ("안녕 하세요", 0.1, 1.2), ("날씨 좋다", 2.0, 3.0)]
+    assert answer["segments"][1]["words"] == [{"text": "날씨", "start_s": 2.0, "end_s": 2.4},
+                                              {"text": "좋다", "start_s": 2.5, "end_s": 3.0}]
 
 
 @pytest.mark.parametrize(("reference", "hypothesis"), [

@@ -219,6 +219,7 @@ def test_voila_words_play_their_span_and_downloads_hold_the_transcript(voila_ser
     answer = json.loads(download(page, "json", tmp_path))
     assert answer["text"] == text and [segment["text"] for segment in answer["segments"]] == page.locator(
         ".wb-transcript .wb-final-text").all_inner_texts()
+    assert [word["start_s"] for segment in answer["segments"] for word in segment["words"]][1] == pytest.approx(start)
     drag_dry_slider_to_one(page)  # at dry 1 the enhanced audio is the raw recording itself
     wait_for_transcript(page, "clean", "1.00")
     with page.expect_download() as started:
