@@ -179,6 +179,9 @@ def test_without_models_the_raw_audio_still_shows(tmp_path, wav, no_kernel_micro
     bench.dry.slider.value = 0.3
     assert bench.wait(60)
     assert bench.dry.error.value == bench.source.error.value == ""
+    view = bench.transcript.view  # without a denoiser the audio to download is the raw one, no dry named
+    assert view.mixed == view.raw == bytes(bench.spectrograms.raw.player.value) and view.basename == "speech"
+    assert bench.spectrograms.denoised.player.layout.visibility == "hidden"
 
 
 def test_no_examples_and_no_microphone_are_said(tmp_path, no_kernel_microphone):

@@ -371,16 +371,19 @@ class Workbench:
 
     # -- drawing (worker thread) ---------------------------------------
     def _play(self, raw: bool, mixed: bool) -> None:
-        """Put the raw audio and/or the mix in the players and in the transcript's word player."""
+        """Put the raw audio and/or the mix in the players and in the transcript's word player (which,
+        without audio, holds nothing to play or download)."""
         session, view = self.session, self.transcript.view
+        heard, denoised = len(session.audio) > 0, session.denoised is not None
         if raw:
-            view.raw = self.spectrograms.raw.play(session.audio)
-        if mixed and session.denoised is None:  # no denoiser: the raw audio is the mix
-            self.spectrograms.denoised.play(np.zeros(0, np.float32))
-            view.mixed = bytes(self.spectrograms.raw.player.value)
-        elif mixed:
-            view.mixed = self.spectrograms.denoised.play(session.mixed)
-            view.basename = f"{Path(session.name).stem or 'recording'}-dry{session.dry:.2f}"
+            data = self.spectrograms.raw.play(session.audio)
+            view.raw = data if heard else b""
+        if mixed:  # no denoiser: the raw audio is the mix
+            data = self.spectrograms.denoised.play(session.mixed if denoised else np.zeros(0, np.float32))
+            view.mixed = (data if denoised else bytes(self.spectrograms.raw.player.value)) if heard else b""
+            view.basename = Path(session.name).stem or "recording"
+            if denoised:
+                view.basename += f"-dry{session.dry:.2f}"
 
     def _refresh(self, force: bool = False, raw: bool = False, denoised: bool = True) -> None:
         """Redraw what changes while work runs, at most a few times a second unless ``force``."""
