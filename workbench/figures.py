@@ -52,7 +52,7 @@ def cer_plot(summary: pd.DataFrame) -> Figure:
     figure = Figure(figsize=(7, 3.5), layout="constrained")
     axes = figure.subplots()
     for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
-        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
+        label = key[0] if key[0] != "stream" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
         axes.plot(group.dry, group.cer, marker="o", label=label)
     top = best(summary)
     axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
