@@ -182,12 +182,9 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     summary = pd.DataFrame({"cer": totals.char_edits / totals.ref_chars.clip(lower=1),
                             "wer": totals.word_edits / totals.ref_words.clip(lower=1),
                             "files": grouped.size(), "audio_s": totals.audio_s})
-    if len(summary):
-        latency = pd.DataFrame({key: _latency(rows) for key, rows in grouped}).T
-        latency.index.names = summary.index.names
-        summary = summary.join(latency)
-    else:
-        summary = summary.assign(**dict.fromkeys([*METRICS, "rtf"], math.nan))
+    latency = [_latency(rows) for _, rows in grouped]  # the groups in the summary's order
+    for column in [*METRICS, "rtf"]:
+        summary[column] = [values[column] for values in latency]
     failures = results[failed].groupby(GRID_KEYS, dropna=False, sort=True).size()
     summary["failed"] = failures.reindex(summary.index, fill_value=0)
     return summary.reset_index()

@@ -5,7 +5,7 @@ Three parts run on the same audio:
 - partials from a low-latency streamer: the cache-aware companion model (``NAME_streaming.nemo``
   beside ``NAME.nemo``, greedy), or short buffered chunks of the full model. Its text since the
   current utterance began is the partial; it never closes a segment itself.
-- endpoints from a voice-activity detector (WebRTC's, over 30 ms frames): an utterance starts at
+- endpoints from a voice-activity detector (WebRTC's, over 30 ms frames louder than -50 dBFS): an utterance starts at
   a voiced frame and ends after ``hangover_s`` of unvoiced frames, or at ``max_s`` of length;
 - at each endpoint the utterance (from ``pre_roll_s`` before its first voiced frame to the
   endpoint) is decoded again by the full-context model, with its beam search and LM when it
@@ -20,7 +20,7 @@ from ..audio import SAMPLE_RATE, check_chunk
 from .stream import StreamConfig, TextEvents, TranscriptEvent
 
 VAD_FRAME = 480            # samples of one VAD frame (30 ms)
-HANGOVER_S = 0.3           # unvoiced time that ends an utterance
+HANGOVER_S = 0.2           # unvoiced time that ends an utterance
 MAX_UTTERANCE_S = 12.0     # an utterance is cut at this length
 PRE_ROLL_S = 0.2           # audio kept before the first voiced frame
 VAD_MODE = 2               # WebRTC aggressiveness, 0 (lenient) .. 3 (strict)
@@ -75,12 +75,13 @@ class Endpointer:
 
 class LiveModeStream:
     """Feed audio chunks of any length; get :class:`~.stream.TranscriptEvent` lists back: partials
-    from ``partials`` (a streamer), finals from ``transcriber`` at the endpointer's boundaries.
-    ``utterances`` lists the (start, end) samples of each re-decoded utterance."""
+    from ``partials`` (a streamer; greedy, or with its model's LM if ``partial_lm``), finals from
+    ``transcriber`` at the endpointer's boundaries. ``utterances`` lists the (start, end) samples
+    of each re-decoded utterance."""
 
     def __init__(self, transcriber, partials, use_lm: bool = True, endpointer: Endpointer | None = None,
-                 pre_roll_s: float = PRE_ROLL_S):
-        self.transcriber, self.partials, self.use_lm = transcriber, partials, use_lm
+                 pre_roll_s: float = PRE_ROLL_S, partial_lm: bool = False):
+        self.transcriber, self.partials, self.use_lm, self.partial_lm = transcriber, partials, use_lm, partial_lm
         self.endpointer = endpointer or Endpointer()
         self.pre_roll = round(pre_roll_s * SAMPLE_RATE)
         self.utterances: list[tuple[int, int]] = []
@@ -135,18 +136,19 @@ class LiveModeStream:
         """A new utterance: the partial streamer's search starts afresh (its times from ``_base_s``,
         the audio it has decoded), with no endpoint of its own."""
         self._base_s = self.partials.decoded_s
-        self.partials.text_events = TextEvents(self.partials.transcriber, NEVER_S, use_lm=False)
+        self.partials.text_events = TextEvents(self.partials.transcriber, NEVER_S, use_lm=self.partial_lm)
 
     def _drop_before(self, sample: int) -> None:
         drop = max(0, sample - self._offset)
         self._audio, self._offset = self._audio[drop:], self._offset + drop
 
 
-def live_streamer(transcriber, companion=None, use_lm: bool = True, **options) -> LiveModeStream:
+def live_streamer(transcriber, companion=None, use_lm: bool = True, partial_lm: bool = False,
+                  **options) -> LiveModeStream:
     """The live mode of ``transcriber``: partials from ``companion``'s cache-aware stream, or from
     short buffered chunks (:data:`CHUNKS`) of ``transcriber`` itself; ``options`` go to :class:`Endpointer`."""
     if companion is not None:
         partials = companion.streamer(endpoint_s=NEVER_S, use_lm=False, cache_aware=True)
     else:
         partials = transcriber.streamer(CHUNKS, endpoint_s=NEVER_S, use_lm=False, cache_aware=False)
-    return LiveModeStream(transcriber, partials, use_lm, Endpointer(**options))
+    return LiveModeStream(transcriber, partials, use_lm, Endpointer(**options), partial_lm=partial_lm)
