@@ -185,6 +185,9 @@ def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, m
     assert lags and summary.loc["live", "lag_p95_s"] == pytest.approx(np.percentile(lags, 95), abs=1e-3)
     assert summary.loc["live", "revisions_per_min"] == pytest.approx(live.revisions.sum() / live.audio_s.sum() * 60)
     assert summary.loc["live", "rtf"] == pytest.approx(live.compute_s.sum() / live.audio_s.sum())
+    from workbench.figures import cer_lag_plot, png
+
+    assert png(cer_lag_plot(summary.reset_index())).startswith(b"\x89PNG")
 
     parser = argparse.ArgumentParser()
     add_evaluate_arguments(parser)
@@ -226,6 +229,9 @@ def test_panel_sweeps_plots_and_sets_the_slider(corpus, models, tmp_path):
     panel = tuning_panel(source=corpus[0], slider=slider, drys=[0.0, 1.0], **models)
     panel.run(wait=True)
     assert panel.status.value.startswith("done") and bytes(panel.image.value).startswith(b"\x89PNG")
+    assert panel.progress.children == ()  # the progress bar went when the run ended
+    assert "chunk_s" not in panel.table.value and "lag_p95_s" not in panel.table.value  # no empty columns
+    assert panel.lag_image.layout.display == "none"  # no stream, no lag plot
     assert panel.best_dry == tuning.best(tuning.summarize(panel.results)).dry
     panel.use_button.click()
     assert slider.value == panel.best_dry
@@ -236,3 +242,30 @@ def test_panel_sweeps_plots_and_sets_the_slider(corpus, models, tmp_path):
     other = tuning_panel(source=tmp_path / "missing", slider=chosen.append, **models)
     other.run(wait=True)
     assert "not found" in other.status.value and other.use_button.disabled
+
+
+def test_pareto_front_keeps_the_points_no_other_beats_in_both():
+    points = pd.DataFrame({"lag_p95_s": [0.2, 0.5, 0.5, 1.0, 0.3, float("nan"), 0.2],
+                           "cer": [0.30, 0.10, 0.12, 0.05, 0.35, 0.01, 0.30]})
+    # (0.2, 0.30) twice: neither beats the other; (0.5, 0.12) loses to (0.5, 0.10); (0.3, 0.35) to
+    # (0.2, 0.30); the NaN lag is not placed
+    assert list(tuning.pareto_front(points)) == [True, True, False, True, False, False, True]
+
+
+def test_cer_interval_is_a_bootstrap_over_files():
+    assert tuning.cer_interval([2, 2, 2], [10, 10, 10]) == pytest.approx((0.2, 0.2))
+    low, high = tuning.cer_interval([0, 10], [10, 10], draws=2000)
+    assert low == pytest.approx(0.0) and high == pytest.approx(1.0)  # both files drawn twice, at the extremes
+    low, high = tuning.cer_interval([1, 3, 2, 4, 0, 5], [10] * 6)
+    assert 0.05 < low < 15 / 60 < high < 0.45
+
+
+def test_panel_in_restricted_mode_shows_every_setting_but_the_scheduler(models, monkeypatch):
+    from workbench.widgets.tuning_panel import tuning_panel
+
+    monkeypatch.setenv("WORKBENCH_RESTRICTED", "1")
+    panel = tuning_panel(**models)
+    fields = [panel.source, panel.drys, panel.chunk_s, panel.left_s, panel.right_s, panel.workers, panel.csv]
+    assert panel.scheduler.layout.display == "none"
+    assert all(field.layout.display != "none" for field in fields)
+    assert len({id(field.layout) for field in [*fields, panel.scheduler]}) == len(fields) + 1

@@ -25,6 +25,7 @@ from itertools import product
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import manifest
@@ -171,17 +172,45 @@ def _latency(rows: pd.DataFrame) -> pd.Series:
     return pd.Series({**pooled.summary(), "rtf": rows.compute_s.sum() / max(rows.audio_s.sum(), 1e-9)})
 
 
+def cer_interval(char_edits, ref_chars, level: float = 0.95, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of the corpus CER over files: ``draws`` resamples of the files with
+    replacement, each CER = sum(edits) / sum(chars); the central ``level`` of them."""
+    edits, chars = np.asarray(char_edits, float), np.asarray(ref_chars, float)
+    if not len(edits):
+        return math.nan, math.nan
+    picks = np.random.default_rng(seed).integers(0, len(edits), (draws, len(edits)))
+    rates = edits[picks].sum(axis=1) / np.maximum(chars[picks].sum(axis=1), 1)
+    low, high = np.percentile(rates, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def pareto_front(summary: pd.DataFrame, x: str = "lag_p95_s", y: str = "cer") -> pd.Series:
+    """Whether each row is on the Pareto front of ``x`` and ``y`` (lower is better for both): no
+    other row is at least as good in both and better in one. Rows with a NaN are never on it."""
+    values = summary[[x, y]].to_numpy(float)
+    known = ~np.isnan(values).any(axis=1)
+    front = []
+    for index, (a, b) in enumerate(values):
+        others = values[known & (np.arange(len(values)) != index)]
+        dominated = ((others[:, 0] <= a) & (others[:, 1] <= b) & ((others[:, 0] < a) | (others[:, 1] < b))).any()
+        front.append(bool(known[index]) and not dominated)
+    return pd.Series(front, index=summary.index)
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Corpus CER and WER per grid point: pooled edits over pooled reference length, over the
-    files that could be read (``files``); ``failed`` counts the others. Streams also get the
-    latency measures of :mod:`workbench.latency` over every utterance and word of their files,
-    revisions per minute of their audio, and their RTF on the CPU clock."""
+    files that could be read (``files``, ``ref_chars`` characters); ``failed`` counts the others;
+    ``cer_low``, ``cer_high``: the CER's 95 % bootstrap interval over files (:func:`cer_interval`).
+    Streams also get the latency measures of :mod:`workbench.latency` over every utterance and
+    word of their files, revisions per minute of their audio, and their RTF on the CPU clock."""
     failed = results.error.notna()
     grouped = results[~failed].groupby(GRID_KEYS, dropna=False, sort=True)
     totals = grouped[["char_edits", "ref_chars", "word_edits", "ref_words", "audio_s"]].sum()
     summary = pd.DataFrame({"cer": totals.char_edits / totals.ref_chars.clip(lower=1),
                             "wer": totals.word_edits / totals.ref_words.clip(lower=1),
-                            "files": grouped.size(), "audio_s": totals.audio_s})
+                            "files": grouped.size(), "ref_chars": totals.ref_chars, "audio_s": totals.audio_s})
+    intervals = [cer_interval(rows.char_edits, rows.ref_chars) for _, rows in grouped]
+    summary["cer_low"], summary["cer_high"] = [low for low, _ in intervals], [high for _, high in intervals]
     latency = [_latency(rows) for _, rows in grouped]  # the groups in the summary's order
     for column in [*METRICS, "rtf"]:
         summary[column] = [values[column] for values in latency]
