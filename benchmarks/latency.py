@@ -235,6 +235,7 @@ GRID = {  # live-mode settings tried beside the default (Endpointer options)
     "live, hangover 0.3 s": {"hangover_s": 0.3},
     "live, VAD mode 3": {"mode": 3},
     "live, partials with the LM": {"partial_lm": True},
+    "live, pre-roll 0.2 s": {"pre_roll_s": 0.2},
 }
 
 

@@ -22,7 +22,7 @@ from .stream import StreamConfig, TextEvents, TranscriptEvent
 VAD_FRAME = 480            # samples of one VAD frame (30 ms)
 HANGOVER_S = 0.2           # unvoiced time that ends an utterance
 MAX_UTTERANCE_S = 12.0     # an utterance is cut at this length
-PRE_ROLL_S = 0.2           # audio kept before the first voiced frame
+PRE_ROLL_S = 0.0           # audio kept before the first voiced frame (the models read leading quiet badly)
 VAD_MODE = 2               # WebRTC aggressiveness, 0 (lenient) .. 3 (strict)
 MIN_LEVEL = 0.003          # RMS below which a frame is quiet (-50 dBFS; the VAD flags faint noise while it adapts)
 CHUNKS = StreamConfig(0.2, 2.0, 0.2)  # partials from the full model when there is no companion
@@ -105,8 +105,8 @@ class LiveModeStream:
         if events:
             self._partial = events[-1].text
         events += [event for span in self.endpointer.feed(chunk) for event in self._final(*span)]
-        if self.endpointer.start is None:  # quiet: keep the pre-roll only
-            self._drop_before(self._received - self.pre_roll)
+        if self.endpointer.start is None:  # quiet: keep the pre-roll before the frames not yet judged
+            self._drop_before(self.endpointer.frames * VAD_FRAME - self.pre_roll)
         return events
 
     def flush(self) -> list[TranscriptEvent]:
@@ -144,11 +144,11 @@ class LiveModeStream:
 
 
 def live_streamer(transcriber, companion=None, use_lm: bool = True, partial_lm: bool = False,
-                  **options) -> LiveModeStream:
+                  pre_roll_s: float = PRE_ROLL_S, **options) -> LiveModeStream:
     """The live mode of ``transcriber``: partials from ``companion``'s cache-aware stream, or from
     short buffered chunks (:data:`CHUNKS`) of ``transcriber`` itself; ``options`` go to :class:`Endpointer`."""
     if companion is not None:
         partials = companion.streamer(endpoint_s=NEVER_S, use_lm=False, cache_aware=True)
     else:
         partials = transcriber.streamer(CHUNKS, endpoint_s=NEVER_S, use_lm=False, cache_aware=False)
-    return LiveModeStream(transcriber, partials, use_lm, Endpointer(**options), partial_lm=partial_lm)
+    return LiveModeStream(transcriber, partials, use_lm, Endpointer(**options), pre_roll_s, partial_lm)
