@@ -200,6 +200,25 @@ def evaluate(name: str, make_streamer, streams: list[Session], feed_s: float, of
     return row
 
 
+def draw_timelines(folder: Path, session: Session, methods: dict, feed_s: float, utterances: int = 2) -> None:
+    """The timeline view (:mod:`workbench.timeline`) of the old default and the live mode on the
+    first ``utterances`` of ``session``."""
+    from matplotlib import rc_context
+
+    from workbench.figures import png, style
+    from workbench.timeline import timeline_figure, word_histories
+
+    gap = round(0.6 * SAMPLE_RATE)
+    audio = session.audio[:gap + sum(len(u) + gap for u in session.utterances[:utterances])]
+    for name, make in methods.items():
+        if name.startswith(("old default", "live (new default)")):
+            timed, _ = play(make(), audio, feed_s, clocks={"cpu": time.process_time})["cpu"]
+            path = folder / f"timeline_{'old' if name.startswith('old') else 'live'}.png"
+            with rc_context(style()):
+                path.write_bytes(png(timeline_figure(audio, word_histories(timed), name)))
+            print(f"wrote {path}")
+
+
 def long_stream(streams: list[Session], minutes: float) -> np.ndarray:
     """The streams one after another, repeated to ``minutes``."""
     return np.resize(np.concatenate([session.audio for session in streams]), round(minutes * 60 * SAMPLE_RATE))
@@ -257,6 +276,8 @@ def main() -> None:
     parser.add_argument("--cumulative", action="store_true", help="also the original system's cumulative re-decoding")
     parser.add_argument("--step-s", type=float, default=0.28, help="re-decoding period of the cumulative method")
     parser.add_argument("--long-minutes", type=float, default=0.0, help="length of the quadratic-cost stream (0: skip)")
+    parser.add_argument("--timeline", type=Path, help="draw the first stream's first utterances, old default and "
+                                                         "live mode, as FOLDER/timeline_old.png and timeline_live.png")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -301,6 +322,8 @@ def main() -> None:
     for name, make in methods.items():
         evaluate(name, make, streams, args.feed_s, offline)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.timeline:
+        draw_timelines(args.timeline, streams[0], methods, args.feed_s)
 
     if args.long_minutes > 0:
         linear = {name: make for name, make in methods.items() if not name.startswith("cumulative")}

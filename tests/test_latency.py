@@ -124,3 +124,23 @@ def test_play_keeps_real_time_pace_and_queues_feeds_behind_slow_compute(cost, ex
     assert [at for at, _ in timed] == pytest.approx(expected)
     assert compute == pytest.approx(4 * cost)
     assert [event.final for _, event in timed] == [False, False, False, True]
+
+
+def test_word_histories_record_each_form_shown_in_a_words_place_and_when_it_became_final():
+    from workbench.timeline import timeline_figure, word_histories
+
+    final = Event("나는 학교에 간다", True, 0.0, 1.5,
+                  (Word("나는", 0.0, 0.4), Word("학교에", 0.5, 1.0), Word("간다", 1.1, 1.5)))
+    timed = [(0.6, partial("나는")), (1.1, partial("나는 학교")), (1.3, partial("나는 학교에 갔")),
+             (1.9, final), (2.5, partial("또")), (3.0, TranscriptEvent("또", True, 2.0, 2.4))]
+    histories = word_histories(timed)
+    assert [word.text for word in histories] == ["나는", "학교에", "간다", "또"]
+    assert histories[0].shown == [(0.6, "나는")] and histories[0].revisions == 0
+    assert histories[1].shown == [(1.1, "학교"), (1.3, "학교에")] and histories[1].revisions == 1
+    assert histories[2].shown == [(1.3, "갔"), (1.9, "간다")]
+    assert [word.final_s for word in histories] == [1.9, 1.9, 1.9, 3.0]
+    assert histories[1].spoken == (0.5, 1.0) and histories[3].spoken == (2.0, 2.4)  # no word times: the final's span
+    from workbench.figures import png
+
+    audio = np.zeros(3 * SAMPLE_RATE, np.float32)
+    assert png(timeline_figure(audio, histories, "scripted")).startswith(b"\x89PNG")

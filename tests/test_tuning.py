@@ -159,7 +159,8 @@ def test_command_line_writes_csv_and_names_the_best_dry(corpus, models, tmp_path
     assert error.startswith("error: evaluation set not found") and "\n" not in error
 
 
-def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, models, pair, capsys):  # noqa: F811
+def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, models, pair, capsys,  # noqa: F811
+                                                                       tmp_path):
     from workbench.models import load_models
 
     folder, _ = corpus
@@ -192,12 +193,16 @@ def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, m
     parser = argparse.ArgumentParser()
     add_evaluate_arguments(parser)
     common = [str(folder), "--dry", "1", "--workers", "0", "--asr", asr]
-    assert run_evaluate(parser.parse_args(common)) == 0
+    lag_plot = tmp_path / "lag.png"
+    assert run_evaluate(parser.parse_args([*common, "--lag-plot", str(lag_plot)])) == 0
     printed = capsys.readouterr().out
     assert " live " in printed and "lag_p95_s" in printed and "revisions_per_min" in printed
+    assert lag_plot.read_bytes().startswith(b"\x89PNG")
     assert run_evaluate(parser.parse_args([*common, "--live", "none"])) == 0
     printed = capsys.readouterr().out
     assert " live " not in printed and "lag_p95_s" not in printed and "chunk_s" not in printed
+    assert run_evaluate(parser.parse_args([*common, "--live", "none", "--lag-plot", str(lag_plot)])) == 2
+    assert "needs a stream" in capsys.readouterr().err
 
 
 @pytest.mark.slow

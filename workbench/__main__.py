@@ -116,6 +116,7 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
     parser.add_argument("--out", help="write the per-file table as CSV")
     parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
+    parser.add_argument("--lag-plot", help="draw the streams' corpus CER against lag p95 into this PNG file")
     parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
@@ -230,7 +231,7 @@ def run_evaluate(args) -> int:
     """``python -m workbench evaluate``: print corpus CER/WER (and a stream's latencies) per grid
     point, and the best dry."""
     try:
-        for path in (args.out, args.plot):
+        for path in (args.out, args.plot, args.lag_plot):
             if path and not Path(path).resolve().parent.is_dir():
                 raise WorkbenchError(f"cannot write {path}: its folder does not exist")
         streams = streams_from(args.chunk_s, args.left_s, args.right_s, has_live_mode(args.asr, args.live))
@@ -248,6 +249,12 @@ def run_evaluate(args) -> int:
             from .figures import cer_plot
 
             cer_plot(summary).savefig(args.plot, dpi=100)
+        if args.lag_plot:
+            from .figures import cer_lag_plot
+
+            if summary.lag_p95_s.isna().all():
+                raise WorkbenchError("--lag-plot needs a stream in the grid (the live mode or --chunk-s)")
+            cer_lag_plot(summary).savefig(args.lag_plot, dpi=100)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
