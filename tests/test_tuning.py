@@ -71,7 +71,7 @@ def test_grid_rows_match_direct_decoding(corpus, models, transcriber, demucs_fil
     denoiser, _ = load_models(models["denoiser"], models["asr"], "cpu")
     half = denoiser.enhance(audio, 0.5)
     assert rows.loc[("offline", 0.5)].hypothesis == transcriber.transcribe(half)
-    finals = [e.text for e in transcriber.stream(chunks(half, 0.4), config=stream) if e.final]
+    finals = [e.text for e in transcriber.stream(chunks(tuning.with_tail(half), 0.4), config=stream) if e.final]
     assert rows.loc[("stream", 0.5)].hypothesis == " ".join(finals)
     assert rows.loc[("stream", 0.5)].chunk_s == 0.4
 
@@ -176,7 +176,9 @@ def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, m
     assert (streamed.compute_s > 0).all() and streamed.lags_s.notna().any()
     item = tuning.read_items(folder)[0]
     _, transcriber = load_models(None, asr, "cpu", True, False, True)
-    finals = [event.text for event in transcriber.stream(chunks(load_audio(item.audio), 0.1)) if event.final]
+    audio = tuning.with_tail(load_audio(item.audio))
+    assert len(audio) == len(load_audio(item.audio)) + 2 * 16000 and abs(audio[-16000:]).max() < 0.01
+    finals = [event.text for event in transcriber.stream(chunks(audio, 0.1)) if event.final]
     assert results.set_index(["file", "decoding"]).loc[(item.audio, "live")].hypothesis == " ".join(finals)
 
     summary = tuning.summarize(results).set_index("decoding")

@@ -87,6 +87,7 @@ def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str 
         axes.plot(word.final_s, row, "|", color="black", markersize=12, markeredgewidth=2)
     axes.set_yticks(range(len(histories)), [word.text for word in histories], fontsize=9)
     axes.set_ylim(rows - 0.5, -0.5)
-    axes.set_xlim(0, len(audio) / SAMPLE_RATE)
+    last = max([len(audio) / SAMPLE_RATE, *(word.final_s for word in histories if word.final_s == word.final_s)])
+    axes.set_xlim(0, last + 0.1)  # a final may come after the audio (at the end of the stream)
     axes.set_xlabel("time (s): grey, spoken; dots, shown (orange wrong, green right); black tick, final")
     return figure

@@ -3,10 +3,11 @@
 Each file is denoised once, y = denoise(x), then re-mixed for every dry value,
 dry * x + (1 - dry) * y, and transcribed offline, with the buffered stream (chunk / context
 sizes), or in the live mode (:mod:`workbench.asr.live_mode`). A stream is played at real-time
-pace on a simulated CPU clock (:func:`workbench.latency.play`), so its rows also carry the
+pace on a simulated CPU clock, one torch thread's (:func:`workbench.latency.play`), so its rows also carry the
 lags of each utterance and word and the revisions (:func:`workbench.latency.measure`); the
 summary pools them over files: ``lag_p50_s``, ``lag_p95_s``, ``emit_p50_s``, ``emit_p95_s``,
-``revisions_per_min`` and ``rtf`` (compute / audio).
+``revisions_per_min`` and ``rtf`` (compute / audio). Each file is streamed with 2 s of faint
+noise after it (:func:`with_tail`), as a microphone goes on after the speaker stops.
 Corpus rates pool the edits: CER = sum(char edits) / sum(reference chars)
 (NFC syllables, spaces ignored), WER likewise over words. A file that cannot
 be read gets rows with its ``error`` and is left out of the corpus rates.
@@ -82,14 +83,37 @@ def _seconds_list(values) -> str:
     return " ".join(f"{value:.3f}" for value in values)
 
 
+TAIL_S = 2.0        # quiet streamed after each file, so a stream finds the end of speech itself
+TAIL_LEVEL = 1e-3   # its noise floor (standard deviation): a microphone's, not digital silence
+
+
+def with_tail(signal: np.ndarray) -> np.ndarray:
+    """``signal`` followed by :data:`TAIL_S` of faint white noise (the same every time): the stream
+    that :func:`evaluate` decodes, so that lags are not cut short by the end of the file."""
+    from .audio import SAMPLE_RATE
+
+    tail = TAIL_LEVEL * np.random.default_rng(0).standard_normal(round(TAIL_S * SAMPLE_RATE))
+    return np.concatenate([signal, tail.astype(np.float32)])
+
+
 def _streamed(transcriber, signal, stream) -> tuple[str, dict]:
-    """The finals' text of ``signal`` streamed (``stream``: a buffered :class:`StreamConfig`, or
-    :data:`LIVE`) at real-time pace on the CPU clock, and its latency columns."""
+    """The finals' text of ``signal`` and its tail (:func:`with_tail`) streamed (``stream``: a
+    buffered :class:`StreamConfig`, or :data:`LIVE`) at real-time pace on one torch thread and its CPU clock (the calling thread's
+    CPU time: other threads of the process, other processes and idle spinning do not count), and
+    its latency columns."""
+    import torch
+
     from .audio import SAMPLE_RATE
     from .latency import measure, play
 
+    signal = with_tail(signal)
     streamer = transcriber.streamer() if stream == LIVE else transcriber.streamer(stream)
-    timed, compute = play(streamer, signal, FEED_S, clocks={"cpu": time.process_time})["cpu"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        timed, compute = play(streamer, signal, FEED_S, clocks={"cpu": time.thread_time})["cpu"]
+    finally:
+        torch.set_num_threads(threads)
     latency = measure(timed, len(signal) / SAMPLE_RATE)
     return (" ".join(event.text for _, event in timed if event.final),
             {"lags_s": _seconds_list(latency.lag_s), "emits_s": _seconds_list(latency.emit_s),
