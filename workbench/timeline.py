@@ -69,8 +69,8 @@ def word_histories(timed) -> list[WordHistory]:
 
 def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str = "") -> Figure:
     """The waveform over time, and below it one row per word: its spoken span (grey bar), each
-    form shown in its place (a dot, orange while wrong, green once right; the form's text beside
-    a revision), and the moment it became final (a black tick)."""
+    form shown in its place (a dot: orange while it differs from the final word, green once it is
+    the final word; the form's text beside a revision), and the moment it became final (a black tick)."""
     rows = max(1, len(histories))
     figure = Figure(figsize=(9, 1.6 + 0.28 * rows), layout="constrained")
     wave, axes = figure.subplots(2, 1, sharex=True, height_ratios=[1.2, 0.28 * rows])
@@ -89,5 +89,6 @@ def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str 
     axes.set_ylim(rows - 0.5, -0.5)
     last = max([len(audio) / SAMPLE_RATE, *(word.final_s for word in histories if word.final_s == word.final_s)])
     axes.set_xlim(0, last + 0.1)  # a final may come after the audio (at the end of the stream)
-    axes.set_xlabel("time (s): grey, spoken; dots, shown (orange wrong, green right); black tick, final")
+    axes.set_xlabel("time (s): grey, spoken; dots, shown (orange: not yet the final word, green: the final word); "
+                    "black tick, final")
     return figure
