@@ -22,7 +22,7 @@ def test_transcribe_streams_json_events(tmp_path, demucs_files, char_nemo):
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in result.stdout.splitlines()]
     assert events and events[-1]["final"] is True
-    assert all(set(e) == {"text", "final", "start_s", "end_s"} for e in events)
+    assert all(set(e) == {"text", "final", "start_s", "end_s"} | ({"words"} if e["final"] else set()) for e in events)
 
 
 def test_transcribe_plain_prints_finals(tmp_path, char_nemo):

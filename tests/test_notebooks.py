@@ -17,9 +17,12 @@ NO_ERROR_SHOWN = """
 import gc
 import ipywidgets
 from workbench.widgets.app import Workbench
+from workbench.widgets.loading import Later
 
 for bench in [obj for obj in gc.get_objects() if isinstance(obj, Workbench)]:
     assert bench.wait(600), "the workbench's worker did not finish"
+for view in [obj for obj in gc.get_objects() if isinstance(obj, Later)]:
+    assert view.wait(600), "a view did not finish loading"
 shown = [widget.value for widget in list(ipywidgets.Widget._active_widgets.values())
          if isinstance(widget, ipywidgets.HTML) and widget.value
          and ("wb-error" in widget._dom_classes or "Cannot show" in widget.value)]

@@ -156,12 +156,13 @@ def test_file_endpoint_json_and_subtitles(server, cli_text):
     assert answer["text"] == cli_text(CLEAN) and answer["segments"]
     srt = httpx.post(f"{server.http}/v1/recognize?format=srt", content=body, timeout=60)
     assert srt.headers["content-type"].startswith("application/x-subrip")
-    cues = re.findall(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+)\n\n", srt.text)
-    assert "".join(f"{n}\n{a} --> {b}\n{t}\n\n" for n, a, b, t in cues) == srt.text  # nothing else in it
-    assert [t for *_, t in cues] == [s["text"] for s in answer["segments"]]
+    cues = re.findall(r"(\d+)\n(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})\n(.+\n(?:.+\n)?)\n", srt.text)
+    assert "".join(f"{n}\n{a} --> {b}\n{t}\n" for n, a, b, t in cues) == srt.text  # nothing else in it
+    # cues of at most two lines, split at words: together they read the segments' text
+    assert " ".join(t.replace("\n", " ").strip() for *_, t in cues) == " ".join(s["text"] for s in answer["segments"])
     vtt = httpx.post(f"{server.http}/v1/recognize?format=vtt&dry=1&lm=none", content=body, timeout=60)
     assert vtt.text.startswith("WEBVTT\n\n") and vtt.headers["content-type"].startswith("text/vtt")
-    assert re.fullmatch(r"WEBVTT\n\n(\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n.+\n\n)+", vtt.text)
+    assert re.fullmatch(r"WEBVTT\n\n(\d\d:\d\d:\d\d\.\d{3} --> \d\d:\d\d:\d\d\.\d{3}\n.+\n(.+\n)?\n)+", vtt.text)
 
 
 def test_cli_writes_the_same_subtitles(server, capsys):
@@ -176,7 +177,7 @@ def test_stream_gives_partials_then_the_cli_finals_and_closes_1000(server, cli_t
     data, rate = pcm16(path)
     events, close = stream(server.ws, data, rate, "&dry=1")
     assert close == 1000
-    assert all(set(e) == {"text", "final", "start_s", "end_s"} for e in events)
+    assert all(set(e) == {"text", "final", "start_s", "end_s"} | ({"words"} if e["final"] else set()) for e in events)
     assert any(not e["final"] for e in events) and events[-1]["final"]
     assert finals_text(events) == cli_text(path, dry=1) != ""
 

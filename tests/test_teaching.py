@@ -124,3 +124,71 @@ def test_views_show_one_message_when_models_are_missing(view_options, tmp_path):
     assert "cannot decode" in view.notice.value
     view.example.value = "one"
     assert view.notice.value == "" and view.words.children
+
+
+# -- how the teaching figures read on screen ------------------------------------------------------
+SCREEN_PX = 800  # a narrow notebook output area: the PNG is shown at most this wide
+MIN_TEXT_PX = 11
+
+
+def drawn_texts(view):
+    """(text, size in screen px, rotation) of every non-empty text in ``view``'s figure, drawn as the view draws it."""
+    from matplotlib import rc_context
+    from matplotlib.text import Text
+
+    from workbench.figures import png, style
+    from workbench.widgets.ctc_views import TEACHING_STYLE
+
+    with rc_context({**style(), **TEACHING_STYLE}):
+        figure = view.figure()
+        png(figure)
+    scale = SCREEN_PX / (figure.get_figwidth() * 90)  # png() draws at 90 dpi
+    axis_labels = {axes.yaxis.label for axes in figure.axes}
+    return [(text.get_text(), text.get_fontsize() * 90 / 72 * scale, text.get_rotation())
+            for text in figure.findobj(Text)
+            if text.get_visible() and text.get_text().strip() and text not in axis_labels]
+
+
+def test_figure_text_is_horizontal_and_legible_at_a_narrow_width(view_options):
+    from workbench.widgets.ctc_views import AlignmentView, PosteriorgramView, StreamingView
+
+    views = [PosteriorgramView(**view_options), AlignmentView(**view_options), StreamingView(**view_options)]
+    for view in views:
+        texts = drawn_texts(view)
+        assert texts
+        for text, size, rotation in texts:
+            assert size >= MIN_TEXT_PX and rotation == 0, (type(view).__name__, text, size, rotation)
+    assert teaching.BLANK_LABEL in {text for text, _, _ in drawn_texts(views[0])}  # row labels are checked too
+
+
+def test_token_labels_take_the_first_row_where_they_do_not_overlap():
+    from workbench.widgets.ctc_views import label_rows
+
+    def span(text, start, end):
+        return teaching.Span(text, 0, 0, start, end, ())
+
+    spans = [span("ㄱ", 0.0, 0.04), span("ㅏ", 0.04, 0.08), span("ㄴ", 0.08, 0.12), span("ㅇ", 1.0, 1.04)]
+    assert label_rows(spans, width_s=0.1) == [0, 1, 2, 0]  # three crowded letters, then room again
+    assert label_rows(spans, width_s=0.01) == [0, 0, 0, 0]
+    assert label_rows(spans[:3] * 2, width_s=1.0, rows=2)[2] in (0, 1)  # full rows: still one of them
+
+
+def test_the_stepper_draws_no_empty_step(view_options, tmp_path):
+    from workbench.widgets.ctc_views import StreamingView
+
+    config = StreamConfig(chunk_s=0.48, left_s=0.48, right_s=0.0)  # 0.48 s: whole frames
+    audio = speechlike(4 * 0.48, seed=3)
+    path = tmp_path / "sliver.wav"
+    soundfile.write(path, np.concatenate([audio, audio[:10]]), 16000)  # 4 chunks and 10 samples: a last sliver
+    view = StreamingView(config, **{**view_options, "examples": {"sliver": path}})
+    stepped = teaching.stream_steps(view.transcriber, view.signals()[1], config)
+    assert stepped[-1].end - stepped[-1].start == 10 and not stepped[-1].new_text  # the stream decodes the sliver
+    shown = view.steps()
+    assert stepped[-1] not in shown and len(shown) == 4  # ... the stepper does not show it
+    for step in shown:
+        assert step.end - step.start >= view.transcriber.frame_samples or step.new_text
+    view.step.value = view.step.max
+    last = len(shown)
+    assert any(text.startswith(f"step {last}/{last}: chunk") for text, _, _ in drawn_texts(view))
+    if stepped[-1] not in shown:
+        assert "last 1 ms" in view.text.value and len(shown) == 4 and "not drawn" in view.text.value

@@ -16,7 +16,6 @@ distribution p_t(k) over the vocabulary plus a blank. Three views follow:
   each computes one chunk of output frames once, from the new audio and the
   cached layer inputs of the frames before.
 """
-import unicodedata
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -24,6 +23,7 @@ import numpy as np
 from .asr.ctc import collapse, greedy_path
 from .asr.hangul import letter
 from .asr.stream import CTCStream, StreamConfig, Window
+from .asr.words import pieces, token_spans, word_groups
 from .audio import SAMPLE_RATE
 
 BLANK_LABEL = "∅"
@@ -32,14 +32,13 @@ BLANK_LABEL = "∅"
 def token_labels(transcriber, ids) -> list[str]:
     """Readable strings for token ids: the blank as ∅, a space as ␣, jamo as stand-alone letters."""
     ids = [int(i) for i in ids]
-    words = transcriber.model.decoding.decode_ids_to_tokens([i for i in ids if i != transcriber.blank])
-    pieces = iter(words)
+    spelled = iter(pieces(transcriber, [i for i in ids if i != transcriber.blank]))
     labels = []
     for i in ids:
         if i == transcriber.blank:
             labels.append(BLANK_LABEL)
             continue
-        piece = unicodedata.normalize("NFC", next(pieces)).replace("▁", " ")
+        piece = next(spelled)
         labels.append("␣" if not piece.strip() else "".join(map(letter, piece)))
     return labels
 
@@ -107,32 +106,19 @@ class Alignment:
         return [token.text for token in self.tokens]
 
 
-def token_spans(path, blank: int) -> list[tuple[int, int, int]]:
-    """(label, start, end) for every run of one non-blank label in ``path``: one per output token."""
-    path = np.asarray(path)
-    edges = np.flatnonzero(np.diff(path)) + 1
-    starts = np.concatenate([[0], edges])
-    ends = np.concatenate([edges, [len(path)]])
-    return [(int(path[s]), int(s), int(e)) for s, e in zip(starts, ends) if path[s] != blank]
-
-
 def alignment(transcriber, log_probs: np.ndarray) -> Alignment:
-    """Greedy path, tokens with their frame runs, and words (tokens between spaces) with their extent."""
+    """Greedy path, tokens with their frame runs, and words (tokens between spaces, see
+    :func:`workbench.asr.words.word_groups`) with their extent."""
     path = greedy_path(log_probs)
     frame_s = transcriber.frame_s
     runs = token_spans(path, transcriber.blank)
-    labels = token_labels(transcriber, [label for label, _, _ in runs])
-    tokens = [Span(text, s, e, s * frame_s, e * frame_s, (label,)) for text, (label, s, e) in zip(labels, runs)]
-    words, current = [], []
-    for token in tokens + [None]:
-        starts_word = token is None or token.text == "␣" or token.text.startswith(" ")
-        if starts_word and current:
-            ids = tuple(i for t in current for i in t.ids)
-            words.append(Span(transcriber.text(list(ids)), current[0].start, current[-1].end,
-                              current[0].start_s, current[-1].end_s, ids))
-            current = []
-        if token is not None and token.text != "␣":
-            current.append(token)
+    ids = [label for label, _, _ in runs]
+    tokens = [Span(text, s, e, s * frame_s, e * frame_s, (label,))
+              for text, (label, s, e) in zip(token_labels(transcriber, ids), runs)]
+    words = []
+    for group in word_groups(transcriber, ids):
+        first, last, word_ids = tokens[group[0]], tokens[group[-1]], tuple(ids[i] for i in group)
+        words.append(Span(transcriber.text(list(word_ids)), first.start, last.end, first.start_s, last.end_s, word_ids))
     text = transcriber.text(collapse(path, transcriber.blank))
     return Alignment(path, token_labels(transcriber, path), tokens, words, text, frame_s)
 

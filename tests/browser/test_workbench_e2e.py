@@ -16,7 +16,7 @@ LOAD_TIMEOUT_MS = 300_000   # the first run imports NeMo and loads both models o
 EXAMPLE = "babble"
 MIC_WAV = EXAMPLES_DIR / "clean.wav"
 # CER of the bundled models on the clean example through the file path, plus slack for a
-# recording cut at slightly different places (see checkpoint/README.md for the measured CERs)
+# recording cut at slightly different places (see audio_example/README.md for the measured CERs)
 MIC_MAX_CER = 0.35
 
 

@@ -29,10 +29,13 @@ def collapse(path, blank: int) -> list[int]:
 
 @dataclass
 class Segment:
-    """Tokens of one utterance segment with the frame index each was emitted at."""
+    """Tokens of one utterance segment with the frame index each was emitted at; a closed
+    segment also holds the log-probabilities of its frames, from frame ``first_frame`` on."""
 
     tokens: list[int] = field(default_factory=list)
     frames: list[int] = field(default_factory=list)
+    first_frame: int = 0
+    log_probs: np.ndarray | None = None
 
 
 class GreedySearch:
@@ -127,11 +130,12 @@ class PrefixBeamSearch:
 class Segmenter:
     """Runs a search (greedy or beam) over a stream of frames and closes a segment
     once the greedy path has been blank for ``endpoint_frames`` frames; the search
-    then starts afresh."""
+    then starts afresh (also when the segment holds nothing, so silence keeps no frames)."""
 
     def __init__(self, search, blank: int, endpoint_frames: int):
         self.search, self.blank, self.endpoint_frames = search, blank, endpoint_frames
         self._blank_run = 0
+        self._rows: list[np.ndarray] = []  # the open segment's frames
         self.frame = 0  # index of the next frame to decode
 
     @property
@@ -144,17 +148,25 @@ class Segmenter:
         closed = []
         for scores in np.asarray(log_probs):
             self.search.push(self.frame, scores)
+            self._rows.append(scores)
             self._blank_run = self._blank_run + 1 if int(np.argmax(scores)) == self.blank else 0
             self.frame += 1
             if self._blank_run >= self.endpoint_frames:
-                segment = self.search.best()
+                segment = self._restart()
                 if segment.tokens:
                     closed.append(segment)
-                    self.search.reset()
         return closed
 
     def close(self) -> Segment | None:
         """End of stream: the open segment, if it holds anything."""
-        segment = self.search.best()
-        self.search.reset()
+        segment = self._restart()
         return segment if segment.tokens else None
+
+    def _restart(self) -> Segment:
+        """The open segment's best hypothesis with its frames; the search starts afresh."""
+        segment = self.search.best()
+        segment.first_frame = self.frame - len(self._rows)
+        segment.log_probs = np.array(self._rows)
+        self.search.reset()
+        self._rows = []
+        return segment

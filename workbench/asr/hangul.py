@@ -5,12 +5,16 @@ each lead + vowel (+ tail) run into one syllable. A jamo that cannot join (a
 lone consonant, a vowel without a lead) would render as a broken glyph, so it
 is shown as the compatibility letter of the same name (U+1100 CHOSEONG KIYEOK
 -> U+3131 LETTER KIYEOK).
+
+A partial hypothesis shows whole syllables only: a lone jamo there is a syllable still being
+spoken ("반녕ㅎ" before "반녕하") or one the search has not settled, so it is held back.
 """
 import re
 import unicodedata
 from functools import cache
 
 CONJOINING = re.compile("[\u1100-\u11ff]")
+LONE_JAMO = re.compile("[\u1100-\u11ff\u3131-\u318e\ua960-\ua97f\ud7b0-\ud7ff]")  # conjoining and letters
 
 
 @cache
@@ -29,3 +33,8 @@ def letter(jamo: str) -> str:
 def compose(text: str) -> str:
     """NFC syllables; jamo left over after composition become compatibility letters."""
     return CONJOINING.sub(lambda match: letter(match.group()), unicodedata.normalize("NFC", text))
+
+
+def whole_syllables(text: str) -> str:
+    """``text`` without lone jamo (conjoining or letters), spaces collapsed: what a partial shows."""
+    return " ".join(LONE_JAMO.sub("", text).split())

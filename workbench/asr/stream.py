@@ -25,6 +25,8 @@ import numpy as np
 
 from ..audio import SAMPLE_RATE, check_chunk
 from .ctc import Segmenter
+from .hangul import whole_syllables
+from .words import Word, segment_words
 
 ENDPOINT_S = 0.8  # seconds of blank that close a segment
 
@@ -77,15 +79,20 @@ class Window:
 
 @dataclass(frozen=True)
 class TranscriptEvent:
-    """A hypothesis for the open segment (``final=False``) or a closed segment's text."""
+    """A hypothesis for the open segment (``final=False``) or a closed segment's text; a final
+    also carries its words with their times (their texts joined by spaces are its text)."""
 
     text: str
     final: bool
     start_s: float
     end_s: float
+    words: tuple[Word, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """``{text, final, start_s, end_s}``, and ``words`` (``[{text, start_s, end_s}]``) for a final."""
+        fields = asdict(self)
+        words = fields.pop("words")
+        return {**fields, "words": list(words)} if self.final else fields
 
 
 class CTCStream:
@@ -155,8 +162,10 @@ class TextEvents:
 
     The search (greedy, or beam search with the LM) runs frame by frame over
     the pushed frames; a segment closes on ``endpoint_s`` of blank (a final
-    event). After each push the open segment's best text is a partial event
-    when it changed.
+    event, with its words timed by :func:`~.words.segment_words`). After each push the
+    open segment's best text is a partial event when what it shows changed: a
+    partial shows whole syllables only (:func:`~.hangul.whole_syllables`), so
+    an unfinished one waits for its vowel, and a final keeps its full text.
     """
 
     def __init__(self, transcriber, endpoint_s: float, use_lm: bool = True):
@@ -171,8 +180,8 @@ class TextEvents:
         if events:
             self._partial = ""
         open_segment = self.segmenter.segment
-        text = self.transcriber.text(open_segment.tokens)
-        if open_segment.tokens and text != self._partial:
+        text = whole_syllables(self.transcriber.text(open_segment.tokens))
+        if text and text != self._partial:
             self._partial = text
             start_s = open_segment.frames[0] * self.transcriber.frame_s
             events.append(TranscriptEvent(text, False, start_s, self.segmenter.frame * self.transcriber.frame_s))
@@ -185,6 +194,10 @@ class TextEvents:
         return [self._final(segment)] if segment else []
 
     def _final(self, segment) -> TranscriptEvent:
+        """The segment's text from its first label's frame to its last's, widened to cover its words."""
         frame_s = self.transcriber.frame_s
-        return TranscriptEvent(self.transcriber.text(segment.tokens), True,
-                               segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s)
+        timed = segment_words(self.transcriber, segment)
+        start_s, end_s = segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s
+        if timed:
+            start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)
+        return TranscriptEvent(self.transcriber.text(segment.tokens), True, start_s, end_s, timed)

@@ -4,6 +4,7 @@ import io
 import logging
 import tarfile
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +14,14 @@ from ..audio import SAMPLE_RATE, check_audio, check_rate, resample
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from ..quantize import quantize_linear
-from . import archive
+from . import archive, silence
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
-from .ctc import GreedySearch, PrefixBeamSearch
+from .ctc import GreedySearch, PrefixBeamSearch, Segment
 from .hangul import compose
 from .live_mode import LiveModeStream, live_streamer
 from .lm import LabelLM, lm_beside
 from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
+from .words import Word, segment_words
 
 CTC_CLASSES = ("EncDecCTCModel", "EncDecCTCModelBPE")
 
@@ -62,13 +64,14 @@ class Transcriber:
         length = torch.tensor([signal.shape[1]], device=self.device)
         features, feature_length = self.model.preprocessor(input_signal=signal, length=length)
         encoded, encoded_length = self.model.encoder(audio_signal=features, length=feature_length)
-        scores = self.model.decoder(encoder_output=encoded)
-        return scores[0, :int(encoded_length[0])].float().cpu().numpy()
+        scores = self.model.decoder(encoder_output=encoded)[0, :int(encoded_length[0])].float().cpu().numpy()
+        return silence.gate(self.model, audio, scores, self.blank)
 
     def text(self, tokens: list[int]) -> str:
-        """Token ids -> display text (decomposed jamo composed into syllables, see :mod:`.hangul`)."""
+        """Token ids -> display text (decomposed jamo composed into syllables, see :mod:`.hangul`;
+        words separated by one space)."""
         text = self.model.decoding.decode_ids_to_str(list(tokens)) if tokens else ""
-        return compose(text).strip()
+        return " ".join(compose(text).split())
 
     def search(self, use_lm: bool = True) -> GreedySearch | PrefixBeamSearch:
         """A fresh frame-by-frame search: beam search with the LM when there is one, else greedy."""
@@ -76,16 +79,25 @@ class Transcriber:
             return PrefixBeamSearch(self.blank, self.lm, self.lm.weight, self.lm.bonus, self.beam)
         return GreedySearch(self.blank)
 
-    def decode(self, log_probs: np.ndarray, use_lm: bool = True) -> str:
-        """Text of (frames, labels) log-probabilities."""
+    def segment(self, log_probs: np.ndarray, use_lm: bool = True) -> Segment:
+        """The best hypothesis of (frames, labels) log-probabilities, holding them."""
         search = self.search(use_lm)
         for index, scores in enumerate(log_probs):
             search.push(index, scores)
-        return self.text(search.best().tokens)
+        return replace(search.best(), log_probs=log_probs)
+
+    def decode(self, log_probs: np.ndarray, use_lm: bool = True) -> str:
+        """Text of (frames, labels) log-probabilities."""
+        return self.text(self.segment(log_probs, use_lm).tokens)
 
     def transcribe(self, audio: np.ndarray, use_lm: bool = True) -> str:
         """Offline transcript of the whole signal."""
         return self.decode(self.log_probs(audio), use_lm)
+
+    def transcribe_words(self, audio: np.ndarray, use_lm: bool = True) -> tuple[Word, ...]:
+        """Offline words of the whole signal with their times (see :mod:`.words`); joined by
+        spaces, their texts are :meth:`transcribe`'s."""
+        return segment_words(self, self.segment(self.log_probs(audio), use_lm))
 
     @property
     def cache_aware(self) -> bool:

@@ -34,6 +34,7 @@ from ..errors import WorkbenchError
 from ..live import LiveStream, PendingChunks
 from . import protocols
 from .engine import Engine, release_memory
+from .enhance import enhance_route
 from .limits import Limits, StreamSlots
 from .protocols import ClientError
 
@@ -117,6 +118,7 @@ class Service:
             Route("/v1/models", self.http(self.models, stream=False)),
             Route("/recognize", self.http(self.recognize_json), methods=["POST"]),
             Route("/v1/recognize", self.http(self.recognize_file), methods=["POST"]),
+            enhance_route(self),
             WebSocketRoute("/recognize", self.websocket(self.reference_stream)),
             WebSocketRoute("/v1/stream", self.websocket(self.stream)),
         ]

@@ -1,6 +1,9 @@
-"""python -m workbench.train data|denoiser|asr|lm|evaluate|average|curves [--out DIR] [--smoke] ...
+"""python -m workbench.train prepare|data|denoiser|asr|lm|evaluate|average|curves [--out DIR] [--smoke] ...
 
-Every step reads and writes under ``--out`` (default ``runs/``):
+``prepare ksponspeech|zeroth|manifest ROOT --out DIR`` turns a corpus into 16 kHz WAV and manifests
+(``DIR/manifest.json``, official splits beside it); ``asr --train-manifest ... --val-manifest ...`` trains or
+fine-tunes (``--init``) on them, on the hardware ``--accelerator --devices --num-nodes --precision`` name.
+Otherwise every step reads and writes under ``--out`` (default ``runs/``):
 ``data`` -> OUT/data, ``denoiser`` -> OUT/denoiser, ``asr`` -> OUT/asr,
 ``lm`` -> beside the ASR (OUT/asr/asr.lm.npz), ``evaluate`` -> OUT/eval; ``curves RUN... --png F`` plots
 the training curves (OUT/asr/curves.csv) of ASR runs; ``average A B --to C`` averages two ASR models'
@@ -12,6 +15,7 @@ import time
 from pathlib import Path
 
 from ..denoise import DEFAULT_DRY
+from ..errors import WorkbenchError
 
 
 def _log(msg):
@@ -27,6 +31,14 @@ def _kind_weights(text: str) -> dict[str, float]:
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(argv):
     p = argparse.ArgumentParser(prog="python -m workbench.train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="step", required=True)
@@ -37,6 +49,14 @@ def main(argv=None):
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--threads", type=int, default=2, help="torch threads")
         return sp
+
+    r = sub.add_parser("prepare", help="a corpus (KsponSpeech, Zeroth-Korean, a NeMo manifest) -> 16 kHz WAV, manifests")
+    r.add_argument("corpus", choices=("ksponspeech", "zeroth", "manifest"))
+    r.add_argument("root", help="the corpus folder (a manifest file for 'manifest')")
+    r.add_argument("--out", required=True, help="folder for DIR/manifest.json, the splits and DIR/wav/")
+    r.add_argument("--spelling", action="store_true",
+                   help="KsponSpeech dual transcriptions (spelling)/(pronunciation): keep the spelling")
+    r.add_argument("--workers", type=int, default=2)
 
     d = common(sub.add_parser("data", help="sentences, espeak-ng speech, noise, manifests"))
     d.add_argument("--n-train", type=int, default=20000)
@@ -66,11 +86,22 @@ def main(argv=None):
                    help="how often each fresh noise kind is drawn, e.g. babble=3,cafe=3,white=1 (default: all equally)")
     n.add_argument("--asr-guide", help=".nemo recogniser whose posteriors on the denoised mix should match clean")
     n.add_argument("--guide-weight", type=float, default=1.0)
+    n.add_argument("--clean", help="train on your own pairs: clean speech, a folder or facebook denoiser's clean.json")
+    n.add_argument("--noisy", help="the noisy counterparts (same file names), a folder or facebook's noisy.json")
 
-    a = common(sub.add_parser("asr", help="NeMo Conformer-CTC, jamo vocabulary"))
+    a = common(sub.add_parser("asr", help="NeMo Conformer-CTC on jamo, or a fine-tune of any CTC .nemo"))
     a.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget; a .nemo is saved regularly")
-    a.add_argument("--init", help=".nemo to continue from")
+    a.add_argument("--init", help="CTC .nemo to fine-tune (character or BPE; a BPE model keeps its tokenizer)")
+    a.add_argument("--train-manifest", nargs="+", default=[],
+                   help="train on these manifests (e.g. from `prepare`) instead of the synthetic data")
+    a.add_argument("--val-manifest", help="validation manifest (needed with --train-manifest)")
+    a.add_argument("--noise-manifest", help="noise files for augmentation (default: the synthetic data's; "
+                                            "none with --train-manifest)")
     a.add_argument("--extra-manifest", action="append", default=[], help="more training manifests (NFC text)")
+    a.add_argument("--accelerator", choices=("auto", "cpu", "gpu"), default="auto")
+    a.add_argument("--devices", type=int, default=1, help="processes (GPUs, or CPU processes) per node; >1: DDP")
+    a.add_argument("--num-nodes", type=int, default=1)
+    a.add_argument("--precision", choices=("32", "16-mixed", "bf16-mixed"), default="32")
     a.add_argument("--max-steps", type=int, default=-1)
     a.add_argument("--batch-size", type=int, default=16)
     a.add_argument("--d-model", type=int, default=144)
@@ -83,6 +114,7 @@ def main(argv=None):
     a.add_argument("--room-prob", type=float, default=0.3, help="share of utterances put in one of those rooms")
     a.add_argument("--val-every", type=int, default=1000)
     a.add_argument("--save-every", type=float, default=10.0, help="minutes between .nemo saves")
+    a.add_argument("--log-every", type=int, default=50, help="steps between training-loss rows of curves.csv")
     a.add_argument("--num-workers", type=int, default=1)
     a.add_argument("--streaming", action="store_true",
                    help="cache-aware streaming encoder (attention context 70 frames back, 6 ahead; causal)")
@@ -90,6 +122,8 @@ def main(argv=None):
     m = common(sub.add_parser("lm", help="label n-gram LM for the ASR, fusion tuned on validation"))
     m.add_argument("--asr", help="default OUT/asr/asr.nemo; the LM is written beside it")
     m.add_argument("--order", type=int, default=6)
+    m.add_argument("--text", help="sentences to count, one a line (default: the synthetic data's)")
+    m.add_argument("--val-manifest", help="utterances to tune the fusion on (default: the synthetic validation set)")
 
     e = common(sub.add_parser("evaluate", help="CER grid, SI-SDR per noise kind, examples"))
     e.add_argument("--denoiser", help="default OUT/denoiser/denoiser.th")
@@ -108,6 +142,14 @@ def main(argv=None):
     c.add_argument("--png", default="curves.png")
 
     args = p.parse_args(argv)
+    if args.step == "prepare":
+        from . import prepare
+        prepare.prepare(args.corpus, args.root, args.out, spelling=args.spelling, workers=args.workers, log=_log)
+        return 0
+    if args.step == "asr" and args.train_manifest and not args.val_manifest:
+        p.error("--train-manifest needs --val-manifest")
+    if args.step == "denoiser" and bool(args.clean) != bool(args.noisy):
+        p.error("--clean and --noisy go together")
     if args.step == "curves":
         from . import curves
         missing = [r for r in args.runs if not (Path(r) / "curves.csv").is_file() and not Path(r).is_file()]
@@ -133,7 +175,7 @@ def main(argv=None):
         kw = {"minutes": args.minutes, "hidden": args.hidden, "batch_size": args.batch_size, "segment": args.segment,
                   "lr": args.lr, "max_steps": args.max_steps, "denoise_share": args.denoise_share, "dry": args.dry,
                   "init": args.init, "noise": args.noise, "asr_guide": args.asr_guide, "guide_weight": args.guide_weight,
-                  "kind_weights": args.noise_weights}
+                  "kind_weights": args.noise_weights, "clean": args.clean, "noisy": args.noisy}
         if args.smoke:
             kw.update(minutes=1.0, hidden=args.hidden if args.init else 4, batch_size=4, segment=1.0, max_steps=5,
                       denoise_share=min(args.denoise_share, 8))
@@ -145,17 +187,21 @@ def main(argv=None):
                   "d_model": args.d_model, "n_layers": args.layers, "lr_peak": args.lr_peak, "warmup": args.warmup,
                   "noise_prob": args.noise_prob, "speed_prob": args.speed_prob, "rooms": args.rooms, "room_prob": args.room_prob,
                   "val_every": args.val_every, "save_every_min": args.save_every, "num_workers": args.num_workers,
+                  "log_every": args.log_every,
                   "att_context_size": STREAMING_CONTEXT if args.streaming else None}
         if args.smoke:
             kw.update(minutes=1.5, max_steps=6, batch_size=4, d_model=32, n_layers=1, n_heads=2, val_every=3,
                       num_workers=0, log_every=2)
         asr.train(out / "data", out / "asr", threads=args.threads, init=args.init,
-                  extra_manifests=args.extra_manifest, seed=args.seed, log=_log, **kw)
+                  extra_manifests=args.extra_manifest, train_manifests=args.train_manifest,
+                  val_manifest=args.val_manifest, noise_manifest=args.noise_manifest, accelerator=args.accelerator,
+                  devices=args.devices, num_nodes=args.num_nodes, precision=args.precision, seed=args.seed, log=_log,
+                  **kw)
     elif args.step == "lm":
         from . import lm
         grid = {"order": 3, "weights": (0.3, 0.5), "bonuses": (0.0, 1.0)} if args.smoke else {"order": args.order}
         lm.train(out / "data", args.asr or out / "asr" / "asr.nemo", threads=args.threads, seed=args.seed,
-                 log=_log, **grid)
+                 text=args.text, val_manifest=args.val_manifest, log=_log, **grid)
     elif args.step == "evaluate":
         from . import evaluate
         evaluate.run(out / "data", out / "eval",

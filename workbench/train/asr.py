@@ -8,11 +8,18 @@ Training goes through NeMo's own path: jamo manifests -> ``EncDecCTCModel``
 (parser ``base``, speed, room and noise augmentation from NeMo's ``perturb``) ->
 Lightning ``Trainer``. It stops by wall-clock (``minutes``) and saves the
 ``.nemo`` regularly, so a run can't overrun and always leaves a model.
+
+It trains on the synthetic data set or on prepared corpora (``train_manifests``, see :mod:`.prepare`),
+and fine-tunes any CTC ``.nemo`` (``init``): a jamo model's weights go into the project's config (which
+can make it cache-aware); any other character or BPE model is trained as it is, with its own labels or
+tokenizer. Utterances with characters the model cannot emit are reported and left out. Lightning's own
+accelerators, DDP and mixed precision run it on one CPU, one GPU or many.
 """
 import math
 import os
 import time
 import unicodedata
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,23 +27,83 @@ from .. import manifest
 from ..asr.config import JAMO_LABELS as LABELS  # 68: space + conjoining jamo
 from ..asr.config import conformer_ctc_config
 from ..audio import SAMPLE_RATE
+from ..errors import WorkbenchError
 
 
 def to_jamo(text: str) -> str:
-    out = unicodedata.normalize("NFD", text)
-    return "".join(c for c in out if c in _LABEL_SET)
+    """NFD: Hangul syllables as conjoining jamo (the jamo model's labels)."""
+    return unicodedata.normalize("NFD", text)
 
 
-_LABEL_SET = set(LABELS)
+def jamo_labels(labels) -> bool:
+    """Whether a character vocabulary is made of conjoining jamo (text is then decomposed to NFD)."""
+    return any("\u1100" <= label <= "\u11ff" for label in labels)
 
 
-def jamo_manifest(src, dst):
-    """Copy a NeMo manifest with its ``text`` decomposed to jamo."""
-    manifest.write(dst, [entry._replace(text=to_jamo(entry.text)) for entry in manifest.read(src)])
+class Vocabulary:
+    """What a CTC model can emit. ``model`` None: a new jamo model. The model's text form is NFD for a jamo
+    vocabulary, NFC otherwise; a character is unemittable when it is no label of a character model, or when
+    a BPE model's tokenizer turns it into its unknown token."""
+
+    def __init__(self, model=None):
+        self.tokenizer = getattr(model, "tokenizer", None)
+        self.labels = set(LABELS if model is None else model.decoder.vocabulary)
+        self.jamo = self.tokenizer is None and jamo_labels(self.labels)
+        self._unknown: dict[str, bool] = {}
+
+    def form(self, text: str) -> str:
+        return unicodedata.normalize("NFD" if self.jamo else "NFC", text)
+
+    def unemittable(self, text: str) -> set[str]:
+        if self.tokenizer is None:
+            return set(text) - self.labels
+        for character in set(text) - set(self._unknown) - {" "}:
+            self._unknown[character] = self.tokenizer.unk_id in self.tokenizer.text_to_ids(character)
+        return {character for character in set(text) - {" "} if self._unknown[character]}
+
+
+def model_manifest(src, dst, vocabulary: Vocabulary, log=print) -> str | None:
+    """Copy the manifest ``src`` to ``dst`` with its text in the model's form, leaving out (and reporting in one
+    line) utterances whose audio is missing or whose text the model cannot emit; None when none is left.
+    A missing or empty manifest is a :class:`WorkbenchError`."""
+    if not Path(src).is_file():
+        raise WorkbenchError(f"manifest not found: {src}")
+    entries = manifest.read(src)
+    if not entries:
+        raise WorkbenchError(f"{src} has no utterances")
+    kept, characters, unemittable_count, no_audio, first = [], Counter(), 0, 0, None
+    for entry in entries:
+        text = vocabulary.form(entry.text)
+        unemittable = vocabulary.unemittable(text)
+        if unemittable:
+            characters.update(unemittable)
+            unemittable_count += 1
+            first = first or entry.audio
+        elif not os.path.isfile(entry.audio):
+            no_audio += 1
+        else:
+            duration = entry.duration if entry.duration is not None else _duration(entry.audio)
+            kept.append(entry._replace(text=text, duration=duration))
+    if characters:
+        shown = ", ".join(f"{unicodedata.normalize('NFC', c)!r} x{n}" for c, n in characters.most_common(12))
+        log(f"{src}: skipped {unemittable_count} of {len(entries)} utterances with characters the model cannot "
+            f"emit ({shown}; first: {first})")
+    if no_audio:
+        log(f"{src}: skipped {no_audio} of {len(entries)} utterances whose audio file is missing")
+    if not kept:
+        return None
+    tmp = Path(f"{dst}.{os.getpid()}.tmp")   # atomic: every DDP process writes the same file
+    manifest.write(tmp, kept)
+    os.replace(tmp, dst)
     return str(dst)
 
 
-def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_layers=8, n_heads=4,
+def _duration(path) -> float:
+    import soundfile as sf
+    return sf.info(path).duration
+
+
+def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_layers=8, n_heads=4, labels=LABELS,
            batch_size=16, lr_peak=3e-3, warmup=200, num_workers=1, noise_prob=0.6, speed_prob=0.3,
            min_snr=0.0, max_snr=20.0, max_duration=14.0, att_context_size=None, room_manifest=None, room_prob=0.3):
     """The project's Conformer-CTC config (``asr.config``) with NeMo's training sections: data sets and
@@ -54,9 +121,9 @@ def config(train_manifest, val_manifest, noise_manifest=None, d_model=144, n_lay
     if noise_manifest and noise_prob > 0:
         augmentor["noise"] = {"prob": noise_prob, "manifest_path": str(noise_manifest),
                               "min_snr_db": min_snr, "max_snr_db": max_snr}
-    ds = {"sample_rate": SAMPLE_RATE, "labels": LABELS, "parser": "base", "normalize_transcripts": False,
+    ds = {"sample_rate": SAMPLE_RATE, "labels": list(labels), "parser": "base", "normalize_transcripts": False,
           "batch_size": batch_size, "num_workers": num_workers, "pin_memory": False, "trim_silence": False}
-    model = conformer_ctc_config(LABELS, d_model=d_model, n_layers=n_layers, n_heads=n_heads, dropout=0.1,
+    model = conformer_ctc_config(list(labels), d_model=d_model, n_layers=n_layers, n_heads=n_heads, dropout=0.1,
                                  dither=1e-5, normalize="NA" if att_context_size else "per_feature",
                                  att_context_size=att_context_size)
     return OmegaConf.merge(model, {
@@ -226,10 +293,17 @@ def _callbacks(out_path: Path, save_every_min: float, log_every: int, log):
         def __init__(self):
             self.t0 = self.last_save = time.time()
             self.losses = []
-            with open(curves, "w") as f:
-                f.write(",".join(CURVE_COLUMNS) + "\n")
+            self.writes = False
+
+        def on_fit_start(self, trainer, module):
+            self.writes = trainer.is_global_zero   # under DDP, one process writes the curves and saves
+            if self.writes:
+                with open(curves, "w") as f:
+                    f.write(",".join(CURVE_COLUMNS) + "\n")
 
         def _row(self, **values):
+            if not self.writes:
+                return
             values.update(minutes=f"{(time.time() - self.t0) / 60:.2f}")
             with open(curves, "a") as f:
                 f.write(",".join(str(values.get(c, "")) for c in CURVE_COLUMNS) + "\n")
@@ -239,18 +313,20 @@ def _callbacks(out_path: Path, save_every_min: float, log_every: int, log):
             if loss is not None:
                 self.losses.append(float(loss))
             step = trainer.global_step
-            if step % log_every == 0 and self.losses:
+            if step % log_every == 0 and self.losses and self.writes:
                 lr = trainer.optimizers[0].param_groups[0]["lr"]
                 mean = sum(self.losses) / len(self.losses)
                 log(f"step {step} loss {mean:.3f} lr {lr:.2e} {(time.time() - self.t0) / 60:.1f} min")
                 self._row(step=step, train_loss=f"{mean:.4f}", lr=f"{lr:.3e}")
                 self.losses = []
-            if time.time() - self.last_save > save_every_min * 60:
+            if self.writes and time.time() - self.last_save > save_every_min * 60:
                 save(module, out_path)
                 self.last_save = time.time()
                 log(f"saved {out_path} at step {step}")
 
         def on_validation_end(self, trainer, module):
+            if not self.writes:
+                return
             m = {k: float(v) for k, v in trainer.callback_metrics.items() if "val" in k}
             log(f"validation step {trainer.global_step}: {m}")
             if "val_loss" in m:   # use_cer: NeMo's val_wer is the character error rate (on jamo)
@@ -266,55 +342,132 @@ def save(model, path):
 
 
 def train(data="runs/data", out="runs/asr", minutes=60.0, threads=2, init=None, extra_manifests=(),
-          max_steps=-1, val_every=1000, save_every_min=10.0, log_every=50, seed=0, rooms=0, log=print,
+          train_manifests=(), val_manifest=None, noise_manifest=None, accelerator="auto", devices=1, num_nodes=1,
+          precision="32", max_steps=-1, val_every=1000, save_every_min=10.0, log_every=50, seed=0, rooms=0, log=print,
           **cfg_kwargs):
-    """Train (or, with ``init``, continue from its weights: see :func:`transfer_weights`) and return the path
-    of the saved ``.nemo``. With ``init`` the model's sizes are the init's. ``rooms`` > 0 convolves a share
-    (``room_prob``) of the training utterances with one of that many fresh rooms, drawn anew each time."""
+    """Train (or, with ``init``, fine-tune) and return the path of the saved ``.nemo``.
+
+    Training data: ``train_manifests`` (prepared corpora; validation on ``val_manifest``), else the synthetic
+    set in ``data``; ``extra_manifests`` add to either. Noise augmentation uses ``noise_manifest`` (default: the
+    synthetic set's noise, none for corpora). ``init``: a jamo model's weights go into the project's config
+    (:func:`transfer_weights`; the sizes are the init's); any other CTC model (character or BPE) is
+    fine-tuned as it is (:func:`_fine_tune_as_is`). ``rooms`` > 0 convolves a share (``room_prob``) of the
+    training utterances with one of that many fresh rooms, drawn anew each time. ``accelerator``, ``devices``,
+    ``num_nodes`` and ``precision`` go to Lightning's ``Trainer`` (DDP when more than one process)."""
     import torch
     torch.set_num_threads(threads)
     import lightning.pytorch as pl
     from nemo.collections.asr.models import EncDecCTCModel
 
+    from ..asr import load_transcriber
+
+    if os.environ.get("LOCAL_RANK", "0") != "0":   # a DDP worker Lightning started: rank 0 reports
+        def log(line):
+            pass
     register_speed_perturbation()
     pl.seed_everything(seed)
     data, out = Path(data).resolve(), Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    train_manifests = [jamo_manifest(data / "asr_train.json", out / "train_jamo.json")]
-    for number, extra in enumerate(extra_manifests):
-        train_manifests.append(jamo_manifest(extra, out / f"extra{number}_jamo.json"))
-    val = jamo_manifest(data / "asr_val.json", out / "val_jamo.json")
-    source = EncDecCTCModel.restore_from(str(init), map_location="cpu") if init else None
+    sources = [Path(m) for m in train_manifests] or [data / "asr_train.json"]
+    sources += [Path(m) for m in extra_manifests]
+    if noise_manifest is None and not train_manifests:
+        noise_manifest = data / "noise_train.json"
+    elif noise_manifest is not None and not Path(noise_manifest).is_file():
+        raise WorkbenchError(f"noise manifest not found: {noise_manifest}")
+    source = load_transcriber(init, lm=False).model if init else None
+    if source is not None:
+        _saves_artifacts_from(source, init)
+    as_is = source is not None and (getattr(source, "tokenizer", None) is not None
+                                    or list(source.decoder.vocabulary) != LABELS)
+    if as_is and cfg_kwargs.get("att_context_size"):
+        raise WorkbenchError(f"--streaming converts a jamo-vocabulary model; {init} has other labels")
+    vocabulary = Vocabulary(source if as_is else None)
+    form = "jamo" if vocabulary.jamo else "text"
+    train_paths = [path for number, src in enumerate(sources)
+                   if (path := model_manifest(src, out / f"train{number}_{form}.json", vocabulary, log))]
+    val = model_manifest(val_manifest or data / "asr_val.json", out / f"val_{form}.json", vocabulary, log)
+    if not train_paths or not val:
+        raise WorkbenchError(f"no {'training' if not train_paths else 'validation'} utterance left that the "
+                             "model can emit")
     if source is not None:
         encoder = source.cfg.encoder
         cfg_kwargs.update(d_model=encoder.d_model, n_layers=encoder.n_layers, n_heads=encoder.n_heads)
     if rooms:
         cfg_kwargs["room_manifest"] = room_manifest(out / "rooms", rooms, seed, log=log)
-    cfg = config(train_manifests[0], val, data / "noise_train.json", **cfg_kwargs)
+    if as_is and vocabulary.tokenizer is None:
+        cfg_kwargs["labels"] = list(source.decoder.vocabulary)
+    cfg = config(train_paths[0], val, noise_manifest, **cfg_kwargs)
     # NeMo takes a list of manifests as a list
-    cfg.train_ds.manifest_filepath = train_manifests if len(train_manifests) > 1 else train_manifests[0]
-
-    trainer = pl.Trainer(accelerator="auto", devices=1, max_steps=max_steps if max_steps > 0 else 10**7,
-                         max_epochs=-1 if max_steps <= 0 else None,
-                         max_time=timedelta(minutes=minutes), logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, val_check_interval=val_every, check_val_every_n_epoch=None,
-                         num_sanity_val_steps=0, gradient_clip_val=1.0, log_every_n_steps=log_every,
-                         callbacks=_callbacks(out / "asr.nemo", save_every_min, log_every, log))
-    model = EncDecCTCModel(cfg=cfg, trainer=trainer)
-    if source is not None:
-        stats = None
-        if source.cfg.preprocessor.normalize != cfg.preprocessor.normalize:
-            stats = feature_stats(model, data / "asr_train.json")
-        transfer_weights(model, source, stats, log)
-        log(f"initialised from {init}")
+    cfg.train_ds.manifest_filepath = train_paths if len(train_paths) > 1 else train_paths[0]
+    trainer = _trainer(pl, accelerator=accelerator, devices=devices, num_nodes=num_nodes, precision=precision,
+                       max_steps=max_steps if max_steps > 0 else 10**7, max_epochs=-1 if max_steps <= 0 else None,
+                       max_time=timedelta(minutes=minutes), logger=False, enable_checkpointing=False,
+                       enable_progress_bar=False, val_check_interval=val_every, check_val_every_n_epoch=None,
+                       num_sanity_val_steps=0, gradient_clip_val=1.0, log_every_n_steps=log_every,
+                       callbacks=_callbacks(out / "asr.nemo", save_every_min, log_every, log))
+    if as_is:
+        model = _fine_tune_as_is(source, cfg, trainer)
+        log(f"fine-tuning {init} as it is ({type(source).__name__}, {len(vocabulary.labels)} labels)")
+    else:
+        model = EncDecCTCModel(cfg=cfg, trainer=trainer)
+        if source is not None:
+            stats = None
+            if source.cfg.preprocessor.normalize != cfg.preprocessor.normalize:
+                stats = feature_stats(model, sources[0])
+            transfer_weights(model, source, stats, log)
+            log(f"initialised from {init}")
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"ASR parameters: {n_params / 1e6:.2f} M; training {minutes} min on {threads} threads")
+    log(f"ASR parameters: {n_params / 1e6:.2f} M; training {minutes} min on {threads} threads, "
+        f"{trainer.num_devices} {type(trainer.accelerator).__name__.removesuffix('Accelerator')} device(s) "
+        f"x {trainer.num_nodes} node(s), precision {trainer.precision}")
     t0 = time.time()
     trainer.fit(model)
     path = out / "asr.nemo"
-    save(model, path)
-    log(f"trained {(time.time() - t0) / 60:.1f} min, {trainer.global_step} steps; saved {path} "
-        f"({path.stat().st_size / 2**20:.1f} MiB)")
+    if trainer.is_global_zero:
+        save(model, path)
+        log(f"trained {(time.time() - t0) / 60:.1f} min, {trainer.global_step} steps "
+            f"({trainer.global_step / (time.time() - t0):.2f} steps/s); saved {path} "
+            f"({path.stat().st_size / 2**20:.1f} MiB)")
     return path
 
 
+def _saves_artifacts_from(model, archive_path):
+    """Let ``model`` (restored from an extracted copy, now gone) save its artifacts (a tokenizer) by reading
+    them from the ``.nemo`` it came from, as a model restored by NeMo itself does."""
+    from nemo.core.connectors.save_restore_connector import SaveRestoreConnector
+    from nemo.utils.app_state import AppState
+    model._save_restore_connector = SaveRestoreConnector()
+    AppState().register_model_guid(model.model_guid, restoration_path=str(Path(archive_path).resolve()))
+
+
+def _trainer(pl, **settings):
+    """Lightning's ``Trainer``, with DDP (Lightning's own) when it runs more than one process; hardware it
+    cannot use is a :class:`WorkbenchError`."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    distributed = settings["devices"] * settings["num_nodes"] > 1
+    try:
+        return pl.Trainer(strategy="ddp" if distributed else "auto", **settings)
+    except (MisconfigurationException, ValueError, RuntimeError) as error:
+        raise WorkbenchError(f"--accelerator {settings['accelerator']} --devices {settings['devices']} "
+                             f"--precision {settings['precision']}: {str(error).splitlines()[0]}") from None
+
+
+def _fine_tune_as_is(model, cfg, trainer):
+    """``model`` (a restored character or BPE CTC model) set up to train on ``cfg``'s data sets, optimiser and
+    SpecAugment; its architecture, features and labels or tokenizer stay its own."""
+    from omegaconf import open_dict
+    with open_dict(model.cfg):
+        for key in ("train_ds", "validation_ds", "optim"):
+            model.cfg[key] = cfg[key]
+        if getattr(model, "tokenizer", None) is not None:   # a BPE data set reads the tokenizer, not labels
+            for key in ("train_ds", "validation_ds"):
+                model.cfg[key].pop("labels")
+                model.cfg[key].pop("parser")
+        if model.spec_augmentation is None:
+            model.cfg.spec_augment = cfg.spec_augment
+            model.spec_augmentation = model.from_config_dict(cfg.spec_augment)
+    model.set_trainer(trainer)
+    model.setup_training_data(model.cfg.train_ds)
+    model.setup_validation_data(model.cfg.validation_ds)
+    model.wer.use_cer = True
+    return model.train()   # restored for inference in eval mode; Lightning keeps the mode it finds

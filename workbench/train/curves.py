@@ -32,7 +32,7 @@ def figure(runs, labels=None):
         ax_loss.plot(c["step"][train], c["train_loss"][train], label=label)
         ax_cer.plot(c["step"][val], 100 * c["val_cer"][val], marker="o", label=label)
     ax_loss.set(xlabel="step", ylabel="CTC loss (training)", yscale="log", title="training loss")
-    ax_cer.set(xlabel="step", ylabel="CER on jamo, %", title="validation CER (held-out voices)")
+    ax_cer.set(xlabel="step", ylabel="CER, % (on jamo for a jamo model)", title="validation CER")
     for ax in (ax_loss, ax_cer):
         ax.grid(alpha=0.3)
         ax.legend()

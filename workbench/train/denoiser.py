@@ -10,7 +10,11 @@ learning rate over that budget.
 
 With ``denoise_share`` it also writes denoised (dry-mixed) noisy training
 utterances and a manifest, for training the ASR on denoiser output too.
+
+With ``clean`` and ``noisy`` it trains on the user's own pairs instead (:class:`FilePairs`): two folders of
+audio files with the same names, or facebook denoiser's ``clean.json`` and ``noisy.json`` lists.
 """
+import json
 import math
 import time
 from pathlib import Path
@@ -22,6 +26,7 @@ import torch
 from .. import manifest
 from ..audio import SAMPLE_RATE
 from ..denoise import DEFAULT_DRY, load_denoiser
+from ..errors import WorkbenchError
 from . import noise as noise_mod
 from .speech import write
 from .stft_loss import loss_fn
@@ -98,6 +103,83 @@ class PairSampler:
         return torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean))
 
 
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".pcm")
+
+
+def _listing(path) -> dict[str, Path]:
+    """File name -> path of a folder's audio files (searched recursively) or of facebook denoiser's JSON list
+    ``[[path, samples], ...]``."""
+    path = Path(path)
+    if path.is_dir():
+        files = [f for f in sorted(path.rglob("*")) if f.suffix.lower() in AUDIO_SUFFIXES]
+    elif path.is_file():
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            rows = None
+        if not isinstance(rows, list) or not all(isinstance(row, list) and row and isinstance(row[0], str)
+                                                 for row in rows):
+            raise WorkbenchError(f"{path}: expected facebook denoiser's JSON list [[path, samples], ...]")
+        files = [Path(row[0]) for row in rows]
+    else:
+        raise WorkbenchError(f"not found: {path}")
+    return {f.name: f for f in files}
+
+
+def pair_files(clean, noisy, log=print) -> list[tuple[Path, Path]]:
+    """(noisy, clean) paths matched by file name; names found on one side only are reported in one line."""
+    clean, noisy = _listing(clean), _listing(noisy)
+    pairs = [(noisy[name], clean[name]) for name in sorted(set(clean) & set(noisy))]
+    alone = len(set(clean) ^ set(noisy))
+    if alone:
+        log(f"{alone} files without their counterpart (clean and noisy are matched by file name): skipped")
+    if not pairs:
+        raise WorkbenchError("no clean/noisy pair: the two sides share no file name")
+    return pairs
+
+
+class FilePairs:
+    """Random aligned segments of the user's (noisy, clean) files, at a random common level; files that
+    cannot be read are reported once and left out."""
+
+    def __init__(self, pairs, segment_s=2.0, seed=0, log=print):
+        self.pairs, self.log = list(pairs), log
+        self.rng = np.random.default_rng(seed)
+        self.segment = int(segment_s * SAMPLE_RATE)
+        self._cache = {}
+
+    def _load(self, index):
+        from .prepare import Skipped, read_audio
+        if index not in self._cache:
+            try:
+                noisy, clean = (read_audio(path) for path in self.pairs[index])
+                noisy, clean = (x.astype(np.float32) / (32768 if x.dtype == np.int16 else 1) for x in (noisy, clean))
+                self._cache[index] = (noisy[:len(clean)], clean[:len(noisy)])
+            except Skipped as reason:
+                self.log(f"skipped {reason}")
+                self._cache[index] = None
+        return self._cache[index]
+
+    def pair(self):
+        loaded = None
+        while loaded is None:
+            if all(value is None for value in self._cache.values()) and len(self._cache) == len(self.pairs):
+                raise WorkbenchError("none of the clean/noisy pairs could be read")
+            loaded = self._load(int(self.rng.integers(len(self.pairs))))
+        noisy, clean = loaded
+        if len(clean) > self.segment:
+            start = int(self.rng.integers(0, len(clean) - self.segment))
+            noisy, clean = noisy[start:start + self.segment], clean[start:start + self.segment]
+        else:
+            noisy, clean = (np.pad(x, (0, self.segment - len(x))) for x in (noisy, clean))
+        gain = self.rng.uniform(0.3, 1.5) * 0.5 / (np.abs(noisy).max() + 1e-9)
+        return (noisy * gain).astype(np.float32), (clean * gain).astype(np.float32)
+
+    def batch(self, size):
+        noisy, clean = zip(*(self.pair() for _ in range(size)))
+        return torch.from_numpy(np.stack(noisy)), torch.from_numpy(np.stack(clean))
+
+
 def build_model(hidden=16, depth=5):
     from ..denoise.demucs import Demucs
     return Demucs.preset("bundled", hidden=hidden, depth=depth)
@@ -105,12 +187,14 @@ def build_model(hidden=16, depth=5):
 
 def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=None, batch_size=16, segment=2.0, lr=1e-3,
           max_steps=-1, denoise_share=0, dry=DEFAULT_DRY, threads=1, seed=0, log=print, save_every_min=5.0,
-          init=None, noise="fresh", asr_guide=None, guide_weight=1.0, kind_weights=None):
+          init=None, noise="fresh", asr_guide=None, guide_weight=1.0, kind_weights=None, clean=None, noisy=None):
     """Train for ``minutes`` (from scratch, or from the ``.th`` at ``init``), save ``out/denoiser.th``.
 
     ``hidden``: 16 from scratch; with ``init``, a larger value widens it first (:func:`.widen.widen`).
 
     ``kind_weights``: how often each noise kind is drawn (see :class:`PairSampler`).
+
+    ``clean``, ``noisy``: train on these pairs (:func:`pair_files`, :class:`FilePairs`) instead of ``data``.
 
     ``asr_guide``: a ``.nemo`` recogniser whose posteriors on the denoised mix should match those
     on clean speech (:mod:`.asr_guide`), added to the loss with ``guide_weight``.
@@ -120,7 +204,10 @@ def train(data="runs/data", out="runs/denoiser", minutes=20.0, hidden=None, batc
     torch.manual_seed(seed)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    sampler = PairSampler(data, segment, seed=seed, noise=noise, kind_weights=kind_weights)
+    if clean and denoise_share:
+        raise WorkbenchError("denoise_share writes synthetic training utterances: not with your own pairs")
+    sampler = FilePairs(pair_files(clean, noisy, log), segment, seed, log) if clean else \
+        PairSampler(data, segment, seed=seed, noise=noise, kind_weights=kind_weights)
     guide = None
     if asr_guide:
         from .asr_guide import ASRGuide

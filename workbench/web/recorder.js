@@ -2,6 +2,7 @@
 // and the service's page. Raw capture: echo cancellation, noise suppression and automatic gain
 // are off (Chromium's defaults cut a 0.5-amplitude tone to RMS 0.04). An AudioWorklet taps the
 // samples; chunks are 100 ms at 16 kHz, which the browser is asked for, else 250 ms at its own rate.
+// `level` is the signal's recent peak (0..1; it falls by PEAK_FALL_DB per second), for a level meter.
 
 const WORKLET = `
 class WorkbenchTap extends AudioWorkletProcessor {
@@ -13,6 +14,7 @@ class WorkbenchTap extends AudioWorkletProcessor {
 registerProcessor("workbench-tap", WorkbenchTap);
 `;
 let workletUrl = null;
+const PEAK_FALL_DB = 20;
 
 export class Microphone {
   // onChunk(pcm: Int16Array, rate) for each chunk; start() resolves to the rate or throws an Error
@@ -23,6 +25,7 @@ export class Microphone {
     this.stream = null;
     this.pending = [];
     this.pendingLength = 0;
+    this.level = 0;
   }
 
   get recording() {
@@ -45,7 +48,11 @@ export class Microphone {
       await this.context.audioWorklet.addModule(workletUrl);
       const node = new AudioWorkletNode(this.context, "workbench-tap");
       const rate = this.context.sampleRate, size = Math.round(rate * (rate === 16000 ? 0.1 : 0.25));
+      const fall = Math.pow(10, -PEAK_FALL_DB / 20 / rate);  // per sample
       node.port.onmessage = (event) => {
+        let peak = 0;
+        for (const sample of event.data) peak = Math.max(peak, Math.abs(sample));
+        this.level = Math.max(peak, this.level * Math.pow(fall, event.data.length));
         this.pending.push(event.data);
         this.pendingLength += event.data.length;
         this.send(size, rate, false);
@@ -99,7 +106,7 @@ export class Microphone {
       this.context.close();
     }
     if (this.stream) this.stream.getTracks().forEach((track) => track.stop());
-    this.context = null; this.stream = null; this.pending = []; this.pendingLength = 0;
+    this.context = null; this.stream = null; this.pending = []; this.pendingLength = 0; this.level = 0;
     return wasRecording;
   }
 }

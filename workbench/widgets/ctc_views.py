@@ -22,6 +22,13 @@ from ..models import load_models
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
 from ..paths import examples as bundled_examples
 
+FONT_PT = 12   # every label, tick and legend: 15 px in the PNG (dpi 90), 11 px or more on screen down to 73 % scale
+LABEL_PT = 17  # the words the views are about
+JAMO_PT = 20   # lone jamo: a Hangul font draws them at about half its em
+FIGURE_IN = 11  # figure width in inches: 990 px, about the width of a notebook's output area
+TEACHING_STYLE = {"font.size": FONT_PT, "legend.fontsize": FONT_PT - 1, "axes.titlesize": FONT_PT + 1,
+                  "xtick.labelsize": FONT_PT, "ytick.labelsize": FONT_PT}
+
 
 def message(text: str) -> widgets.HTML:
     """A one-line notice in place of a view that cannot run."""
@@ -60,7 +67,7 @@ class ExampleView(widgets.VBox):
     def refresh(self) -> None:
         """Redraw; a problem the user can fix (e.g. an unreadable recording) shows above the figure."""
         try:
-            with rc_context(style()):
+            with rc_context({**style(), **TEACHING_STYLE}):
                 self.image.value = png(self.figure())
             self.notice.value = ""
         except WorkbenchError as error:
@@ -77,10 +84,10 @@ class PosteriorgramView(ExampleView):
 
     def figure(self) -> Figure:
         raw, enhanced = self.signals()
-        figure = Figure(figsize=(12, 6), layout="constrained")
-        grid = figure.subplots(2, 2, sharex=True, height_ratios=[1, 1.2])
         scores = [self.transcriber.log_probs(raw), self.transcriber.log_probs(enhanced)]
         rows = teaching.top_tokens(self.transcriber, np.concatenate(scores), self.top.value)  # same rows both sides
+        figure = Figure(figsize=(FIGURE_IN, 3.2 + 0.4 * len(rows)), layout="constrained")
+        grid = figure.subplots(2, 2, sharex=True, height_ratios=[2.6, 0.4 * len(rows)])  # a row per jamo line
         names = ["raw", f"denoised, dry {self.dry.value:.2f}"]
         for column, (audio, log_probs, name) in enumerate(zip([raw, enhanced], scores, names)):
             draw_mel(grid[0, column], audio, name)
@@ -88,10 +95,23 @@ class PosteriorgramView(ExampleView):
             axes = grid[1, column]
             axes.imshow(gram.probs, aspect="auto", origin="upper", cmap="Greys", vmin=0, vmax=1,
                         interpolation="nearest", extent=[0, len(gram.times) * gram.frame_s, len(gram.ids) - 0.5, -0.5])
-            axes.set_yticks(range(len(gram.ids)), gram.labels)
+            axes.set_yticks(range(len(gram.ids)), gram.labels, fontsize=JAMO_PT, rotation=0)
             axes.set_xlabel("time (s)")
             axes.set_ylabel("p(token | frame)")
         return figure
+
+
+def label_rows(spans, width_s: float, rows: int = 3) -> list[int]:
+    """A row (0 = top) for each span's label, centred on the span and ``width_s`` wide per character:
+    the first row where it does not overlap the label before it; the least crowded row when none fits."""
+    ends, placed = [-np.inf] * rows, []
+    for span in spans:
+        half = width_s * max(1, len(span.text)) / 2
+        centre = (span.start_s + span.end_s) / 2
+        row = next((r for r in range(rows) if ends[r] <= centre - half), int(np.argmin(ends)))
+        ends[row] = centre + half
+        placed.append(row)
+    return placed
 
 
 class AlignmentView(ExampleView):
@@ -110,25 +130,30 @@ class AlignmentView(ExampleView):
         _, audio = self.signals()
         align = teaching.alignment(self.transcriber, self.transcriber.log_probs(audio))
         self._show_text(align, audio)
-        figure = Figure(figsize=(12, 4.5), layout="constrained")
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        figure = Figure(figsize=(FIGURE_IN, 6), layout="constrained")
+        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1.4])
         draw_mel(top, audio, f"greedy alignment (dry {self.dry.value:.2f}): {align.text}")
-        for number, token in enumerate(align.tokens):
-            top.axvspan(token.start_s, token.end_s, color="cyan", alpha=0.35)
-            top.text((token.start_s + token.end_s) / 2, 74 - 6 * (number % 2), token.text,
-                     ha="center", color="white", fontsize=10)
+        for token in align.tokens:
+            top.axvspan(token.start_s, token.end_s, color="cyan", alpha=0.3)
         for word in align.words:
-            top.annotate("", (word.start_s, 2), (word.end_s, 2),
-                         arrowprops={"arrowstyle": "|-|", "color": "yellow"})
+            top.annotate("", (word.start_s, 4), (word.end_s, 4), arrowprops={"arrowstyle": "|-|", "color": "yellow"})
+            top.text((word.start_s + word.end_s) / 2, 8, word.text, ha="center", va="bottom", fontsize=LABEL_PT,
+                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         blank = align.path == self.transcriber.blank
         times = np.arange(len(align.path)) * align.frame_s
-        bottom.bar(times[blank], 1, width=align.frame_s, align="edge", color="#ddd", label="blank ∅")
-        bottom.bar(times[~blank], 1, width=align.frame_s, align="edge", color="tab:blue", label="token")
-        for token in align.tokens:
-            bottom.text((token.start_s + token.end_s) / 2, 0.5, token.text, ha="center", va="center", color="white")
+        bottom.bar(times[blank], 1, width=align.frame_s, align="edge", color="#eee", label="blank ∅")
+        bottom.bar(times[~blank], 1, width=align.frame_s, align="edge", color="#9ecae1", label="token")
+        seconds_per_point = len(align.path) * align.frame_s / (0.9 * FIGURE_IN * 72)
+        rows = label_rows(align.tokens, JAMO_PT * seconds_per_point)  # a jamo advances one em
+        used = max(rows, default=0) + 1
+        for token, row in zip(align.tokens, rows):
+            bottom.text((token.start_s + token.end_s) / 2, 1 - (row + 0.5) / used, token.text, ha="center",
+                        va="center", fontsize=JAMO_PT, color="black")
+        bottom.set_ylim(0, 1)
+        bottom.set_xlim(0, len(audio) / SAMPLE_RATE)
         bottom.set_yticks([])
         bottom.set_xlabel("time (s); one bar per output frame (argmax)")
-        bottom.legend(loc="upper right", fontsize=7)
+        bottom.legend(loc="upper right", bbox_to_anchor=(1, -0.25), ncols=2, frameon=False)
         return figure
 
     def _show_text(self, align: teaching.Alignment, audio: np.ndarray) -> None:
@@ -170,6 +195,7 @@ class StreamingView(ExampleView):
         widgets.jslink((self.play, "value"), (self.step, "value"))
         self.text = widgets.HTML()
         self._steps = self._key = None
+        self._slivers = []  # steps of the last key that are not drawn (see steps())
         self._cache_aware = {}  # (example, dry) -> the cache-aware streamer's steps
         super().__init__(controls=[self.chunk_s, self.left_s, self.right_s], **options)
         self.children = [*self.children[:2], widgets.HBox([self.play, self.step]), self.image, self.text]
@@ -177,11 +203,16 @@ class StreamingView(ExampleView):
         self.refresh()
 
     def steps(self) -> list[teaching.ChunkStep]:
+        """The stream's steps worth a figure: those whose chunk holds an output frame or added text
+        (the flush can decode a last sliver of a few samples: it is named in the text, not drawn)."""
         config = StreamConfig(self.chunk_s.value, self.left_s.value, self.right_s.value)
         key = (self.example.value, self.dry.value, config)
         if key != self._key:
             _, audio = self.signals()
-            self._steps = teaching.stream_steps(self.transcriber, audio, config)
+            steps = teaching.stream_steps(self.transcriber, audio, config)
+            self._steps = [step for step in steps
+                           if step.end - step.start >= self.transcriber.frame_samples or step.new_text]
+            self._slivers = [step for step in steps if step not in self._steps]
             self._key = key
             self.step.max = self.play.max = len(self._steps) - 1
         return self._steps
@@ -189,15 +220,17 @@ class StreamingView(ExampleView):
     def figure(self) -> Figure:
         _, audio = self.signals()
         steps = self.steps()
-        now = steps[min(self.step.value, len(steps) - 1)]
+        position = min(self.step.value, len(steps) - 1)
+        now = steps[position]
         seconds = np.arange(len(audio)) / SAMPLE_RATE
         cache_aware = self.transcriber.cache_aware
-        figure = Figure(figsize=(12, 5.5 if cache_aware else 3), layout="constrained")
+        figure = Figure(figsize=(FIGURE_IN, 6.5 if cache_aware else 3.6), layout="constrained")
         axes, *below = figure.subplots(2 if cache_aware else 1, 1, sharex=True, squeeze=False)[:, 0]
         arrived = now.context_end
         axes.plot(seconds[:arrived], audio[:arrived], color="#333", linewidth=0.5)
-        axes.plot(seconds[arrived:], audio[arrived:], color="#ccc", linewidth=0.5, label="not yet arrived")
-        for step in steps[:now.index]:
+        if arrived < len(audio):
+            axes.plot(seconds[arrived:], audio[arrived:], color="#ccc", linewidth=0.5, label="not yet arrived")
+        for step in steps[:position]:
             axes.axvspan(step.start / SAMPLE_RATE, step.end / SAMPLE_RATE, color="#bbb", alpha=0.3)
         bands = [(now.context_start, now.start, "tab:blue", "left context"),
                  (now.start, now.end, "tab:orange", "chunk (kept)"),
@@ -208,13 +241,19 @@ class StreamingView(ExampleView):
         axes.axvline(now.ready_s, color="red", linestyle="--", label="step runs (audio arrived)")
         axes.set_xlim(0, len(audio) / SAMPLE_RATE)
         axes.set_xlabel("time (s)")
-        axes.set_title(f"step {now.index + 1}/{len(steps)}: chunk waits {now.wait_s:.2f} s "
-                       "(chunk + right context) before it can be decoded", loc="left")
-        axes.legend(loc="upper right", fontsize=7, ncols=4)
-        self.text.value = "<br>".join(
-            f"<span style='font-family:monospace'>{'▶' if step is now else '&nbsp;'} step {step.index + 1} "
-            f"[{step.start / SAMPLE_RATE:.2f}-{step.end / SAMPLE_RATE:.2f} s] +{step.new_text or '∅'} "
-            f"→ {step.hypothesis}</span>" for step in steps[:now.index + 1])
+        axes.set_title(f"step {position + 1}/{len(steps)}: chunk {now.start / SAMPLE_RATE:.2f}-"
+                       f"{now.end / SAMPLE_RATE:.2f} s waits {now.wait_s:.2f} s (chunk + right context) "
+                       "before it can be decoded", loc="left")
+        axes.legend(loc="upper left", bbox_to_anchor=(0, -0.22), ncols=5, frameon=False)
+        lines = [f"<span style='font-family:monospace'>{'▶' if step is now else '&nbsp;'} step {number} "
+                 f"[{step.start / SAMPLE_RATE:.2f}-{step.end / SAMPLE_RATE:.2f} s] "
+                 f"+{html.escape(step.new_text) or '∅'} → {html.escape(step.hypothesis)}</span>"
+                 for number, step in enumerate(steps[:position + 1], 1)]
+        if position == len(steps) - 1 and self._slivers:
+            sliver_ms = sum(step.end - step.start for step in self._slivers) / SAMPLE_RATE * 1000
+            lines.append(f"<span style='color:#555'>then the stream's flush decodes the last {sliver_ms:.0f} ms "
+                         "(less than one output frame): no new text, not drawn</span>")
+        self.text.value = "<br>".join(lines)
         if cache_aware:
             self._draw_cache_aware(below[0], audio, now)
         return figure
@@ -237,7 +276,7 @@ class StreamingView(ExampleView):
             axes.axvspan(last.start / SAMPLE_RATE, last.end / SAMPLE_RATE, color="tab:orange", alpha=0.3,
                          label="chunk (computed once)")
             axes.axvline(last.ready_s, color="red", linestyle="--", label="step ran")
-            axes.legend(loc="upper right", fontsize=7, ncols=3)
+            axes.legend(loc="upper left", bbox_to_anchor=(0, -0.22), ncols=3, frameon=False)
         axes.set_xlabel("time (s)")
         wait = max(step.wait_s for step in self._cache_aware[key])
         axes.set_title(f"cache-aware, same moment: {len(done)} steps have run; a chunk waits at most "
