@@ -20,7 +20,8 @@ its final's last label) until the shown text (finals + partial) first equals its
 shown: per reference word, the time its text first shows in the running transcript (words
 matched in order against the reference) minus the end of the word's audio; word ends come from a
 CTC forced alignment (NeMo's Viterbi) of the reference to the full-context model's offline
-posteriors. Revisions (per minute of audio): shown words changed or removed. A stream is
+posteriors. Emit: the same per word of the finals, from their own word times
+(:func:`workbench.latency.measure`). Revisions (per minute of audio): shown words changed or removed. A stream is
 ``--per-session`` held-out utterances ``--gap-s`` apart and ``--tail-s`` of quiet, over a faint
 noise floor; then it is flushed. Held-out audio: espeak-ng's held-out voices (m7, f5, klatt4,
 Linda) reading the written held-out sentences (``workbench/train/heldout_sentences.txt``), or
@@ -192,6 +193,7 @@ def evaluate(name: str, make_streamer, streams: list[Session], feed_s: float, of
     cpu, wall = latency["cpu"].summary(), latency["wall"].summary()
     row = {"method": name, "lag p50": cpu["lag_p50_s"], "lag p95": cpu["lag_p95_s"], "lag p95 wall": wall["lag_p95_s"],
            "words p50": np.percentile(words["cpu"], 50), "words p95": np.percentile(words["cpu"], 95),
+           "emit p50": cpu["emit_p50_s"], "emit p95": cpu["emit_p95_s"],
            "revisions/min": cpu["revisions_per_min"],
            "CER": 100 * corpus_cer([session.text for session in streams], hypotheses), "offline CER": offline_cer,
            "RTF cpu": compute["cpu"] / seconds, "RTF wall": compute["wall"] / seconds, "missed": missed}
@@ -316,7 +318,8 @@ def main() -> None:
     if args.cumulative:
         methods[f"cumulative, every {args.step_s} s"] = lambda: Cumulative(full, args.step_s, use_lm)
     print("\nlags in seconds on the CPU clock (a core of its own) unless marked wall; CER in %")
-    columns = ["method", "lag p50", "lag p95", "lag p95 wall", "words p50", "words p95", "revisions/min",
+    columns = ["method", "lag p50", "lag p95", "lag p95 wall", "words p50", "words p95", "emit p50", "emit p95",
+               "revisions/min",
                "CER", "offline CER", "RTF cpu", "RTF wall", "missed"]
     print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for name, make in methods.items():

@@ -154,3 +154,28 @@ def test_a_companion_that_cannot_stream_cache_aware_is_one_clear_error(pair, cha
         load_transcriber(pair / "asr.nemo", live=char_nemo)
     with pytest.raises(CheckpointError, match="not found"):
         load_transcriber(pair / "asr.nemo", live=pair / "missing.nemo")
+
+
+def test_transcribe_streams_in_the_live_mode_unless_told_none(pair, talk, tmp_path, capsys):
+    import json
+
+    import soundfile
+
+    from workbench.__main__ import main
+    from workbench.asr.stream import StreamConfig
+
+    audio, _ = talk
+    wav = tmp_path / "talk.wav"
+    soundfile.write(wav, audio, SAMPLE_RATE)
+    audio = load_audio(wav)  # as the command reads it
+
+    def finals(*options):
+        assert main(["transcribe", str(wav), "--json", "--dry", "1", "--asr", str(pair / "asr.nemo"), *options]) == 0
+        return [event["text"] for event in map(json.loads, capsys.readouterr().out.splitlines()) if event["final"]]
+
+    full = load_transcriber(pair / "asr.nemo")
+    assert finals() == [event.text for event in run(full.streamer(), audio) if event.final]
+    buffered = [event.text for event in run(full.streamer(StreamConfig()), audio) if event.final]
+    assert finals("--live", "none") == buffered
+    assert finals("--chunk-s", "1") == buffered  # a buffered size asks for buffered streaming
+    assert buffered != [event.text for event in run(full.streamer(), audio) if event.final]  # the modes differ
