@@ -1,28 +1,36 @@
-"""Text lag, CER and RTF of three ways to stream the same held-out audio.
+"""Text lag, revisions, CER and RTF of ways to stream the same held-out audio: the old default, the
+live mode (the new default) and a few of its settings.
 
-    python benchmarks/latency.py [--asr checkpoint/asr.nemo] [--asr-ca checkpoint/asr_streaming.nemo]
-                                 [--utterances 60] [--manifest EVAL.json] [--long-minutes 5]
+    nice python benchmarks/latency.py [--asr checkpoint/asr.nemo] [--asr-ca checkpoint/asr_streaming.nemo]
+                                      [--utterances 40] [--manifest EVAL.json] [--cumulative] [--long-minutes 0]
 
 Methods:
-  (a) cumulative: every ``--step-s`` the full-context model decodes everything heard so far
-      again (the original system's streaming), so each step costs more than the one before;
-  (b) buffered: :class:`workbench.asr.CTCStream`, 1 s chunks with 2 s left and 0.5 s right context;
-  (c) cache-aware: the cache-aware model (``--asr-ca``) through ``Transcriber.streamer()``.
+  old default: buffered :class:`workbench.asr.CTCStream`, 1 s chunks with 2 s left and 0.5 s right
+      context (``load_transcriber(..., live=False).streamer()``);
+  cache-aware: the cache-aware model (``--asr-ca``) alone;
+  live: :mod:`workbench.asr.live_mode` (the new default, ``load_transcriber(...).streamer()``):
+      cache-aware partials, WebRTC VAD endpoints, full-context finals; and some of its settings;
+  cumulative (``--cumulative``): every ``--step-s`` the full-context model decodes everything heard
+      so far again (the original system's streaming), so each step costs more than the one before.
 
-Lag of a word = the time its text first shows in the running transcript (the finals so far plus
-the open partial, words matched in order against the reference) minus the end of the word's
-audio. Word ends come from a CTC forced alignment (NeMo's Viterbi) of the reference text to the
-full-context model's offline posteriors: the end of the frame of the word's last label. Streams
-play at real-time pace on a simulated clock: feed k, holding audio up to (k + 1) * feed, starts
-when that audio has arrived and feed k - 1 is done, and takes its measured time, so compute is
-included; events carry the time their feed finished. Two clocks: wall time, as it ran on this
-(shared) machine, and the process's CPU time, as it would run on a core of its own. A stream is ``--per-session``
-held-out utterances ``--gap-s`` apart and ``--tail-s`` of quiet, over a faint noise floor; then
-it is flushed. Held-out audio: espeak-ng's held-out voices (m7, f5, klatt4, Linda) reading the
-bundled models' held-out sentences, or NeMo manifests (``--manifest``). CER counts the finals.
+Streams play at real-time pace on simulated clocks (:func:`workbench.latency.play`): 0.1 s feeds,
+compute measured on the wall clock (this shared machine) and the CPU clock (a core of its own).
+Per utterance, the lag (:func:`workbench.latency.measure`): from the end of its speech (the end of
+its final's last label) until the shown text (finals + partial) first equals its final. Words
+shown: per reference word, the time its text first shows in the running transcript (words
+matched in order against the reference) minus the end of the word's audio; word ends come from a
+CTC forced alignment (NeMo's Viterbi) of the reference to the full-context model's offline
+posteriors. Emit: the same per word of the finals, from their own word times
+(:func:`workbench.latency.measure`). Revisions (per minute of audio): shown words changed or removed. A stream is
+``--per-session`` held-out utterances ``--gap-s`` apart and ``--tail-s`` of quiet, over a faint
+noise floor; then it is flushed. Held-out audio: espeak-ng's held-out voices (m7, f5, klatt4,
+Linda) reading the written held-out sentences (``workbench/train/heldout_sentences.txt``), or
+NeMo manifests (``--manifest``). CER counts the finals; offline CER decodes each utterance alone
+with the full-context model.
 """
 import argparse
 import difflib
+import itertools
 import os
 import random
 import sys
@@ -34,13 +42,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import itertools
 
 from workbench import load_audio, load_transcriber, manifest
 from workbench.asr import TranscriptEvent
+from workbench.asr.live_mode import live_streamer
 from workbench.asr.stream import StreamConfig
 from workbench.audio import SAMPLE_RATE
 from workbench.cli_args import LM_HELP, lm_choice
+from workbench.latency import CLOCKS, FEED_S, Latency, measure, play
 from workbench.metrics import corpus_cer, normalise
 from workbench.paths import CHECKPOINT_DIR, DEFAULT_ASR
 
@@ -70,21 +79,14 @@ class Cumulative:
         return TranscriptEvent(self.transcriber.transcribe(audio, self.use_lm), final, 0.0, len(audio) / SAMPLE_RATE)
 
 
-def heldout_sentences() -> list[str]:
-    """The 300 evaluation sentences held out from the bundled models' training (``train data``, seed 0)."""
-    from workbench.train import text
-
-    sentences = text.make_sentences(20000 + 300 + 100, seed=0)
-    return text.split(sentences, 300 + 100, seed=0)[1][:300]
-
-
 def synthesize(count: int, seed: int = 0) -> list[tuple[np.ndarray, str]]:
-    """``count`` held-out sentences read by random held-out espeak-ng voices."""
+    """``count`` written held-out sentences read by random held-out espeak-ng voices."""
     from workbench.train import speech
+    from workbench.train.data import written_heldout
 
     r = random.Random(seed)
     return [(speech.synthesize(sentence, speech.random_voice(r, speech.HELDOUT_VOICES)), sentence)
-            for sentence in heldout_sentences()[:count]]
+            for sentence in written_heldout()[:count]]
 
 
 def from_manifest(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
@@ -117,25 +119,6 @@ def word_ends(transcriber, audio: np.ndarray, text: str) -> list[float] | None:
     return ends
 
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-
-
-def play(streamer, audio: np.ndarray, feed_s: float) -> dict[str, tuple[list[tuple[float, TranscriptEvent]], float]]:
-    """Real-time pace on simulated clocks that count each feed's wall time, or its CPU time (what it
-    would take on a core of its own): per clock, [(time the event appeared, event)] and total compute."""
-    size = round(feed_s * SAMPLE_RATE)
-    busy_until, compute, timed = dict.fromkeys(CLOCKS, 0.0), dict.fromkeys(CLOCKS, 0.0), {c: [] for c in CLOCKS}
-    for start in range(0, len(audio) + size, size):
-        arrived = min(start + size, len(audio)) / SAMPLE_RATE
-        began = {clock: now() for clock, now in CLOCKS.items()}
-        events = streamer.flush() if start >= len(audio) else streamer.feed(audio[start:start + size])
-        for clock, now in CLOCKS.items():
-            spent = now() - began[clock]
-            busy_until[clock], compute[clock] = max(arrived, busy_until[clock]) + spent, compute[clock] + spent
-            timed[clock] += [(busy_until[clock], event) for event in events]
-    return {clock: (timed[clock], compute[clock]) for clock in CLOCKS}
-
-
 def first_shown(timed, words: list[str]) -> tuple[list[float | None], str]:
     """When each reference word first appears in the running transcript, and the final text."""
     finals, partial, shown = [], "", [None] * len(words)
@@ -156,8 +139,13 @@ class Session:
     """Held-out utterances one after another, as a microphone would hear them."""
 
     audio: np.ndarray
-    text: str          # the references, space-joined
-    ends: list[float]  # end time (s) of each reference word in ``audio``
+    utterances: list[np.ndarray]  # each utterance as it is in ``audio`` (noise floor included)
+    texts: list[str]              # their references
+    ends: list[float]             # end time (s) of each reference word in ``audio``
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.texts)
 
 
 def sessions(full, audio_text, per_session: int, gap_s: float, tail_s: float, floor: float,
@@ -178,37 +166,59 @@ def sessions(full, audio_text, per_session: int, gap_s: float, tail_s: float, fl
     result = []
     for first in range(0, len(aligned), per_session):
         pieces, texts, ends, at = [quiet(gap_s)], [], [], gap_s
-        for audio, text, word_end in aligned[first:first + per_session]:
+        group = aligned[first:first + per_session]
+        for audio, text, word_end in group:
             pieces += [audio, quiet(gap_s)]
             texts.append(text)
             ends += [at + end for end in word_end]
             at += len(audio) / SAMPLE_RATE + gap_s
         pieces.append(quiet(tail_s))
-        result.append(Session(np.concatenate(pieces), " ".join(texts), ends))
+        result.append(Session(np.concatenate(pieces), [audio for audio, _, _ in group], texts, ends))
     return result
 
 
-def evaluate(name: str, make_streamer, streams: list[Session], feed_s: float) -> dict:
-    lags, compute = {c: [] for c in CLOCKS}, dict.fromkeys(CLOCKS, 0.0)
+def evaluate(name: str, make_streamer, streams: list[Session], feed_s: float, offline_cer: float) -> dict:
+    """One method over every stream: a row of the table (lags on the CPU clock, and the wall clock's p95)."""
+    latency, words, compute = dict.fromkeys(CLOCKS, Latency()), {c: [] for c in CLOCKS}, dict.fromkeys(CLOCKS, 0.0)
     missed, seconds, hypotheses = 0, 0.0, []
     for session in streams:
-        runs = play(make_streamer(), session.audio, feed_s)
-        for clock, (timed, spent) in runs.items():
+        seconds += len(session.audio) / SAMPLE_RATE
+        for clock, (timed, spent) in play(make_streamer(), session.audio, feed_s).items():
+            latency[clock] += measure(timed, len(session.audio) / SAMPLE_RATE)
             shown, final = first_shown(timed, session.text.split())
-            lags[clock] += [at - end for at, end in zip(shown, session.ends) if at is not None]
+            words[clock] += [at - end for at, end in zip(shown, session.ends) if at is not None]
             compute[clock] += spent
         missed += sum(at is None for at in shown)
-        seconds += len(session.audio) / SAMPLE_RATE
         hypotheses.append(final)
-    row = {"method": name, "words": len(lags["wall"]), "missed": missed,
-           "cer": corpus_cer([session.text for session in streams], hypotheses)}
-    for clock in CLOCKS:
-        row[f"p50 {clock}"], row[f"p95 {clock}"] = np.percentile(lags[clock], [50, 95]) if lags[clock] else [np.nan] * 2
-        row[f"rtf {clock}"] = compute[clock] / seconds
-    print(f"{name:<34} " + " ".join(f"{row[f'p50 {c}']:6.2f} {row[f'p95 {c}']:6.2f} {row[f'rtf {c}']:6.3f} |"
-                                     for c in CLOCKS)
-          + f" {row['words']:5d} / {missed:<4d} {100 * row['cer']:6.1f} %", flush=True)
+    cpu, wall = latency["cpu"].summary(), latency["wall"].summary()
+    row = {"method": name, "lag p50": cpu["lag_p50_s"], "lag p95": cpu["lag_p95_s"], "lag p95 wall": wall["lag_p95_s"],
+           "words p50": np.percentile(words["cpu"], 50), "words p95": np.percentile(words["cpu"], 95),
+           "emit p50": cpu["emit_p50_s"], "emit p95": cpu["emit_p95_s"],
+           "revisions/min": cpu["revisions_per_min"],
+           "CER": 100 * corpus_cer([session.text for session in streams], hypotheses), "offline CER": offline_cer,
+           "RTF cpu": compute["cpu"] / seconds, "RTF wall": compute["wall"] / seconds, "missed": missed}
+    print("| " + " | ".join(f"{value:.2f}" if isinstance(value, float) else str(value) for value in row.values())
+          + " |", flush=True)
     return row
+
+
+def draw_timelines(folder: Path, session: Session, methods: dict, feed_s: float, utterances: int = 2) -> None:
+    """The timeline view (:mod:`workbench.timeline`) of the old default and the live mode on the
+    first ``utterances`` of ``session``."""
+    from matplotlib import rc_context
+
+    from workbench.figures import png, style
+    from workbench.timeline import timeline_figure, word_histories
+
+    gap = round(0.6 * SAMPLE_RATE)
+    audio = session.audio[:gap + sum(len(u) + gap for u in session.utterances[:utterances])]
+    for name, make in methods.items():
+        if name.startswith(("old default", "live (new default)")):
+            timed, _ = play(make(), audio, feed_s, clocks={"cpu": time.process_time})["cpu"]
+            path = folder / f"timeline_{'old' if name.startswith('old') else 'live'}.png"
+            with rc_context(style()):
+                path.write_bytes(png(timeline_figure(audio, word_histories(timed), name)))
+            print(f"wrote {path}")
 
 
 def long_stream(streams: list[Session], minutes: float) -> np.ndarray:
@@ -241,32 +251,46 @@ def quadratic_cost(full, streamers: dict, audio: np.ndarray, step_s: float) -> N
         print(f"  {name}: RTF {(time.perf_counter() - began) / seconds:.3f} over the whole stream", flush=True)
 
 
+GRID = {  # live-mode settings tried beside the default (Endpointer options)
+    "live, hangover 0.15 s": {"hangover_s": 0.15},
+    "live, hangover 0.3 s": {"hangover_s": 0.3},
+    "live, VAD mode 3": {"mode": 3},
+    "live, partials with the LM": {"partial_lm": True},
+    "live, pre-roll 0.2 s": {"pre_roll_s": 0.2},
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="full-context model for (a), (b) and the alignment")
+    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="full-context model (and the alignment)")
     parser.add_argument("--asr-ca", default=str(CHECKPOINT_DIR / "asr_streaming.nemo"),
-                        help="cache-aware model for (c) (skipped when missing)")
+                        help="cache-aware model: alone, and the live mode's partials (skipped when missing)")
     parser.add_argument("--lm", default="auto", type=lm_choice,
                         help=f"{LM_HELP}; one file is used by every method, auto gives each model its own")
     parser.add_argument("--manifest", action="append", type=Path, help="NeMo manifest(s) instead of synthesized audio")
-    parser.add_argument("--utterances", type=int, default=60, help="per manifest, or synthesized")
+    parser.add_argument("--utterances", type=int, default=40, help="per manifest, or synthesized")
     parser.add_argument("--per-session", type=int, default=5, help="utterances per stream")
     parser.add_argument("--gap-s", type=float, default=0.6, help="quiet between utterances")
     parser.add_argument("--tail-s", type=float, default=1.5, help="quiet at the end of each stream")
     parser.add_argument("--floor", type=float, default=1e-3, help="noise floor (standard deviation)")
-    parser.add_argument("--feed-s", type=float, default=0.04, help="audio per feed (a capture callback)")
-    parser.add_argument("--step-s", type=float, default=0.28, help="re-decoding period of (a)")
-    parser.add_argument("--long-minutes", type=float, default=5.0, help="length of the quadratic-cost stream (0: skip)")
+    parser.add_argument("--feed-s", type=float, default=FEED_S, help="audio per feed (a capture callback)")
+    parser.add_argument("--grid", action="store_true", help="also the live mode's other settings (GRID)")
+    parser.add_argument("--cumulative", action="store_true", help="also the original system's cumulative re-decoding")
+    parser.add_argument("--step-s", type=float, default=0.28, help="re-decoding period of the cumulative method")
+    parser.add_argument("--long-minutes", type=float, default=0.0, help="length of the quadratic-cost stream (0: skip)")
+    parser.add_argument("--timeline", type=Path, help="draw the first stream's first utterances, old default and "
+                                                         "live mode, as FOLDER/timeline_old.png and timeline_live.png")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    full = load_transcriber(args.asr, lm=args.lm)
-    cache_aware = load_transcriber(args.asr_ca, lm=args.lm) if Path(args.asr_ca).is_file() else None
+    full = load_transcriber(args.asr, lm=args.lm, live=False)
+    cache_aware = load_transcriber(args.asr_ca, lm=args.lm, live=False) if Path(args.asr_ca).is_file() else None
     use_lm = args.lm is not False
     audio_text = ([pair for path in args.manifest for pair in from_manifest(path, args.utterances)]
                   if args.manifest else synthesize(args.utterances))
     streams = sessions(full, audio_text, args.per_session, args.gap_s, args.tail_s, args.floor)
     seconds = sum(len(session.audio) for session in streams) / SAMPLE_RATE
+    print(f"command: python {' '.join(sys.argv)}")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} thread(s)")
     print(f"audio: {sum(len(session.ends) for session in streams)} words in {len(streams)} streams of up to "
@@ -274,37 +298,38 @@ def main() -> None:
           f"{', '.join(map(str, args.manifest)) if args.manifest else 'espeak-ng held-out voices'}), "
           f"{args.gap_s} s apart, {args.tail_s} s of quiet at the end, noise floor {args.floor}; "
           f"fed {1000 * args.feed_s:.0f} ms at a time")
+
     def described(model):
         return f"{model.name} ({'beam search + label LM' if use_lm and model.lm else 'greedy'})"
     print(f"full-context model {described(full)}; "
           f"cache-aware model {described(cache_aware) if cache_aware else '(none)'}")
-    references = [session.text for session in streams]
-    offline = {"full-context": full} | ({"cache-aware": cache_aware} if cache_aware else {})
-    for name, model in offline.items():
-        each = corpus_cer([text for _, text in audio_text],
-                          [model.transcribe(audio, use_lm) for audio, _ in audio_text])
-        whole = corpus_cer(references, [model.transcribe(session.audio, use_lm) for session in streams])
-        print(f"offline CER, {name} model: {100 * each:.1f} % on each utterance alone, "
-              f"{100 * whole:.1f} % on each stream at once")
+    offline = 100 * corpus_cer([text for session in streams for text in session.texts],
+                               [full.transcribe(audio, use_lm) for session in streams for audio in session.utterances])
+    print(f"offline CER, full-context model, each utterance alone (as in the streams): {offline:.2f} %")
 
-    buffered = StreamConfig()
-    methods = {
-        f"(a) cumulative, every {args.step_s} s": lambda: Cumulative(full, args.step_s, use_lm),
-        f"(b) buffered {buffered.chunk_s:g} s + {buffered.left_s:g} s / {buffered.right_s:g} s":
-            lambda: full.streamer(buffered, use_lm=use_lm, cache_aware=False),
-    }
+    methods = {"old default: buffered 1 s + 2 s / 0.5 s": lambda: full.streamer(StreamConfig(), use_lm=use_lm)}
     if cache_aware:
-        chunk_s = cache_aware.streamer().chunk_s
-        methods[f"(c) cache-aware, {1000 * chunk_s:.0f} ms chunks"] = lambda: cache_aware.streamer(use_lm=use_lm)
-    print(f"\n{'':<34} {'wall clock (this machine)':^22}| {'CPU clock (a free core)':^22}|")
-    print(f"{'lag after the word ends (s)':<34} " + f"{'p50':>6} {'p95':>6} {'RTF':>6} |" * 2
-          + "  words / missed   CER")
+        methods["cache-aware alone"] = lambda: cache_aware.streamer(use_lm=use_lm)
+        methods["live (new default): hangover 0.2 s"] = lambda: live_streamer(full, cache_aware, use_lm)
+    methods["live, partials from 0.2 s chunks"] = lambda: live_streamer(full, None, use_lm)
+    if args.grid and cache_aware:
+        methods |= {name: (lambda options=options: live_streamer(full, cache_aware, use_lm, **options))
+                    for name, options in GRID.items()}
+    if args.cumulative:
+        methods[f"cumulative, every {args.step_s} s"] = lambda: Cumulative(full, args.step_s, use_lm)
+    print("\nlags in seconds on the CPU clock (a core of its own) unless marked wall; CER in %")
+    columns = ["method", "lag p50", "lag p95", "lag p95 wall", "words p50", "words p95", "emit p50", "emit p95",
+               "revisions/min",
+               "CER", "offline CER", "RTF cpu", "RTF wall", "missed"]
+    print("| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
     for name, make in methods.items():
-        evaluate(name, make, streams, args.feed_s)
+        evaluate(name, make, streams, args.feed_s, offline)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.timeline:
+        draw_timelines(args.timeline, streams[0], methods, args.feed_s)
 
     if args.long_minutes > 0:
-        linear = {name: make for name, make in methods.items() if not name.startswith("(a)")}
+        linear = {name: make for name, make in methods.items() if not name.startswith("cumulative")}
         quadratic_cost(full, linear, long_stream(streams, args.long_minutes), args.step_s)
 
 

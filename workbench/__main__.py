@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 from .asr.stream import StreamConfig, check_seconds
-from .cli_args import LM_HELP, QUANTIZE_HELP, lm_choice
+from .cli_args import LIVE_HELP, LM_HELP, QUANTIZE_HELP, live_choice, lm_choice
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError, out_of_memory, printable
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
-from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, streams_from, summarize, unreadable
+from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, has_live_mode, streams_from, summarize, unreadable
 
 
 def _dry(value: str) -> float:
@@ -78,10 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("--input-device", help="microphone index or part of its name")
     transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     transcribe.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
+    transcribe.add_argument("--live", type=live_choice, default=True, help=LIVE_HELP)
     stream = StreamConfig()
-    transcribe.add_argument("--chunk-s", type=_positive_seconds, default=stream.chunk_s, help="ASR chunk length")
-    transcribe.add_argument("--left-s", type=_seconds, default=stream.left_s, help="ASR left context")
-    transcribe.add_argument("--right-s", type=_seconds, default=stream.right_s, help="ASR right context")
+    buffered = "buffered streaming instead of the live mode"
+    transcribe.add_argument("--chunk-s", type=_positive_seconds, help=f"ASR chunk length ({buffered}; default {stream.chunk_s:g})")
+    transcribe.add_argument("--left-s", type=_seconds, help=f"ASR left context ({buffered}; default {stream.left_s:g})")
+    transcribe.add_argument("--right-s", type=_seconds, help=f"ASR right context ({buffered}; default {stream.right_s:g})")
     transcribe.add_argument("--json", action="store_true", help="one JSON object per event (--format json)")
     transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text",
                             help="events as text or JSON lines as they come, or subtitles from the finals at the end")
@@ -114,11 +116,14 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
     parser.add_argument("--out", help="write the per-file table as CSV")
     parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
+    parser.add_argument("--lag-plot", help="draw the streams' corpus CER against lag p95 into this PNG file")
     parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
+    parser.add_argument("--live", type=live_choice, default=True,
+                        help=f"{LIVE_HELP}; with one, the live mode is a decoding of the grid")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
 
@@ -152,8 +157,10 @@ def _transcribe(args) -> None:
     else:
         audio = load_audio(args.path)
     denoiser, transcriber = load_models(args.denoiser if args.dry < 1.0 else None, args.asr, args.device, args.lm,
-                                        args.quantize)
-    config = StreamConfig(args.chunk_s, args.left_s, args.right_s)
+                                        args.quantize, args.live)
+    sizes = (args.chunk_s, args.left_s, args.right_s)
+    config = None if sizes == (None, None, None) else streams_from(*([size] if size is not None else None
+                                                                     for size in sizes))[0]
     if source is None:
         events = Pipeline(transcriber, denoiser, args.dry, config).transcribe_file(audio)
     else:
@@ -221,14 +228,16 @@ def _print_dashboard(link: str | None) -> None:
 
 
 def run_evaluate(args) -> int:
-    """``python -m workbench evaluate``: print corpus CER/WER per grid point and the best dry."""
+    """``python -m workbench evaluate``: print corpus CER/WER (and a stream's latencies) per grid
+    point, and the best dry."""
     try:
-        for path in (args.out, args.plot):
+        for path in (args.out, args.plot, args.lag_plot):
             if path and not Path(path).resolve().parent.is_dir():
                 raise WorkbenchError(f"cannot write {path}: its folder does not exist")
-        results = evaluate(args.source, args.dry, streams_from(args.chunk_s, args.left_s, args.right_s),
-                           denoiser=args.denoiser, asr=args.asr, lm=args.lm, quantize=args.quantize, device=args.device,
-                           scheduler=args.scheduler, workers=args.workers, on_start=_print_dashboard)
+        streams = streams_from(args.chunk_s, args.left_s, args.right_s, has_live_mode(args.asr, args.live))
+        results = evaluate(args.source, args.dry, streams, denoiser=args.denoiser, asr=args.asr, lm=args.lm,
+                           quantize=args.quantize, live=args.live, device=args.device, scheduler=args.scheduler,
+                           workers=args.workers, on_start=_print_dashboard)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
         for file, error in unreadable(results).items():
@@ -240,6 +249,12 @@ def run_evaluate(args) -> int:
             from .figures import cer_plot
 
             cer_plot(summary).savefig(args.plot, dpi=100)
+        if args.lag_plot:
+            from .figures import cer_lag_plot
+
+            if summary.lag_p95_s.isna().all():
+                raise WorkbenchError("--lag-plot needs a stream in the grid (the live mode or --chunk-s)")
+            cer_lag_plot(summary).savefig(args.lag_plot, dpi=100)
     except WorkbenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -248,7 +263,7 @@ def run_evaluate(args) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(summary.dropna(axis=1, how="all").to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     top = best(summary)
     print(f"best dry: {top.dry:g} (CER {top.cer:.4f}, WER {top.wer:.4f})")
     return 0

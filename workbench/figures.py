@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from .audio import SAMPLE_RATE
 from .mel import mel_spectrogram
-from .tuning import best
+from .tuning import best, pareto_front
 
 KOREAN_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
 
@@ -46,18 +46,55 @@ def draw_mel(axes, audio: np.ndarray, title: str) -> None:
     axes.set_title(title, loc="left")
 
 
+def _decoding_label(key) -> str:
+    """A decoding setting (decoding, chunk_s, left_s, right_s) in words."""
+    return key[0] if key[0] != "stream" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
+
+
+def _amount(summary: pd.DataFrame) -> str:
+    top = summary.iloc[0]
+    return f"{int(top.files)} files, {int(top.ref_chars)} characters; bars: 95 % bootstrap interval over files"
+
+
 def cer_plot(summary: pd.DataFrame) -> Figure:
-    """Corpus CER against dry (:func:`workbench.tuning.summarize`), one line per decoding
-    setting, a star at the best point."""
-    figure = Figure(figsize=(7, 3.5), layout="constrained")
+    """Corpus CER against dry (:func:`workbench.tuning.summarize`) from zero, one line per decoding
+    setting with its bootstrap interval, a star at the best point; the amount of data in the title."""
+    figure = Figure(figsize=(6, 3), layout="constrained")
     axes = figure.subplots()
     for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
-        label = "offline" if key[0] == "offline" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
-        axes.plot(group.dry, group.cer, marker="o", label=label)
+        axes.errorbar(group.dry, group.cer, yerr=[group.cer - group.cer_low, group.cer_high - group.cer],
+                      marker="o", capsize=3, label=_decoding_label(key))
     top = best(summary)
-    axes.plot([top.dry], [top.cer], marker="*", markersize=16, color="red", linestyle="none",
+    axes.plot([top.dry], [top.cer], marker="*", markersize=14, color="red", linestyle="none",
               label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
+    axes.set_ylim(0, max(0.05, 1.1 * float(summary.cer_high.max())))
     axes.set_xlabel("dry (share of the raw signal)")
     axes.set_ylabel("corpus CER")
+    axes.set_title(_amount(summary), fontsize=8, loc="left")
+    axes.legend(fontsize=8)
+    return figure
+
+
+def cer_lag_plot(summary: pd.DataFrame) -> Figure:
+    """Corpus CER against the text lag's 95th percentile (:mod:`workbench.latency`) of every
+    streamed grid point, from zero, with bootstrap intervals; the Pareto front
+    (:func:`workbench.tuning.pareto_front`) joined and ringed."""
+    streamed = summary[summary.lag_p95_s.notna()]
+    figure = Figure(figsize=(6, 3), layout="constrained")
+    axes = figure.subplots()
+    for key, group in streamed.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
+        axes.errorbar(group.lag_p95_s, group.cer, yerr=[group.cer - group.cer_low, group.cer_high - group.cer],
+                      marker="o", capsize=3, linestyle="none", label=_decoding_label(key))
+    front = streamed[pareto_front(streamed)].sort_values("lag_p95_s")
+    axes.plot(front.lag_p95_s, front.cer, color="black", linewidth=1, marker="o", markersize=12,
+              markerfacecolor="none", label="Pareto front")
+    for row in front.itertuples():
+        axes.annotate(f"dry {row.dry:g}", (row.lag_p95_s, row.cer), textcoords="offset points", xytext=(6, -10),
+                      fontsize=8)
+    axes.set_xlim(0, max(0.5, 1.1 * float(streamed.lag_p95_s.max())))
+    axes.set_ylim(0, max(0.05, 1.1 * float(streamed.cer_high.max())))
+    axes.set_xlabel("text lag after speech ends, 95th percentile (s)")
+    axes.set_ylabel("corpus CER")
+    axes.set_title(_amount(streamed), fontsize=8, loc="left")
     axes.legend(fontsize=8)
     return figure

@@ -71,12 +71,13 @@ class LiveStream:
     ``denoiser=None`` recognises the raw audio; ``transcriber=None`` only
     records (and denoises). ``scale`` fixes the denoiser's normaliser (a whole file's
     ``Denoiser.offline_scale`` reproduces offline denoising; None: running RMS).
-    ``config`` sets the recogniser's buffered streaming (see ``Transcriber.streamer``).
+    ``config``: None for the transcriber's default stream (the live mode when it has a low-latency
+    companion, see ``Transcriber.streamer``), or buffered streaming with these sizes.
     """
 
     def __init__(self, transcriber: Transcriber | None = None, denoiser: Denoiser | None = None,
                  dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False,
-                 hop_ms: float = HOP_MS, scale: float | None = None, config: StreamConfig = StreamConfig()):
+                 hop_ms: float = HOP_MS, scale: float | None = None, config: StreamConfig | None = None):
         self.dry = check_dry(dry)
         self._enhancer = denoiser.stream(0.0, hop_ms, scale) if denoiser is not None else None
         self._recogniser = (transcriber.streamer(config, use_lm=use_lm)

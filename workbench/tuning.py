@@ -1,7 +1,13 @@
-"""Error rates over a grid of dry values (and optionally streaming chunk / context sizes).
+"""Error rates and latencies over a grid of dry values and decodings.
 
 Each file is denoised once, y = denoise(x), then re-mixed for every dry value,
-dry * x + (1 - dry) * y, and transcribed offline or with the buffered stream.
+dry * x + (1 - dry) * y, and transcribed offline, with the buffered stream (chunk / context
+sizes), or in the live mode (:mod:`workbench.asr.live_mode`). A stream is played at real-time
+pace on a simulated CPU clock, one torch thread's (:func:`workbench.latency.play`), so its rows also carry the
+lags of each utterance and word and the revisions (:func:`workbench.latency.measure`); the
+summary pools them over files: ``lag_p50_s``, ``lag_p95_s``, ``emit_p50_s``, ``emit_p95_s``,
+``revisions_per_min`` and ``rtf`` (compute / audio). Each file is streamed with 2 s of faint
+noise after it (:func:`with_tail`), as a microphone goes on after the speaker stops.
 Corpus rates pool the edits: CER = sum(char edits) / sum(reference chars)
 (NFC syllables, spaces ignored), WER likewise over words. A file that cannot
 be read gets rows with its ``error`` and is left out of the corpus rates.
@@ -20,17 +26,21 @@ from itertools import product
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import manifest
 from .asr.stream import StreamConfig
 from .errors import AudioError, CheckpointError, WorkbenchError, out_of_memory
+from .latency import FEED_S, METRICS, Latency
 from .models import load_models
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
+LIVE = "live"  # the live mode, as a stream setting
 GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
 COLUMNS = ["file", *GRID_KEYS, "reference", "hypothesis", "cer", "wer",
-           "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s", "error"]
+           "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s",
+           "lags_s", "emits_s", "revisions", "compute_s", "error"]
 DEFAULT_DRYS = (0.0, 0.05, 0.2, 0.5, 1.0)
 
 
@@ -60,26 +70,70 @@ def read_items(source) -> list[Item]:
     return items
 
 
-def _grid_point(item: Item, dry: float, stream: StreamConfig | None) -> dict:
+def _grid_point(item: Item, dry: float, stream: StreamConfig | str | None) -> dict:
     """The columns naming one row: the file, its reference and where in the grid it lies."""
-    return {"file": item.audio, "decoding": "offline" if stream is None else "stream",
-            "chunk_s": stream.chunk_s if stream else math.nan, "left_s": stream.left_s if stream else math.nan,
-            "right_s": stream.right_s if stream else math.nan, "dry": float(dry), "reference": item.text}
+    buffered = isinstance(stream, StreamConfig)
+    return {"file": item.audio, "decoding": "offline" if stream is None else "stream" if buffered else stream,
+            "chunk_s": stream.chunk_s if buffered else math.nan, "left_s": stream.left_s if buffered else math.nan,
+            "right_s": stream.right_s if buffered else math.nan, "dry": float(dry), "reference": item.text}
+
+
+def _seconds_list(values) -> str:
+    """Seconds as one cell: space-separated, millisecond precision."""
+    return " ".join(f"{value:.3f}" for value in values)
+
+
+TAIL_S = 2.0        # quiet streamed after each file, so a stream finds the end of speech itself
+TAIL_LEVEL = 1e-3   # its noise floor (standard deviation): a microphone's, not digital silence
+
+
+def with_tail(signal: np.ndarray) -> np.ndarray:
+    """``signal`` followed by :data:`TAIL_S` of faint white noise (the same every time): the stream
+    that :func:`evaluate` decodes, so that lags are not cut short by the end of the file."""
+    from .audio import SAMPLE_RATE
+
+    tail = TAIL_LEVEL * np.random.default_rng(0).standard_normal(round(TAIL_S * SAMPLE_RATE))
+    return np.concatenate([signal, tail.astype(np.float32)])
+
+
+def _streamed(transcriber, signal, stream) -> tuple[str, dict]:
+    """The finals' text of ``signal`` and its tail (:func:`with_tail`) streamed (``stream``: a
+    buffered :class:`StreamConfig`, or :data:`LIVE`) at real-time pace on one torch thread and its CPU clock (the calling thread's
+    CPU time: other threads of the process, other processes and idle spinning do not count), and
+    its latency columns."""
+    import torch
+
+    from .audio import SAMPLE_RATE
+    from .latency import measure, play
+
+    signal = with_tail(signal)
+    streamer = transcriber.streamer() if stream == LIVE else transcriber.streamer(stream)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        timed, compute = play(streamer, signal, FEED_S, clocks={"cpu": time.thread_time})["cpu"]
+    finally:
+        torch.set_num_threads(threads)
+    latency = measure(timed, len(signal) / SAMPLE_RATE)
+    return (" ".join(event.text for _, event in timed if event.final),
+            {"lags_s": _seconds_list(latency.lag_s), "emits_s": _seconds_list(latency.emit_s),
+             "revisions": latency.revisions, "compute_s": compute})
 
 
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
-                  threads: int | None = None, lm=True, quantize: bool = False) -> list[dict]:
-    """Rows for one file: every dry value times every decoding (``None`` = offline).
-    ``threads`` sets torch's thread count of the calling (worker) process."""
+                  threads: int | None = None, lm=True, quantize: bool = False, live=True) -> list[dict]:
+    """Rows for one file: every dry value times every decoding (``None`` = offline, a
+    :class:`StreamConfig`, or :data:`LIVE`). ``threads`` sets torch's thread count of the calling
+    (worker) process; ``lm``, ``quantize`` and ``live`` go to the loaders."""
     import torch
 
-    from .audio import SAMPLE_RATE, chunks, load_audio
+    from .audio import SAMPLE_RATE, load_audio
     from .denoise import mix
     from .metrics import char_edits, normalise, rate, ref_chars, ref_words, word_edits
 
     if threads:
         torch.set_num_threads(threads)
-    enhancer, transcriber = load_models(denoiser, asr, device, lm, quantize)
+    enhancer, transcriber = load_models(denoiser, asr, device, lm, quantize, live)
     try:
         audio = load_audio(item.audio)
     except AudioError as error:
@@ -90,16 +144,16 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
     rows = []
     for dry, stream in product(drys, streams):
         signal = mix(audio, denoised, dry)
+        timing = {}
         if stream is None:
             hypothesis = transcriber.transcribe(signal)
         else:
-            events = transcriber.stream(chunks(signal, stream.chunk_s), config=stream)
-            hypothesis = " ".join(event.text for event in events if event.final)
+            hypothesis, timing = _streamed(transcriber, signal, stream)
         c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
         rows.append({**_grid_point(item, dry, stream), "hypothesis": hypothesis,
                      "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
                      "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
-                     "audio_s": len(audio) / SAMPLE_RATE})
+                     "audio_s": len(audio) / SAMPLE_RATE, **timing})
     return rows
 
 
@@ -130,15 +184,60 @@ def table(rows: list[dict]) -> pd.DataFrame:
     return frame.sort_values(["file", *GRID_KEYS], kind="stable", ignore_index=True)
 
 
+def _seconds(cells) -> list[float]:
+    return [float(value) for cell in cells if isinstance(cell, str) for value in cell.split()]
+
+
+def _latency(rows: pd.DataFrame) -> pd.Series:
+    """The latency measures of one grid point, pooled over its files (NaN offline), and its RTF."""
+    if rows.compute_s.isna().all():
+        return pd.Series(dict.fromkeys([*METRICS, "rtf"], math.nan))
+    pooled = Latency(_seconds(rows.lags_s), _seconds(rows.emits_s), int(rows.revisions.sum()), rows.audio_s.sum())
+    return pd.Series({**pooled.summary(), "rtf": rows.compute_s.sum() / max(rows.audio_s.sum(), 1e-9)})
+
+
+def cer_interval(char_edits, ref_chars, level: float = 0.95, draws: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of the corpus CER over files: ``draws`` resamples of the files with
+    replacement, each CER = sum(edits) / sum(chars); the central ``level`` of them."""
+    edits, chars = np.asarray(char_edits, float), np.asarray(ref_chars, float)
+    if not len(edits):
+        return math.nan, math.nan
+    picks = np.random.default_rng(seed).integers(0, len(edits), (draws, len(edits)))
+    rates = edits[picks].sum(axis=1) / np.maximum(chars[picks].sum(axis=1), 1)
+    low, high = np.percentile(rates, [50 * (1 - level), 50 * (1 + level)])
+    return float(low), float(high)
+
+
+def pareto_front(summary: pd.DataFrame, x: str = "lag_p95_s", y: str = "cer") -> pd.Series:
+    """Whether each row is on the Pareto front of ``x`` and ``y`` (lower is better for both): no
+    other row is at least as good in both and better in one. Rows with a NaN are never on it."""
+    values = summary[[x, y]].to_numpy(float)
+    known = ~np.isnan(values).any(axis=1)
+    front = []
+    for index, (a, b) in enumerate(values):
+        others = values[known & (np.arange(len(values)) != index)]
+        dominated = ((others[:, 0] <= a) & (others[:, 1] <= b) & ((others[:, 0] < a) | (others[:, 1] < b))).any()
+        front.append(bool(known[index]) and not dominated)
+    return pd.Series(front, index=summary.index)
+
+
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Corpus CER and WER per grid point: pooled edits over pooled reference length, over the
-    files that could be read (``files``); ``failed`` counts the others."""
+    files that could be read (``files``, ``ref_chars`` characters); ``failed`` counts the others;
+    ``cer_low``, ``cer_high``: the CER's 95 % bootstrap interval over files (:func:`cer_interval`).
+    Streams also get the latency measures of :mod:`workbench.latency` over every utterance and
+    word of their files, revisions per minute of their audio, and their RTF on the CPU clock."""
     failed = results.error.notna()
     grouped = results[~failed].groupby(GRID_KEYS, dropna=False, sort=True)
     totals = grouped[["char_edits", "ref_chars", "word_edits", "ref_words", "audio_s"]].sum()
     summary = pd.DataFrame({"cer": totals.char_edits / totals.ref_chars.clip(lower=1),
                             "wer": totals.word_edits / totals.ref_words.clip(lower=1),
-                            "files": grouped.size(), "audio_s": totals.audio_s})
+                            "files": grouped.size(), "ref_chars": totals.ref_chars, "audio_s": totals.audio_s})
+    intervals = [cer_interval(rows.char_edits, rows.ref_chars) for _, rows in grouped]
+    summary["cer_low"], summary["cer_high"] = [low for low, _ in intervals], [high for _, high in intervals]
+    latency = [_latency(rows) for _, rows in grouped]  # the groups in the summary's order
+    for column in [*METRICS, "rtf"]:
+        summary[column] = [values[column] for values in latency]
     failures = results[failed].groupby(GRID_KEYS, dropna=False, sort=True).size()
     summary["failed"] = failures.reindex(summary.index, fill_value=0)
     return summary.reset_index()
@@ -203,7 +302,7 @@ def _check_models(denoiser, asr, drys) -> str | None:
 
 
 def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
-             lm=True, quantize: bool = False, device: str = "cpu", scheduler=None,
+             lm=True, quantize: bool = False, live=True, device: str = "cpu", scheduler=None,
              workers: int | None = None, threads: int | None = None,
              on_rows: Callable[[list[dict]], None] | None = None, on_start: Callable[[str | None], None] | None = None,
              cancel: threading.Event | None = None, progress: bool = True) -> pd.DataFrame:
@@ -214,7 +313,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     Dask cluster; ``threads`` is torch's thread count per worker (default: CPUs / local workers;
     left as is in this process and on Dask). ``on_start`` receives the Dask dashboard link (None
     locally), ``on_rows`` each file's rows as they arrive. Setting ``cancel`` stops the run and
-    returns the rows finished so far. ``lm`` and ``quantize`` are passed to the loaders.
+    returns the rows finished so far. ``lm``, ``quantize`` and ``live`` are passed to the loaders.
     """
     from tqdm.auto import tqdm
 
@@ -233,7 +332,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     rows, pending = [], []
     try:
         pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads, lm,
-                                   quantize)
+                                   quantize, live)
                    for item in items]
         with tqdm(total=len(items), unit="file", disable=not progress, desc="evaluate") as bar:
             while pending and not (cancel is not None and cancel.is_set()):
@@ -254,14 +353,23 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     return table(rows)
 
 
-def streams_from(chunk_s=None, left_s=None, right_s=None) -> list[StreamConfig | None]:
-    """Offline decoding unless any streaming size is given; then every combination of them
-    (sizes a stream cannot have, such as a negative context, as one message)."""
+def has_live_mode(asr, live=True) -> bool:
+    """Whether ``asr`` loaded with ``live`` (as :func:`~workbench.asr.load_transcriber` takes it) streams
+    in the live mode: a companion file given, or one beside the model."""
+    from .asr.transcriber import companion_beside
+
+    return bool(live) and (live is not True or companion_beside(asr).is_file())
+
+
+def streams_from(chunk_s=None, left_s=None, right_s=None, live: bool = False) -> list[StreamConfig | str | None]:
+    """Offline decoding unless any streaming size is given; then every combination of them (sizes a
+    stream cannot have, such as a negative context, as one message). ``live``: the live mode
+    (:data:`LIVE`) too, after offline decoding or before the buffered streams."""
     if chunk_s is None and left_s is None and right_s is None:
-        return [None]
+        return [None, LIVE] if live else [None]
     default = StreamConfig()
     sizes = product(chunk_s or [default.chunk_s], left_s or [default.left_s], right_s or [default.right_s])
     try:
-        return [StreamConfig(c, l, r) for c, l, r in sizes]
+        return [*([LIVE] if live else []), *(StreamConfig(c, l, r) for c, l, r in sizes)]
     except ValueError as error:
         raise WorkbenchError(str(error)) from None

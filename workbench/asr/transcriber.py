@@ -18,6 +18,7 @@ from . import archive, silence
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch, Segment
 from .hangul import compose
+from .live_mode import LiveModeStream, live_streamer
 from .lm import LabelLM, lm_beside
 from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
 from .words import Word, segment_words
@@ -33,8 +34,9 @@ class Transcriber:
     """
 
     def __init__(self, model, device: str = "cpu", name: str = "ctc", lm: LabelLM | None = None,
-                 beam: int = 16):
+                 beam: int = 16, companion: "Transcriber | None" = None):
         self.model = model.eval()
+        self.companion = companion  # the low-latency model of the live mode (see :mod:`.live_mode`)
         self.device = device
         self.name = name
         self.lm, self.beam = lm, beam
@@ -102,19 +104,24 @@ class Transcriber:
         """Whether the model was trained for cache-aware streaming (see :mod:`.cache_aware`)."""
         return trained_for_cache_aware(self.model)
 
-    def streamer(self, config: StreamConfig = StreamConfig(), endpoint_s: float = ENDPOINT_S,
-                 use_lm: bool = True, cache_aware: bool | None = None) -> CTCStream | CacheAwareStream:
+    def streamer(self, config: StreamConfig | None = None, endpoint_s: float = ENDPOINT_S,
+                 use_lm: bool = True, cache_aware: bool | None = None) -> CTCStream | CacheAwareStream | LiveModeStream:
         """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``.
 
-        ``cache_aware=None`` chooses from the model's config: a model trained for it streams
-        cache-aware (:mod:`.cache_aware`: each frame computed once, chunks fixed by the model),
-        any other buffered (:mod:`.stream`: chunks and contexts as ``config`` says).
-        ``False`` forces buffered streaming; ``True`` requires a cache-aware model.
+        By default, with a low-latency ``companion`` (see :func:`load_transcriber`), the live mode
+        (:mod:`.live_mode`: fast partials, voice-activity endpoints, full-context finals). Otherwise,
+        or given a ``config`` or ``cache_aware``: ``cache_aware=None`` chooses from the model's
+        config: a model trained for it streams cache-aware (:mod:`.cache_aware`: each frame computed
+        once, chunks fixed by the model), any other buffered (:mod:`.stream`: chunks and contexts as
+        ``config`` says, default :class:`StreamConfig`). ``False`` forces buffered streaming; ``True``
+        requires a cache-aware model. ``endpoint_s``: the blank that closes a segment (not the live mode's).
         """
+        if config is None and cache_aware is None and self.companion is not None:
+            return live_streamer(self, self.companion, use_lm)
         if cache_aware is None:
             cache_aware = self.cache_aware
         if not cache_aware:
-            return CTCStream(self, config, endpoint_s, use_lm)
+            return CTCStream(self, config or StreamConfig(), endpoint_s, use_lm)
         if not self.cache_aware:
             raise ValueError(f"{self.name} was not trained for cache-aware streaming")
         return CacheAwareStream(self, endpoint_s, use_lm)
@@ -136,7 +143,13 @@ def _import_nemo_quietly():
     return models
 
 
-def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False) -> Transcriber:
+def companion_beside(model_path) -> Path:
+    """Where the low-latency companion of ``NAME.nemo`` lives: ``NAME_streaming.nemo`` next to it."""
+    path = Path(model_path)
+    return path.with_name(f"{path.stem}_streaming{path.suffix}")
+
+
+def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False, live=True) -> Transcriber:
     """Restore a NeMo CTC ``.nemo`` (character or BPE) onto ``device``.
 
     The archive is extracted with bounds and its config checked before NeMo is
@@ -144,7 +157,10 @@ def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False)
     weights are read by torch's weights-only loader whatever the environment
     says. ``lm``: a label-LM file, ``True`` for the one beside the model
     (``NAME.lm.npz`` next to ``NAME.nemo``) when it exists, or ``False`` for none.
-    ``quantize``: int8 Linear layers (CPU only, see :mod:`workbench.quantize`).
+    ``quantize``: int8 Linear layers (CPU only, see :mod:`workbench.quantize`). ``live``: the
+    live mode's low-latency companion, a cache-aware ``.nemo`` (see :mod:`.live_mode`): ``True``
+    for the one beside the model (``NAME_streaming.nemo``) when it exists, a path, or ``False``
+    for none (the model streams alone, as it always did).
     """
     path = Path(path)
     if not path.is_file():
@@ -173,7 +189,14 @@ def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False)
         quantize_linear(model, device)
     if lm is True:
         lm = lm_beside(path) if lm_beside(path).is_file() else False
-    return Transcriber(model.to(device), device, name=str(path), lm=_load_lm(lm, path, model) if lm else None)
+    if live is True:
+        live = companion_beside(path) if companion_beside(path).is_file() else False
+    companion = load_transcriber(live, device, lm=False, quantize=quantize, live=False) if live else None
+    if companion is not None and not companion.cache_aware:
+        raise CheckpointError(f"{live} cannot be the live mode's companion: it was not trained for cache-aware "
+                              "streaming")
+    return Transcriber(model.to(device), device, name=str(path), lm=_load_lm(lm, path, model) if lm else None,
+                       companion=companion)
 
 
 def _load_lm(lm_path, model_path, model) -> LabelLM:

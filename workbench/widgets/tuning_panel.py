@@ -1,5 +1,6 @@
-"""A panel for :func:`workbench.tuning.evaluate`: sweep dry values, watch the table fill,
-plot corpus CER against dry with the best value marked, and hand it to a slider."""
+"""A panel for :func:`workbench.tuning.evaluate`: sweep dry values and decodings (offline, the
+live mode, buffered streams), watch the table fill, plot corpus CER against dry with the best
+value marked and CER against text lag with the Pareto front, and hand the best dry to a slider."""
 import html
 import threading
 from collections.abc import Callable
@@ -8,11 +9,10 @@ from pathlib import Path
 import ipywidgets as widgets
 import pandas as pd
 from matplotlib import rc_context
-from tqdm.notebook import tqdm
 
 from .. import tuning
 from ..errors import WorkbenchError
-from ..figures import cer_plot, png, style
+from ..figures import cer_lag_plot, cer_plot, png, style
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
 from ..threads import use_share
 from .trust import checked_path, restricted, writable_path
@@ -43,28 +43,34 @@ class TuningPanel(widgets.VBox):
             slider if callable(slider) else (lambda value: setattr(slider, "value", value)) if slider else None)
         fixed = {"denoiser": denoiser, "asr": asr, "device": device}
         self.models_from = models_from or (lambda: fixed)
-        text = {"style": {"description_width": "110px"}, "layout": widgets.Layout(width="420px")}
-        self.source = widgets.Text(display_path(source), description="folder / manifest", **text)
-        self.drys = widgets.Text(",".join(f"{d:g}" for d in drys), description="dry values", **text)
-        self.chunk_s = widgets.Text("", description="chunk s", placeholder="offline if empty", **text)
-        self.left_s = widgets.Text("", description="left s", placeholder="2", **text)
-        self.right_s = widgets.Text("", description="right s", placeholder="0.5", **text)
-        self.scheduler = widgets.Text("", description="Dask scheduler", placeholder="local processes if empty", **text)
-        self.workers = widgets.IntText(workers if workers is not None else 0, description="local workers",
-                                       tooltip="0: run in this kernel", **text)
+        def text(kind=widgets.Text, *value, **options):
+            """A field with a layout of its own (hiding one field must not hide the others)."""
+            return kind(*value, style={"description_width": "110px"}, layout=widgets.Layout(width="420px"),
+                        **options)
+
+        self.source = text(widgets.Text, display_path(source), description="folder / manifest")
+        self.drys = text(widgets.Text, ",".join(f"{d:g}" for d in drys), description="dry values")
+        self.chunk_s = text(widgets.Text, "", description="chunk s", placeholder="no buffered stream if empty")
+        self.left_s = text(widgets.Text, "", description="left s", placeholder="2")
+        self.right_s = text(widgets.Text, "", description="right s", placeholder="0.5")
+        self.live = widgets.Checkbox(True, description="live mode (if the model has a companion)", indent=False)
+        self.scheduler = text(widgets.Text, "", description="Dask scheduler", placeholder="local processes if empty")
+        self.workers = text(widgets.IntText, workers if workers is not None else 0, description="local workers",
+                            tooltip="0: run in this kernel")
         if restricted():  # whoever runs a scheduler could run code in this kernel (Dask unpickles results)
             self.scheduler.layout.display = "none"
         self._overwrite: Path | None = None  # the existing CSV the next save may replace
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True)
         self.use_button = widgets.Button(description="use best dry", icon="check", disabled=True)
-        self.csv = widgets.Text("results.csv", description="CSV", **text)
+        self.csv = text(widgets.Text, "results.csv", description="CSV")
         self.save_button = widgets.Button(description="Save CSV", icon="save", disabled=True)
         self.status = widgets.HTML()
         self.dashboard = widgets.HTML()
         self.progress = widgets.Box()
         self.table = widgets.HTML()
         self.image = widgets.Image(format="png")
+        self.lag_image = widgets.Image(format="png")
         self.rows: list[dict] = []
         self.results = self.summary = None
         self._cancel = threading.Event()
@@ -75,9 +81,9 @@ class TuningPanel(widgets.VBox):
         self.save_button.on_click(lambda _: self.save())
         super().__init__([
             widgets.HBox([widgets.VBox([self.source, self.drys, self.scheduler, self.workers]),
-                          widgets.VBox([self.chunk_s, self.left_s, self.right_s])]),
+                          widgets.VBox([self.chunk_s, self.left_s, self.right_s, self.live])]),
             widgets.HBox([self.run_button, self.cancel_button, self.use_button]),
-            self.progress, self.status, self.dashboard, self.image, self.table,
+            self.progress, self.status, self.dashboard, widgets.HBox([self.image, self.lag_image]), self.table,
             widgets.HBox([self.csv, self.save_button]),
         ])
 
@@ -89,24 +95,25 @@ class TuningPanel(widgets.VBox):
         """Start the sweep in a background thread (the kernel stays responsive); ``wait`` joins it."""
         if self._thread and self._thread.is_alive():
             return
+        models = self.models_from()
         try:
             streams = tuning.streams_from(_numbers(self.chunk_s.value), _numbers(self.left_s.value),
-                                          _numbers(self.right_s.value))
+                                          _numbers(self.right_s.value),
+                                          self.live.value and tuning.has_live_mode(models["asr"]))
             items = tuning.read_items(checked_path(self.source.value, "folder or manifest"))
             drys = _numbers(self.drys.value) or []
         except WorkbenchError as error:
             self._error(str(error))
             return
         self.rows, self.results, self.summary = [], None, None
-        self.image.value, self.table.value = b"", ""
-        bar = tqdm(total=len(items), unit="file", desc="evaluate", display=False)
-        self.progress.children = [bar.container]
+        self.image.value, self.lag_image.value, self.table.value = b"", b"", ""
+        bar = widgets.IntProgress(0, max=len(items), description="files", bar_style="info")
+        self.progress.children = [bar]
         self._cancel.clear()
         self.run_button.disabled, self.cancel_button.disabled = True, False
         self.use_button.disabled = self.save_button.disabled = True
         self.status.value = f"running {len(items)} files × {len(drys)} dry values × {len(streams)} decodings…"
-        self._thread = threading.Thread(target=self._run, args=(items, drys, streams, bar, self.models_from()),
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(items, drys, streams, bar, models), daemon=True)
         self._thread.start()
         if wait:
             self._thread.join()
@@ -115,7 +122,7 @@ class TuningPanel(widgets.VBox):
         use_share(MODEL_THREADS)  # beside the workbench's worker
         def rows_arrived(rows):
             self.rows += rows
-            bar.update(1)
+            bar.value += 1
             self._show(tuning.table(self.rows))
 
         def started(link):
@@ -140,7 +147,7 @@ class TuningPanel(widgets.VBox):
         except Exception as error:  # noqa: BLE001 - shown in the panel: a worker thread has nowhere else to report
             self._error(f"{type(error).__name__}: {error}")
         finally:
-            bar.close()
+            self.progress.children = []  # the bar goes when the run ends
             self.run_button.disabled, self.cancel_button.disabled = False, True
 
     def _error(self, text: str) -> None:
@@ -153,9 +160,13 @@ class TuningPanel(widgets.VBox):
         self.summary = tuning.summarize(results)
         if self.summary.empty:
             return
-        self.table.value = self.summary.to_html(index=False, float_format=lambda v: f"{v:.4f}")
+        shown = self.summary.dropna(axis=1, how="all")  # no empty columns (a grid without streams has no lags)
+        self.table.value = shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
         with rc_context(style()):
             self.image.value = png(cer_plot(self.summary))
+            streamed = self.summary.lag_p95_s.notna().any()
+            self.lag_image.value = png(cer_lag_plot(self.summary)) if streamed else b""
+        self.lag_image.layout.display = None if streamed else "none"
         self.use_button.disabled = self.target is None
         self.use_button.description = f"use best dry ({self.best_dry:g})"
         self.save_button.disabled = False

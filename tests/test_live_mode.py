@@ -1,0 +1,181 @@
+"""The live mode (workbench.asr.live_mode): voice-activity endpoints, fast partials, full-context finals."""
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from test_cache_aware import cache_aware_config
+
+from workbench import CheckpointError, load_audio, load_transcriber
+from workbench.asr import CTCStream
+from workbench.asr.cache_aware import CacheAwareStream
+from workbench.asr.live_mode import VAD_FRAME, Endpointer, LiveModeStream, live_streamer
+from workbench.audio import SAMPLE_RATE, chunks
+from workbench.paths import ROOT
+
+QUIET_S = 1.0
+
+
+def quiet(seconds, rng):
+    return (1e-3 * rng.standard_normal(round(seconds * SAMPLE_RATE))).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def talk():
+    """Three spoken clips with a second of faint noise around each, and where each clip lies."""
+    rng, pieces, spans, at = np.random.default_rng(0), [], [], 0
+    for name in ("clean", "hum", "clean"):
+        speech = load_audio(ROOT / "audio_example" / f"{name}.wav")
+        pieces += [quiet(QUIET_S, rng), speech]
+        at += round(QUIET_S * SAMPLE_RATE)
+        spans.append((at, at + len(speech)))
+        at += len(speech)
+    return np.concatenate([*pieces, quiet(QUIET_S, rng)]), spans
+
+
+def run(stream, audio):
+    events = [event for chunk in chunks(audio, 0.1) for event in stream.feed(chunk)]
+    return events + stream.flush()
+
+
+def test_finals_equal_the_offline_decode_of_each_endpointed_utterance(transcriber, talk):
+    audio, _ = talk
+    stream = live_streamer(transcriber)
+    events = [event for event in run(stream, audio) if event.final]
+    offline = [transcriber.transcribe(audio[start:end]) for start, end in stream.utterances]
+    assert [event.text for event in events] == [text for text in offline if text]
+    assert events
+    for event in events:  # the words, timed in the stream, make up the final's text
+        assert " ".join(word.text for word in event.words) == event.text
+        assert all(event.start_s <= word.start_s < word.end_s <= event.end_s for word in event.words)
+    spans = [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in stream.utterances]
+    frame_s = transcriber.frame_s  # the crop's last output frame may reach past its end
+    assert all(any(a <= event.start_s and event.end_s <= b + frame_s for a, b in spans) for event in events)
+
+
+def test_endpoints_fall_in_the_pauses_and_cover_the_speech(transcriber, talk):
+    audio, spans = talk
+    stream = live_streamer(transcriber)
+    run(stream, audio)
+    speech = [(start, end) for start, end in stream.utterances if end - start > 0.5 * SAMPLE_RATE]
+    assert len(speech) == len(spans)
+    pause = round(QUIET_S * SAMPLE_RATE)
+    for (start, end), (spoken_start, spoken_end) in zip(speech, spans):
+        assert spoken_start - pause < start <= spoken_start + 0.1 * SAMPLE_RATE
+        assert spoken_end - 0.3 * SAMPLE_RATE <= end < spoken_end + pause
+
+
+def test_an_utterance_is_cut_at_its_maximum_length(transcriber, talk):
+    audio, _ = talk
+    stream = live_streamer(transcriber, max_s=1.0)
+    run(stream, audio)
+    lengths = [(end - start) / SAMPLE_RATE for start, end in stream.utterances]
+    assert max(lengths) <= 1.0 + stream.pre_roll / SAMPLE_RATE + 0.03
+    assert len(lengths) >= 6
+
+
+def test_partials_come_from_the_low_latency_streamer_and_restart_with_each_utterance(transcriber, talk):
+    audio, _ = talk
+    events = run(live_streamer(transcriber), audio)
+    partials = [event for event in events if not event.final]
+    assert partials and all(event.start_s <= event.end_s <= len(audio) / SAMPLE_RATE for event in partials)
+    stream = live_streamer(transcriber)
+    run(stream, audio[:round(0.5 * SAMPLE_RATE)])  # quiet only: no utterance, nothing kept but the pre-roll
+    assert stream.utterances == [] or all(end - start < 0.5 * SAMPLE_RATE for start, end in stream.utterances)
+
+
+def test_endpointer_closes_after_the_hangover():
+    endpointer = Endpointer(hangover_s=0.3, max_s=10.0)
+    t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 200 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    closed = endpointer.feed(np.concatenate([np.zeros(SAMPLE_RATE // 2, np.float32), tone,
+                                             np.zeros(SAMPLE_RATE, np.float32)]))
+    assert len(closed) == 1
+    start, end = closed[0]
+    assert 0.4 * SAMPLE_RATE <= start <= 0.7 * SAMPLE_RATE
+    # the hangover after the detector's own (about 0.15 s at mode 2)
+    assert (1.5 + 0.3) * SAMPLE_RATE - 480 <= end <= (1.5 + 0.3 + 0.25) * SAMPLE_RATE
+    assert endpointer.close(3 * SAMPLE_RATE) == []
+
+
+def test_faint_noise_is_never_speech_and_an_open_utterance_closes_at_the_end():
+    endpointer = Endpointer()
+    noise = (1e-3 * np.random.default_rng(0).standard_normal(2 * SAMPLE_RATE)).astype(np.float32)
+    assert endpointer.feed(noise) == [] and endpointer.start is None
+    speech = load_audio(ROOT / "audio_example" / "clean.wav")
+    assert endpointer.feed(speech[:SAMPLE_RATE]) == [] and endpointer.start is not None
+    [(start, end)] = endpointer.close(3 * SAMPLE_RATE)
+    assert 2 * SAMPLE_RATE - VAD_FRAME <= start < 3 * SAMPLE_RATE and end == 3 * SAMPLE_RATE  # a frame may straddle
+    assert endpointer.start is None and endpointer.close(4 * SAMPLE_RATE) == []
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory, char_nemo):
+    """A full-context model with a cache-aware companion beside it (``NAME_streaming.nemo``)."""
+    from nemo.collections.asr.models import EncDecCTCModel
+
+    folder = tmp_path_factory.mktemp("pair")
+    shutil.copy(char_nemo, folder / "asr.nemo")
+    torch.manual_seed(1)
+    EncDecCTCModel(cfg=cache_aware_config()).save_to(str(folder / "asr_streaming.nemo"))
+    return folder
+
+
+def test_load_transcriber_finds_the_companion_and_streams_in_the_live_mode_by_default(pair, talk):
+    full = load_transcriber(pair / "asr.nemo")
+    assert full.companion is not None and full.companion.cache_aware
+    stream = full.streamer()
+    assert isinstance(stream, LiveModeStream) and isinstance(stream.partials, CacheAwareStream)
+    audio, _ = talk
+    events = list(full.stream(chunks(audio, 0.1)))
+    run(stream, audio)
+    offline = [full.transcribe(audio[start:end]) for start, end in stream.utterances]
+    assert [event.text for event in events if event.final] == [text for text in offline if text]
+    # a given buffered setting, or cache_aware, asks for that streamer, as before
+    assert isinstance(full.streamer(config=stream_config()), CTCStream)
+    assert isinstance(full.streamer(cache_aware=False), CTCStream)
+
+
+def stream_config():
+    from workbench.asr.stream import StreamConfig
+
+    return StreamConfig(0.5, 1.0, 0.2)
+
+
+def test_without_a_companion_the_model_streams_as_before(pair, char_nemo):
+    assert isinstance(load_transcriber(pair / "asr.nemo", live=False).streamer(), CTCStream)
+    assert isinstance(load_transcriber(char_nemo).streamer(), CTCStream)  # a single .nemo
+    chosen = load_transcriber(char_nemo, live=pair / "asr_streaming.nemo")
+    assert isinstance(chosen.streamer(), LiveModeStream)
+
+
+def test_a_companion_that_cannot_stream_cache_aware_is_one_clear_error(pair, char_nemo):
+    with pytest.raises(CheckpointError, match="not trained for cache-aware"):
+        load_transcriber(pair / "asr.nemo", live=char_nemo)
+    with pytest.raises(CheckpointError, match="not found"):
+        load_transcriber(pair / "asr.nemo", live=pair / "missing.nemo")
+
+
+def test_transcribe_streams_in_the_live_mode_unless_told_none(pair, talk, tmp_path, capsys):
+    import json
+
+    import soundfile
+
+    from workbench.__main__ import main
+    from workbench.asr.stream import StreamConfig
+
+    audio, _ = talk
+    wav = tmp_path / "talk.wav"
+    soundfile.write(wav, audio, SAMPLE_RATE)
+    audio = load_audio(wav)  # as the command reads it
+
+    def finals(*options):
+        assert main(["transcribe", str(wav), "--json", "--dry", "1", "--asr", str(pair / "asr.nemo"), *options]) == 0
+        return [event["text"] for event in map(json.loads, capsys.readouterr().out.splitlines()) if event["final"]]
+
+    full = load_transcriber(pair / "asr.nemo")
+    assert finals() == [event.text for event in run(full.streamer(), audio) if event.final]
+    buffered = [event.text for event in run(full.streamer(StreamConfig()), audio) if event.final]
+    assert finals("--live", "none") == buffered
+    assert finals("--chunk-s", "1") == buffered  # a buffered size asks for buffered streaming
+    assert buffered != [event.text for event in run(full.streamer(), audio) if event.final]  # the modes differ

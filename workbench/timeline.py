@@ -1,0 +1,94 @@
+"""A teaching view of time: for one stream, each word of its finals and what the shown text said
+in its place, from the first partial that showed something there to the final.
+
+:func:`word_histories` reads the timed events of :func:`workbench.latency.play`. The open text
+(partial) before final ``k`` is aligned word by word with final ``k`` (difflib's opcodes: equal
+words, and replaced words pairwise); the form shown at a word's place is recorded each time it
+changes. :func:`timeline_figure` draws the audio and, per word, its spoken span (word times, when
+the finals carry them; else the final's span), the forms it was shown as (a change after the
+first is a revision) and the moment it became final.
+"""
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .audio import SAMPLE_RATE
+from .metrics import normalise
+
+
+@dataclass
+class WordHistory:
+    """One word of a final: where it was spoken, the forms shown in its place, when it became final."""
+
+    text: str
+    spoken: tuple[float, float]            # (start_s, end_s): the word's, or its final's span
+    shown: list[tuple[float, str]] = field(default_factory=list)  # (time, form) at each change
+    final_s: float = float("nan")
+
+    @property
+    def revisions(self) -> int:
+        """Changes of the shown form after the first (the final included)."""
+        return max(0, len(self.shown) - 1)
+
+
+def _places(final: list[str], shown: list[str]) -> dict[int, str]:
+    """The shown form at each final word's place: equal words, and replaced words pairwise."""
+    places = {}
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, final, shown, autojunk=False).get_opcodes():
+        if tag in ("equal", "replace"):
+            places |= {i: shown[j] for i, j in zip(range(i1, i2), range(j1, j2))}
+    return places
+
+
+def word_histories(timed) -> list[WordHistory]:
+    """Per word of every final, in order: its :class:`WordHistory` (``timed``: [(time, event)])."""
+    finals = [event for _, event in timed if event.final]
+    histories = []
+    for final in finals:
+        words = normalise(final.text).split()
+        times = getattr(final, "words", None) or ()
+        spans = ([(word.start_s, word.end_s) for word in times] if len(times) == len(words)
+                 else [(final.start_s, final.end_s)] * len(words))
+        histories.append([WordHistory(word, span) for word, span in zip(words, spans)])
+    k = 0
+    for at, event in timed:
+        if k == len(finals):
+            break
+        places = _places([word.text for word in histories[k]], normalise(event.text).split())
+        for index, word in enumerate(histories[k]):
+            form = places.get(index)
+            if form is not None and (not word.shown or word.shown[-1][1] != form):
+                word.shown.append((at, form))
+            if event.final:
+                word.final_s = at
+        k += event.final
+    return [word for utterance in histories for word in utterance]
+
+
+def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str = "") -> Figure:
+    """The waveform over time, and below it one row per word: its spoken span (grey bar), each
+    form shown in its place (a dot: orange while it differs from the final word, green once it is
+    the final word; the form's text beside a revision), and the moment it became final (a black tick)."""
+    rows = max(1, len(histories))
+    figure = Figure(figsize=(9, 1.6 + 0.28 * rows), layout="constrained")
+    wave, axes = figure.subplots(2, 1, sharex=True, height_ratios=[1.2, 0.28 * rows])
+    wave.plot(np.arange(len(audio)) / SAMPLE_RATE, audio, color="#555", linewidth=0.5)
+    wave.set_yticks([])
+    wave.set_title(title, loc="left")
+    for row, word in enumerate(histories):
+        axes.barh(row, word.spoken[1] - word.spoken[0], left=word.spoken[0], height=0.6, color="#ddd")
+        for number, (at, form) in enumerate(word.shown):
+            right = form == word.text
+            axes.plot(at, row, "o", color="#2a2" if right else "#e80", markersize=5)
+            if number and not right:
+                axes.annotate(form, (at, row), textcoords="offset points", xytext=(4, 3), fontsize=7, color="#e80")
+        axes.plot(word.final_s, row, "|", color="black", markersize=12, markeredgewidth=2)
+    axes.set_yticks(range(len(histories)), [word.text for word in histories], fontsize=9)
+    axes.set_ylim(rows - 0.5, -0.5)
+    last = max([len(audio) / SAMPLE_RATE, *(word.final_s for word in histories if word.final_s == word.final_s)])
+    axes.set_xlim(0, last + 0.1)  # a final may come after the audio (at the end of the stream)
+    axes.set_xlabel("time (s): grey, spoken; dots, shown (orange: not yet the final word, green: the final word); "
+                    "black tick, final")
+    return figure
