@@ -234,8 +234,10 @@ def test_panel_sweeps_plots_and_sets_the_slider(corpus, models, tmp_path):
 
     slider = ipywidgets.FloatSlider(value=0.3)
     panel = tuning_panel(source=corpus[0], slider=slider, drys=[0.0, 1.0], **models)
+    assert panel.image.layout.display == "none"  # no picture yet: hidden, not a broken image
     panel.run(wait=True)
     assert panel.status.value.startswith("done") and bytes(panel.image.value).startswith(b"\x89PNG")
+    assert panel.image.layout.display is None
     assert panel.progress.children == ()  # the progress bar went when the run ended
     assert "chunk_s" not in panel.table.value and "lag_p95_s" not in panel.table.value  # no empty columns
     assert panel.lag_image.layout.display == "none"  # no stream, no lag plot

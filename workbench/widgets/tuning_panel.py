@@ -27,6 +27,13 @@ def _numbers(text: str) -> list[float] | None:
     return values or None
 
 
+def _plot_image() -> widgets.Image:
+    """A PNG view shown only while it holds a picture (an empty one draws as a broken image)."""
+    image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+    image.observe(lambda change: setattr(image.layout, "display", None if change.new else "none"), "value")
+    return image
+
+
 class TuningPanel(widgets.VBox):
     """Run a dry sweep over a folder or manifest, locally or on a Dask scheduler.
 
@@ -69,8 +76,7 @@ class TuningPanel(widgets.VBox):
         self.dashboard = widgets.HTML()
         self.progress = widgets.Box()
         self.table = widgets.HTML()
-        self.image = widgets.Image(format="png")
-        self.lag_image = widgets.Image(format="png")
+        self.image, self.lag_image = _plot_image(), _plot_image()
         self.rows: list[dict] = []
         self.results = self.summary = None
         self._cancel = threading.Event()
@@ -166,7 +172,6 @@ class TuningPanel(widgets.VBox):
             self.image.value = png(cer_plot(self.summary))
             streamed = self.summary.lag_p95_s.notna().any()
             self.lag_image.value = png(cer_lag_plot(self.summary)) if streamed else b""
-        self.lag_image.layout.display = None if streamed else "none"
         self.use_button.disabled = self.target is None
         self.use_button.description = f"use best dry ({self.best_dry:g})"
         self.save_button.disabled = False
