@@ -4,6 +4,7 @@
 screenshots in ``docs/``.
 """
 import json
+import re
 import time
 import wave
 
@@ -23,6 +24,8 @@ MIC_WAV = EXAMPLES_DIR / "clean.wav"
 # CER of the bundled models on the clean example through the file path, plus slack for a
 # recording cut at slightly different places (see audio_example/README.md for the measured CERs)
 MIC_MAX_CER = 0.35
+LONE_JAMO = re.compile("[\u1100-\u11ff\u3130-\u318f]")  # conjoining and compatibility jamo
+TUNING_FIELDS = ("folder / manifest", "dry values", "chunk s", "left s", "right s", "local workers", "CSV")
 
 
 # -- page helpers -------------------------------------------------------
@@ -100,6 +103,10 @@ def test_lab_example_spectrograms_slider_and_transcript(lab_server, page, screen
 def test_browser_microphone_reaches_the_kernel(lab_server, page, screenshot):
     open_lab_notebook(page, lab_server)
     wait_for_transcript(page, next(iter(examples())), "0.05")
+    page.evaluate("""() => { window.shownPartials = [];
+        new MutationObserver(() => document.querySelectorAll('.wb-partial').forEach(
+            (element) => window.shownPartials.push(element.innerText))).observe(
+            document.body, {subtree: true, childList: true, characterData: true}); }""")
     button = page.locator(".wb-record-browser-button")
     button.click()
     page.wait_for_function("/Stop/.test(document.querySelector('.wb-record-browser-button').innerText)",
@@ -110,6 +117,8 @@ def test_browser_microphone_reaches_the_kernel(lab_server, page, screenshot):
     screenshot(page.locator(".wb-workbench"), "browser-microphone")
     reference = reference_text(MIC_WAV)
     assert cer(reference, text) <= MIC_MAX_CER, (reference, text)
+    partials = page.evaluate("window.shownPartials")
+    assert partials and not [p for p in partials if LONE_JAMO.search(p)], partials  # whole syllables only
 
 
 def test_voila_serves_the_workbench(voila_server, page, screenshot):
@@ -119,6 +128,13 @@ def test_voila_serves_the_workbench(voila_server, page, screenshot):
     text = wait_for_transcript(page, "clean", "0.05")
     assert cer(reference_text(examples()["clean"]), text) <= MIC_MAX_CER, text
     screenshot(page.locator(".wb-workbench"), "voila")
+    page.get_by_text("Tune the dry mix on a corpus").click()  # the app shows the tuning settings
+    for field in TUNING_FIELDS:
+        assert page.locator(".wb-tuning label", has_text=field).first.is_visible(), field
+    assert not page.locator(".wb-tuning label", has_text="Dask scheduler").first.is_visible()  # restricted
+    assert page.evaluate("[...document.images].filter((i) => i.checkVisibility() && i.complete"
+                         " && i.naturalWidth === 0).length") == 0  # no broken image
+    screenshot(page.locator(".wb-tuning"), "voila-tuning")
 
 
 def test_bad_upload_shows_one_message_and_the_kernel_survives(lab_server, page, tmp_path):
