@@ -51,6 +51,6 @@ def test_ctc_notebook_dry_sweep_runs_from_its_panel():
     panel = tuning_panel(slider=slider)  # as the notebook builds it: bundled models, the example recordings
     panel.run(wait=True)  # what its Run button starts
     assert panel.status.value == f"done: {len(list(EXAMPLES_DIR.glob('*.wav')))} files", panel.status.value
-    assert sorted(panel.summary.dry) == sorted(tuning.DEFAULT_DRYS)
+    assert sorted(set(panel.summary.dry)) == sorted(tuning.DEFAULT_DRYS)  # for each decoding (offline, live)
     panel.use_button.click()
     assert slider.value == panel.best_dry

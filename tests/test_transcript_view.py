@@ -1,5 +1,6 @@
 """The workbench's transcript words, downloads, reference diff, model names and the app's kernel cap."""
 import asyncio
+import concurrent.futures
 import io
 import json
 
@@ -17,6 +18,13 @@ from workbench.widgets.models import ModelsPanel
 from workbench.widgets.reference import aligned, diff_html
 from workbench.widgets.spectrograms import SpectrogramView, labelled
 from workbench.widgets.transcript_view import TranscriptView, transcript_files
+
+
+def run(coroutine):
+    """``asyncio.run`` on a thread of its own: other tests may leave an event loop running on this one."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
 
 FINALS = [TranscriptEvent("안녕 하세요", True, 0.1, 1.2, (Word("안녕", 0.1, 0.5), Word("하세요", 0.6, 1.2))),
           TranscriptEvent("", True, 1.5, 1.6),
@@ -84,7 +92,7 @@ def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypat
     alive = ["a", "b"]
     monkeypatch.setattr(manager, "list_kernel_ids", lambda: list(alive))
     with pytest.raises(HTTPError) as refused:
-        asyncio.run(manager.start_kernel(env={"VOILA_PREHEAT": "False"}))
+        run(manager.start_kernel(env={"VOILA_PREHEAT": "False"}))
     assert refused.value.status_code == 503 and "full" in refused.value.reason
 
     async def started(*_args, **_kwargs):
@@ -99,7 +107,7 @@ def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypat
         assert not refill.done()  # the pool's refill waits while the app is full
         alive.remove("a")  # a visitor left
         assert await asyncio.wait_for(refill, 5) == "new"
-    asyncio.run(refill_waits_for_a_slot())
+    run(refill_waits_for_a_slot())
     assert alive == ["b", "new"]
     culled = []
 
@@ -108,8 +116,8 @@ def test_the_app_refuses_kernels_over_its_cap_and_spares_the_warm_pool(monkeypat
     monkeypatch.setattr("jupyter_server.services.kernels.kernelmanager.AsyncMappingKernelManager.cull_kernel_if_idle",
                         lambda self, kernel_id: cull(kernel_id))
     manager.notify_connect("visited")
-    asyncio.run(manager.cull_kernel_if_idle("waiting-in-pool"))
-    asyncio.run(manager.cull_kernel_if_idle("visited"))
+    run(manager.cull_kernel_if_idle("waiting-in-pool"))
+    run(manager.cull_kernel_if_idle("visited"))
     assert culled == ["visited"]
 
 
