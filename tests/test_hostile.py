@@ -161,6 +161,16 @@ def test_positional_args_that_are_not_a_list(tmp_path):
     assert_one_line_error(enhance_with(tmp_path, path), "'args'")
 
 
+def test_a_class_that_is_not_a_class_is_named(tmp_path):
+    """A package whose 'class' is None was refused as holding "a ."."""
+    from workbench import load_denoiser
+    from workbench.errors import CheckpointError
+
+    path = save_facebook_package(tmp_path / "none.th", tiny_demucs(), **{"class": None})
+    with pytest.raises(CheckpointError, match=r"holds 'class': None \(a NoneType, not a class\), not a Demucs"):
+        load_denoiser(path)
+
+
 def test_refused_pickle_names_the_global(tmp_path):
     import torch
 
