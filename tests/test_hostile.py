@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -484,6 +485,44 @@ def test_decoder_noise_does_not_precede_the_one_line(tmp_path):
     bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
     assert_one_line_error(run_bounded("enhance", bad, tmp_path / "out.wav", "--dry", "1", seconds=60), "bad.mp3")
 
+
+
+def test_concurrent_decodes_leave_stderr_where_it_was(tmp_path):
+    """Two overlapping swaps of fd 2 restored each other's /dev/null: every later log line was lost."""
+    import threading
+
+    from workbench.audio import load_audio, quiet_c_stderr
+    from workbench.errors import AudioError
+
+    before = os.fstat(2)
+
+    def quiet_for(seconds):
+        with quiet_c_stderr():
+            time.sleep(seconds)
+
+    first = threading.Thread(target=quiet_for, args=(0.3,))
+    second = threading.Thread(target=quiet_for, args=(0.3,))
+    first.start()
+    time.sleep(0.1)
+    second.start()
+    first.join()
+    second.join()
+    assert os.path.samestat(os.fstat(2), before)
+
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
+
+    def decode_many():
+        for _ in range(20):
+            with pytest.raises(AudioError):
+                load_audio(bad)
+
+    threads = [threading.Thread(target=decode_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert os.path.samestat(os.fstat(2), before)
 
 
 def _fed(stream, pieces, bad=None):

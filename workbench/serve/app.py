@@ -29,12 +29,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import subtitles
 from ..asr import TranscriptEvent
-from ..audio import SAMPLE_RATE, check_audio, load_audio, resample
+from ..audio import SAMPLE_RATE, AudioTooLong, check_audio, load_audio, resample
 from ..errors import WorkbenchError
 from ..live import LiveStream, PendingChunks
 from . import protocols
 from .engine import Engine, release_memory
-from .limits import Limits, StreamSlots
+from .limits import BODY_GRACE_S, Limits, Slots
 from .protocols import ClientError
 
 log = logging.getLogger("workbench.serve")
@@ -43,7 +43,6 @@ MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; cha
                ".css": "text/css; charset=utf-8"}
 SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 MAX_STEP_S = 2.0     # one inference step feeds at most this much of a stream's queued audio (bounds its memory)
-MAX_QUEUED_S = 60.0  # a client this far ahead of inference is not read from until it catches up
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
@@ -60,11 +59,11 @@ class Feeder:
     Frames queue in :class:`PendingChunks` while the stream's previous step runs
     on an inference thread; the next step takes them as one chunk (up to
     ``MAX_STEP_S``), so a stream that fell behind catches up on larger, cheaper
-    chunks. Reading goes on meanwhile (pings are answered), up to ``MAX_QUEUED_S``.
+    chunks. Reading goes on meanwhile, up to ``max_queued_s`` of audio ahead of inference.
     """
 
-    def __init__(self, engine: Engine, live: LiveStream, send):
-        self.engine, self.live, self.send = engine, live, send
+    def __init__(self, engine: Engine, live: LiveStream, send, max_queued_s: float):
+        self.engine, self.live, self.send, self.max_queued_s = engine, live, send, max_queued_s
         self.pending = PendingChunks()
         self.queued_s = 0.0
         self._task: asyncio.Task | None = None
@@ -76,7 +75,7 @@ class Feeder:
             if self._task is not None:
                 self._task.result()  # a failed step ends the connection
             self._task = asyncio.create_task(self._drain())
-        if self.queued_s > MAX_QUEUED_S:
+        if self.queued_s > self.max_queued_s:
             await self._task  # back-pressure: stop reading until inference has caught up
 
     async def _drain(self) -> None:
@@ -101,12 +100,24 @@ class Feeder:
             self._task.exception()  # retrieved: a client that vanished is not an error to report
 
 
+class Idle:
+    """How long a stream may still go without audio samples. Only time the server spends waiting
+    for the client counts (not its own back-pressure); empty frames do not refill it."""
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = self.left_s = timeout_s
+
+    def heard(self) -> None:
+        self.left_s = self.timeout_s
+
+
 class Service:
     """The routes around one :class:`Engine`, with its limits and optional token."""
 
     def __init__(self, engine: Engine, limits: Limits = Limits(), token: str | None = None):
         self.engine, self.limits, self.token = engine, limits, token
-        self.slots = StreamSlots(limits.max_streams)
+        self.slots = Slots(limits.max_streams)
+        self.bodies = Slots(2 * limits.max_streams)  # bodies being received, before they take a stream slot
         self.files = {path.name: (path.read_bytes(), MEDIA_TYPES[path.suffix])
                       for path in sorted(WEB.iterdir()) if path.suffix in MEDIA_TYPES}
 
@@ -139,20 +150,28 @@ class Service:
 
     # -- HTTP ------------------------------------------------------------
     def http(self, handler, stream: bool = True):
-        """Token, stream slot, errors as ``{"error"}`` and one log line around ``handler(request, note)``."""
+        """Token, body, stream slot, errors as ``{"error"}`` and one log line around
+        ``handler(request, note, body)``. A streaming request's body is received whole, in a
+        budget of its own (``2 x max_streams`` at once), before it takes a stream slot, so
+        clients that send slowly hold no stream."""
 
         async def endpoint(request: Request) -> Response:
-            started, note, slot = time.monotonic(), {}, False
+            started, note, slot, body = time.monotonic(), {}, False, b""
             try:
                 if not self._authorized(request.headers):
                     raise ClientError("missing or wrong token (send Authorization: Bearer TOKEN)", status=401)
                 if stream:
+                    body = await self._body(request)
                     slot = self.slots.take()
                     if not slot:
                         raise ClientError(f"server busy: {self.limits.max_streams} streams running", status=503)
-                response = await handler(request, note)
+                response = await handler(request, note, body)
             except ClientError as error:
                 response, note["error"] = JSONResponse({"error": str(error)}, error.status), str(error)
+                if error.status == 408:  # the rest of the body is not read: the connection cannot go on
+                    response.headers["connection"] = "close"
+            except AudioTooLong as error:
+                response, note["error"] = JSONResponse({"error": str(error)}, 413), str(error)
             except WorkbenchError as error:  # audio the loaders refuse
                 response, note["error"] = JSONResponse({"error": str(error)}, 400), str(error)
             except Exception as error:
@@ -171,16 +190,30 @@ class Service:
         return JSONResponse({"error": error.detail}, error.status_code)
 
     async def _body(self, request: Request) -> bytes:
-        limit = self.limits.max_message_bytes
+        """The whole body, in a body slot: at most ``max_message_bytes`` (413), and after
+        ``BODY_GRACE_S`` at least ``min_body_bytes_per_s`` on average (408)."""
+        limit, rate = self.limits.max_message_bytes, self.limits.min_body_bytes_per_s
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             raise ClientError(f"body of {int(length)} bytes is over the {limit}-byte limit", status=413)
-        body = bytearray()
-        async for piece in request.stream():
-            body += piece
-            if len(body) > limit:
-                raise ClientError(f"body is over the {limit}-byte limit", status=413)
-        return bytes(body)
+        if not self.bodies.take():
+            raise ClientError(f"server busy: {self.bodies.size} uploads being received", status=503)
+        try:
+            body, pieces = bytearray(), aiter(request.stream())
+            started = asyncio.get_running_loop().time()
+            while True:
+                try:
+                    async with asyncio.timeout_at(started + BODY_GRACE_S + len(body) / rate):
+                        piece = await anext(pieces)
+                except StopAsyncIteration:
+                    return bytes(body)
+                except TimeoutError:
+                    raise ClientError(f"the body came slower than {rate:g} bytes/s", status=408) from None
+                body += piece
+                if len(body) > limit:
+                    raise ClientError(f"body is over the {limit}-byte limit", status=413)
+        finally:
+            self.bodies.give_back()
 
     def _check_duration(self, audio: np.ndarray) -> None:
         seconds = len(audio) / SAMPLE_RATE
@@ -193,11 +226,10 @@ class Service:
         note["audio_s"] = len(audio) / SAMPLE_RATE
         return await self.engine.recognize(check_audio(audio), dry, use_lm)
 
-    async def recognize_json(self, request: Request, note: dict) -> Response:
+    async def recognize_json(self, request: Request, note: dict, body: bytes) -> Response:
         params = request.query_params
         rate = protocols.sample_rate(params, self.engine.sample_rate)
         dry, use_lm = self._decoding(params)
-        body = await self._body(request)
         samples = await asyncio.to_thread(protocols.recognize_body, body)
         if not len(samples):
             raise ClientError('"data" holds no samples')
@@ -208,24 +240,23 @@ class Service:
         return JSONResponse({"text": joined(finals), "final": True, "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
 
-    async def recognize_file(self, request: Request, note: dict) -> Response:
+    async def recognize_file(self, request: Request, note: dict, body: bytes) -> Response:
         params = request.query_params
         dry, use_lm = self._decoding(params)
         form = protocols.output_format(params)
-        body = await self._body(request)
         if not body:
             raise ClientError("the body is empty: send an audio file")
-        audio = await self.engine.run(load_audio, body, "the uploaded file")
+        audio = await self.engine.run(load_audio, body, "the uploaded file", self.limits.max_stream_s)
         finals = await self._finals(audio, dry, use_lm, note)
         if form in SUBTITLE_TYPES:
             return Response(subtitles.subtitles(finals, form), media_type=SUBTITLE_TYPES[form])
         return JSONResponse({"text": joined(finals), "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
 
-    async def healthz(self, request: Request, note: dict) -> Response:
+    async def healthz(self, request: Request, note: dict, body: bytes) -> Response:
         return JSONResponse({"status": "ok", "streams": self.slots.active, "max_streams": self.limits.max_streams})
 
-    async def models(self, request: Request, note: dict) -> Response:
+    async def models(self, request: Request, note: dict, body: bytes) -> Response:
         return JSONResponse(self.engine.describe())
 
     async def page(self, request: Request) -> Response:
@@ -278,12 +309,14 @@ class Service:
 
         return endpoint
 
-    async def _receive(self, websocket: WebSocket) -> dict:
-        """The next message; a client silent for the idle timeout is closed (1008)."""
+    async def _receive(self, websocket: WebSocket, idle: Idle) -> dict:
+        """The next message; a client that sent no samples for the idle timeout is closed (1008)."""
+        started = time.monotonic()
         try:
-            message = await asyncio.wait_for(websocket.receive(), self.limits.idle_timeout_s)
+            message = await asyncio.wait_for(websocket.receive(), max(idle.left_s, 0.0))
         except TimeoutError:
             raise ClientError(f"idle for {self.limits.idle_timeout_s:g} s", close_code=1008) from None
+        idle.left_s -= time.monotonic() - started
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
         return message
@@ -316,15 +349,19 @@ class Service:
 
         send = self._sender(websocket, note, TranscriptEvent.to_dict)
 
-        feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send)
+        feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send, self.limits.max_queued_s)
+        idle = Idle(self.limits.idle_timeout_s)
         try:
             while True:
-                message = await self._receive(websocket)
+                message = await self._receive(websocket, idle)
                 if message.get("bytes") is None:
                     protocols.end_frame(message.get("text") or "")
                     break
                 data = message["bytes"]
                 seconds = protocols.pcm_samples(data) / rate  # whole int16 samples, else close 1007
+                if not data:  # an empty frame is no audio: it does not keep the stream alive
+                    continue
+                idle.heard()
                 self._count(note, seconds)
                 await feeder.put(data, rate, seconds)
             await send(await feeder.finish())
@@ -340,16 +377,19 @@ class Service:
 
         send = self._sender(websocket, note, lambda event: {"text": event.text, "final": event.final})
 
-        feeder = None
+        feeder, idle = None, Idle(self.limits.idle_timeout_s)
         try:
             while True:
-                message = await self._receive(websocket)
+                message = await self._receive(websocket, idle)
                 if message.get("text") is None:
                     raise ClientError('this endpoint takes JSON text frames {"state", "data"}', close_code=1003)
                 state, samples = protocols.state_frame(message["text"])
                 self._count(note, len(samples) / rate)
+                if len(samples):  # frames without samples do not keep the stream alive
+                    idle.heard()
                 if state == 1:
-                    feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send)
+                    feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send,
+                                              self.limits.max_queued_s)
                     await feeder.put(samples, rate, len(samples) / rate)
                 elif feeder is not None:  # speech ended: close the utterance with a final
                     events = await feeder.finish()

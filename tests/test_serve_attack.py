@@ -1,0 +1,146 @@
+"""The service under attack and overload (a real uvicorn, limits shrunk so each case takes seconds).
+
+Slow bodies hold no stream slot and are cut off with 408; a file's declared
+duration is checked against the service's own limit before decoding; a client
+faster than inference is slowed, not disconnected; frames without samples do
+not keep a stream alive.
+"""
+import contextlib
+import io
+import json
+import socket
+import time
+
+import httpx
+import numpy as np
+import pytest
+import soundfile
+from test_serve import CLEAN, Running, closed_with, finals_text, pcm16, stream
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from workbench import load_denoiser, load_transcriber, paths
+from workbench.__main__ import main
+from workbench.serve.app import Service
+from workbench.serve.engine import Engine
+from workbench.serve.limits import BODY_GRACE_S, Limits
+
+TIGHT = Limits(max_message_bytes=4 << 20, max_stream_s=30.0, max_streams=2, idle_timeout_s=1.0,
+               min_body_bytes_per_s=2000.0, max_queued_s=0.5, ping_interval_s=0.2, ping_timeout_s=0.3)
+
+
+@pytest.fixture(scope="module")
+def tight():
+    engine = Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=0.05)
+    running = Running(Service(engine, TIGHT))
+    yield running
+    running.stop()
+    engine.close()
+
+
+def hanging_body(port: int, path: str = "/v1/recognize") -> socket.socket:
+    """A request that announces a 1 MB body and sends four bytes of it."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nRIFF".encode())
+    return sock
+
+
+def status_line(sock: socket.socket, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(4096).split(b"\r\n")[0]
+    except TimeoutError:
+        return b"(no answer)"
+
+
+def test_slow_bodies_hold_no_stream_and_are_cut_off_with_408(tight):
+    data, rate = pcm16(CLEAN)
+    started = time.monotonic()
+    bodies = [hanging_body(tight.port, path) for path in ("/v1/recognize", "/recognize") * TIGHT.max_streams]
+    try:
+        time.sleep(0.3)
+        events, close = stream(tight.ws, data, rate, "&dry=1")  # streams are served meanwhile
+        assert close == 1000 and finals_text(events)
+        extra = httpx.post(f"{tight.http}/v1/recognize", content=CLEAN.read_bytes(), timeout=10)
+        assert extra.status_code == 503 and "uploads being received" in extra.json()["error"]
+        answers = [status_line(sock, 10) for sock in bodies]
+        assert answers == [b"HTTP/1.1 408 Request Timeout"] * len(bodies)
+        assert BODY_GRACE_S <= time.monotonic() - started < BODY_GRACE_S + 4
+    finally:
+        for sock in bodies:
+            sock.close()
+    assert httpx.post(f"{tight.http}/v1/recognize", content=CLEAN.read_bytes(), timeout=60).status_code == 200
+    assert httpx.get(f"{tight.http}/healthz").json()["streams"] == 0
+
+
+def test_a_body_that_keeps_up_is_read(tight):
+    """Slow but above the rate: a 6 kB body in 1 kB pieces every 0.3 s (3.3 kB/s, limit 2 kB/s)."""
+    body = json.dumps({"data": [0] * 1600}).encode()
+    with socket.create_connection(("127.0.0.1", tight.port)) as sock:
+        sock.sendall(f"POST /recognize HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+                     "Content-Type: application/json\r\n\r\n".encode())
+        for start in range(0, len(body), 1000):
+            time.sleep(0.3)
+            sock.sendall(body[start:start + 1000])
+        assert status_line(sock, 30) == b"HTTP/1.1 200 OK"
+
+
+def test_a_declared_duration_over_the_service_limit_is_refused_before_decoding(tight, tmp_path):
+    """An hour of silence at 1 kHz (a few kB of FLAC) decodes to an hour at 16 kHz: 230 MB and many
+    seconds of an inference thread, against a limit of 30 s."""
+    path = tmp_path / "hour.flac"
+    soundfile.write(path, np.zeros(3600 * 1000, np.int16), 1000, subtype="PCM_16")
+    started = time.monotonic()
+    answer = httpx.post(f"{tight.http}/v1/recognize", content=path.read_bytes(), timeout=120)
+    assert answer.status_code == 413 and "declares 3600 s of audio" in answer.json()["error"]
+    assert time.monotonic() - started < 2
+
+
+def test_a_client_faster_than_inference_is_slowed_not_disconnected(tight, tmp_path):
+    """24 s of speech sent at once: the server stops reading (queue 0.5 s), its pings (every 0.2 s,
+    timeout 0.3 s) wait behind the unread frames; the stream still gets every final and closes 1000."""
+    data, rate = pcm16(CLEAN)
+    audio = np.tile(data, 8)
+    path = tmp_path / "long.wav"
+    soundfile.write(path, audio, rate, subtype="PCM_16")
+    events, close = stream(tight.ws, audio, rate, "&dry=1")
+    assert close == 1000
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["transcribe", str(path), "--json", "--dry", "1"]) == 0
+    expected = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert finals_text(events) == finals_text(expected) != ""
+
+
+@pytest.mark.parametrize("path, nothing", [
+    ("/v1/stream", b""),
+    ("/recognize", json.dumps({"state": 0, "data": []})),
+    ("/recognize", json.dumps({"state": 1, "data": []})),
+])
+def test_frames_without_samples_do_not_keep_a_stream_alive(tight, path, nothing):
+    first = b"\x00\x00" * 160 if path == "/v1/stream" else json.dumps({"state": 1, "data": [0] * 160})
+    started = time.monotonic()
+
+    def send(ws):
+        ws.send(first)
+        while time.monotonic() - started < 6:
+            ws.send(nothing)
+            time.sleep(0.05)
+
+    code, reason = closed_with(tight.ws + path, send)
+    assert (code, reason) == (1008, "idle for 1 s")
+    assert time.monotonic() - started < 3
+
+
+def test_a_stream_that_sends_audio_is_not_idle(tight):
+    """Audio every 0.5 s, slower than real time, for 3 s: never idle for 1 s."""
+    with connect(f"{tight.ws}/v1/stream") as ws:
+        for _ in range(6):
+            ws.send(b"\x00\x00" * 1600)
+            time.sleep(0.5)
+        ws.send(json.dumps({"event": "end"}))
+        try:
+            list(ws)
+        except ConnectionClosed:
+            pass
+    assert ws.close_code == 1000
