@@ -105,9 +105,10 @@ def run(args) -> int:
 
     from ..models import load_models
     from .app import Service, log
-    from .engine import Engine
+    from .engine import Engine, configure_allocator
 
     check_exposure(args)
+    configure_allocator()
     limits = Limits(args.max_message_bytes, args.max_stream_s, args.max_streams, args.idle_timeout_s,
                     args.min_body_bytes_per_s, args.max_queued_s, args.ping_interval_s, args.ping_timeout_s)
     handler = logging.StreamHandler(private_stderr())
