@@ -195,6 +195,8 @@ async def soak(server: Server, minutes: float, honest_count: int) -> Tally:
     await asyncio.gather(*(honest_client(server.url, audio, tally, until, seed) for seed in range(honest_count)),
                          hostile_client(server, upload, tally, until, 99))
     watcher.cancel()
+    if tally.minute() not in rss:  # the last, partial minute
+        report(tally, tally.minute(), server.rss_mb())
     return tally
 
 
@@ -217,16 +219,17 @@ def main() -> None:
 
 
 def run(args, server: Server) -> None:
+    asyncio.run(honest(server.url, "clean", clips()["clean"], Tally(time.monotonic()), None))  # warm-up
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
           f"{args.max_streams - 1} honest clients at real-time pace and one hostile client, "
-          f"{args.minutes:g} min; server RSS at start {server.rss_mb():.0f} MB", flush=True)
+          f"{args.minutes:g} min; server RSS after one warm-up stream {server.rss_mb():.0f} MB", flush=True)
     print("| minute | finals | latency p50 | latency p95 | server RSS | honest streams completed | aborted | "
           "refused |")
     print("|---|---|---|---|---|---|---|---|")
     try:
         tally = asyncio.run(soak(server, args.minutes, args.max_streams - 1))
         time.sleep(3)
-        print(f"server RSS 3 s after the end: {server.rss_mb():.0f} MB; "
+        print(f"server RSS 3 s after the last client: {server.rss_mb():.0f} MB; "
               f"load average at the end: {os.getloadavg()[0]:.2f}")
     finally:
         server.stop()
