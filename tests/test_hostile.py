@@ -81,6 +81,22 @@ def test_duration_limit_is_configurable(tmp_path):
     assert not (tmp_path / "out.wav").exists()
 
 
+def test_a_callers_shorter_limit_refuses_before_decoding(tmp_path, monkeypatch):
+    """The service passes its own limit down: a declared duration over it is refused before a block
+    is decoded; the global limit still applies when it is the shorter."""
+    from workbench import audio
+
+    wav = tmp_path / "long.wav"
+    soundfile.write(wav, speechlike(3.0), 16000)
+    with pytest.raises(audio.AudioTooLong, match="declares 3 s of audio, more than the limit of 2 s$"):
+        next(audio.audio_blocks(wav, max_s=2))
+    monkeypatch.setenv("WORKBENCH_MAX_AUDIO_S", "1")
+    with pytest.raises(audio.AudioTooLong, match=r"limit of 1 s \(WORKBENCH_MAX_AUDIO_S\)"):
+        audio.load_audio(wav, max_s=2)
+    monkeypatch.delenv("WORKBENCH_MAX_AUDIO_S")
+    assert len(audio.load_audio(wav, max_s=5)) == 48000
+
+
 def test_float_samples_outside_unit_range_are_refused(tmp_path):
     wav = tmp_path / "loud.wav"
     soundfile.write(wav, np.array([0.1, 1e30, -0.2] * 100, np.float32), 16000, subtype="FLOAT")

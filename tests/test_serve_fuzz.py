@@ -27,7 +27,7 @@ from workbench.serve.limits import Limits
 
 LIMITS = Limits(max_message_bytes=64 * 1024, max_stream_s=5.0, max_streams=4, idle_timeout_s=0.5)
 CLOSE_CODES = {1000, 1003, 1007, 1008, 1009}  # normal, unsupported data, invalid payload, policy, too big
-FUZZ = settings(max_examples=20, derandomize=True, deadline=None, database=None,
+FUZZ = settings(max_examples=15, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -236,15 +236,15 @@ def audio_blocks(source, name: str | None = None, max_s: float | None = None) ->
     :class:`AudioTooLong`: before decoding when the file declares its duration, else at the limit.
     """
     source, name = _source(source, name)
-    limit, setting = max_audio_s(), "WORKBENCH_MAX_AUDIO_S"
+    limit, setting = max_audio_s(), " (WORKBENCH_MAX_AUDIO_S)"
     if max_s is not None and max_s < limit:
-        limit, setting = max_s, "the caller's limit"
+        limit, setting = max_s, ""
     with _opened(source, name) as (rate, declared_s, blocks):
         try:
             rate = check_rate(rate)
             if declared_s > limit:
-                raise AudioTooLong(f"declares {declared_s:.0f} s of audio, more than the limit of {limit:g} s "
-                                   f"({setting})")
+                raise AudioTooLong(f"declares {declared_s:.0f} s of audio, more than the limit of {limit:g} s"
+                                   + setting)
             resampler, total = stream_resampler(rate), 0
             for block in blocks:
                 if not np.isfinite(block).all():
@@ -255,7 +255,7 @@ def audio_blocks(source, name: str | None = None, max_s: float | None = None) ->
                 out = resampler.feed(block.mean(axis=1))
                 total += len(out)
                 if total > limit * SAMPLE_RATE:
-                    raise AudioTooLong(f"more than the limit of {limit:g} s of audio ({setting})")
+                    raise AudioTooLong(f"more than the limit of {limit:g} s of audio{setting}")
                 if len(out):
                     yield np.clip(out, -1.0, 1.0)
             rest = resampler.flush()
