@@ -13,6 +13,7 @@ Every connection is logged in one line; every refusal is one ``{"error"}``
 answer or one websocket close with a reason (see :mod:`.protocols`).
 """
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -101,14 +102,27 @@ class Feeder:
 
 
 class Idle:
-    """How long a stream may still go without audio samples. Only time the server spends waiting
-    for the client counts (not its own back-pressure); empty frames do not refill it."""
+    """When a stream that sends no audio samples is closed: ``timeout_s`` after its last samples,
+    not counting the server's own work meanwhile (back-pressure, finishing an utterance). Frames
+    without samples do not move it."""
 
     def __init__(self, timeout_s: float):
-        self.timeout_s = self.left_s = timeout_s
+        self.timeout_s = timeout_s
+        self.heard()
 
     def heard(self) -> None:
-        self.left_s = self.timeout_s
+        self.deadline = time.monotonic() + self.timeout_s
+
+    def left_s(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    @contextlib.asynccontextmanager
+    async def paused(self):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline += time.monotonic() - started
 
 
 class Service:
@@ -311,12 +325,10 @@ class Service:
 
     async def _receive(self, websocket: WebSocket, idle: Idle) -> dict:
         """The next message; a client that sent no samples for the idle timeout is closed (1008)."""
-        started = time.monotonic()
         try:
-            message = await asyncio.wait_for(websocket.receive(), max(idle.left_s, 0.0))
+            message = await asyncio.wait_for(websocket.receive(), idle.left_s())
         except TimeoutError:
             raise ClientError(f"idle for {self.limits.idle_timeout_s:g} s", close_code=1008) from None
-        idle.left_s -= time.monotonic() - started
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
         return message
@@ -363,7 +375,8 @@ class Service:
                     continue
                 idle.heard()
                 self._count(note, seconds)
-                await feeder.put(data, rate, seconds)
+                async with idle.paused():
+                    await feeder.put(data, rate, seconds)
             await send(await feeder.finish())
         finally:
             feeder.cancel()
@@ -390,12 +403,14 @@ class Service:
                 if state == 1:
                     feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send,
                                               self.limits.max_queued_s)
-                    await feeder.put(samples, rate, len(samples) / rate)
+                    async with idle.paused():
+                        await feeder.put(samples, rate, len(samples) / rate)
                 elif feeder is not None:  # speech ended: close the utterance with a final
-                    events = await feeder.finish()
-                    if not any(event.final for event in events):
-                        events.append(TranscriptEvent("", True, 0.0, 0.0))
-                    await send(events)
+                    async with idle.paused():
+                        events = await feeder.finish()
+                        if not any(event.final for event in events):
+                            events.append(TranscriptEvent("", True, 0.0, 0.0))
+                        await send(events)
                     feeder = None
         finally:
             if feeder is not None:
