@@ -144,3 +144,17 @@ def test_a_stream_that_sends_audio_is_not_idle(tight):
         except ConnectionClosed:
             pass
     assert ws.close_code == 1000
+
+
+def test_frames_sent_after_the_server_closed_do_not_stall_the_close(tight):
+    """A client that goes on sending after a refusal: its unread frames filled the queue, and the
+    close handshake waited for its 10 s timeout."""
+    started = time.monotonic()
+    with connect(f"{tight.ws}/v1/stream", close_timeout=10) as ws:
+        ws.send(b"\x00" * 3)  # odd length: closed 1007
+        with contextlib.suppress(ConnectionClosed):
+            for _ in range(12):
+                ws.send(b"\x00\x00" * 1600)
+            ws.recv(timeout=5)
+    assert ws.close_code == 1007
+    assert time.monotonic() - started < 3

@@ -13,6 +13,7 @@ import asyncio
 from uvicorn.protocols.websockets.websockets_impl import WebSocketProtocol
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
+from websockets.protocol import State
 
 
 class PatientWebSocketProtocol(WebSocketProtocol):
@@ -21,9 +22,20 @@ class PatientWebSocketProtocol(WebSocketProtocol):
     heard_at = 0.0  # loop time of the last frame read from the peer
 
     async def read_message(self):
-        message = await super().read_message()
-        self.heard_at = self.loop.time()
-        return message
+        """The next message; once the server is closing, data frames still arriving are dropped
+        (nobody will read them, and a full queue would stall the close handshake until its timeout)."""
+        while True:
+            message = await super().read_message()
+            self.heard_at = self.loop.time()
+            if message is None or self.state is not State.CLOSING:
+                return message
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """Close; frames queued unread are dropped first, so reading goes on to the client's close frame."""
+        self.messages.clear()
+        if self._put_message_waiter is not None and not self._put_message_waiter.done():
+            self._put_message_waiter.set_result(None)
+        await super().close(code, reason)
 
     def _server_not_reading(self) -> bool:
         return self.max_queue is not None and len(self.messages) >= self.max_queue
