@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-from test_serve import CLEAN, Running, closed_with, finals_text, pcm16, stream
+from test_serve import CLEAN, TELEPHONE, Running, closed_with, finals_text, pcm16, stream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -158,3 +158,33 @@ def test_frames_sent_after_the_server_closed_do_not_stall_the_close(tight):
             ws.recv(timeout=5)
     assert ws.close_code == 1007
     assert time.monotonic() - started < 3
+
+
+# -- HTTP traps (issue 28 §2) ------------------------------------------------------
+def test_the_json_body_may_name_its_sample_rate(tight):
+    data, rate = pcm16(TELEPHONE)  # 8 kHz: read at the server's 16 kHz it would be nonsense
+    by_query = httpx.post(f"{tight.http}/recognize?sample_rate={rate}", json={"data": data.tolist()}, timeout=60)
+    by_body = httpx.post(f"{tight.http}/recognize", json={"sample_rate": rate, "data": data.tolist()}, timeout=60)
+    both = httpx.post(f"{tight.http}/recognize?sample_rate={rate}", json={"sample_rate": rate, "data": data.tolist()},
+                      timeout=60)
+    assert by_body.status_code == 200 and by_body.json() == by_query.json() == both.json()
+    assert by_body.json()["duration_s"] == pytest.approx(len(data) / rate, abs=1e-3) and by_body.json()["text"]
+
+
+@pytest.mark.parametrize("query, rate, message", [
+    ("?sample_rate=16000", 8000, '"sample_rate" 8000 in the body conflicts with ?sample_rate=16000'),
+    ("", "8000", '"sample_rate" must be an integer'),
+    ("", True, '"sample_rate" must be an integer'),
+    ("", 8000.0, '"sample_rate" must be an integer'),
+    ("", 4000, "between 8000 and 48000"),
+])
+def test_a_bad_or_conflicting_body_rate_gets_400(tight, query, rate, message):
+    answer = httpx.post(f"{tight.http}/recognize{query}", json={"sample_rate": rate, "data": [0] * 1600})
+    assert answer.status_code == 400 and message in answer.json()["error"]
+
+
+def test_an_undecodable_upload_is_told_the_accepted_formats(tight):
+    answer = httpx.post(f"{tight.http}/v1/recognize", content=b"this is not audio" * 10)
+    assert answer.status_code == 400
+    assert "not a supported audio file (accepted: WAV, FLAC, OGG (Vorbis, Opus), MP3" in answer.json()["error"]
+    assert "Error" not in answer.json()["error"]  # no exception class names

@@ -32,6 +32,7 @@ from .errors import AudioError
 SAMPLE_RATE = 16_000
 MIN_RATE, MAX_RATE = 1_000, 384_000
 DEFAULT_MAX_AUDIO_S = 4 * 3600
+ACCEPTED_FORMATS = "WAV, FLAC, OGG (Vorbis, Opus), MP3, and what ffmpeg reads, e.g. M4A or WebM"
 BLOCK_VALUES = 1 << 20          # samples (all channels) decoded at once: 4 MB of float32
 JULIUS_MAX_TAPS = 1 << 22       # larger julius kernels (odd rate ratios) go to soxr instead
 
@@ -208,8 +209,9 @@ def _opened(source, name: str):
         try:
             with quiet_c_stderr():
                 opened = _audioread_blocks(source)
-        except Exception as error:  # noqa: BLE001 - audioread raises many unrelated types
-            raise AudioError(f"cannot decode {name}: not a supported audio file ({type(error).__name__})") from None
+        except Exception:  # noqa: BLE001 - audioread raises many unrelated types
+            raise AudioError(f"cannot decode {name}: not a supported audio file (accepted: {ACCEPTED_FORMATS})") \
+                from None
     yield opened
 
 

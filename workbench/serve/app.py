@@ -242,9 +242,12 @@ class Service:
 
     async def recognize_json(self, request: Request, note: dict, body: bytes) -> Response:
         params = request.query_params
-        rate = protocols.sample_rate(params, self.engine.sample_rate)
+        query_rate = protocols.sample_rate(params, None)
         dry, use_lm = self._decoding(params)
-        samples = await asyncio.to_thread(protocols.recognize_body, body)
+        samples, body_rate = await asyncio.to_thread(protocols.recognize_body, body)
+        if None not in (query_rate, body_rate) and query_rate != body_rate:
+            raise ClientError(f'"sample_rate" {body_rate} in the body conflicts with ?sample_rate={query_rate}')
+        rate = body_rate or query_rate or self.engine.sample_rate
         if not len(samples):
             raise ClientError('"data" holds no samples')
         if len(samples) / rate > self.limits.max_stream_s:
