@@ -188,3 +188,25 @@ def test_an_undecodable_upload_is_told_the_accepted_formats(tight):
     assert answer.status_code == 400
     assert "not a supported audio file (accepted: WAV, FLAC, OGG (Vorbis, Opus), MP3" in answer.json()["error"]
     assert "Error" not in answer.json()["error"]  # no exception class names
+
+
+def test_a_multipart_upload_is_recognised_like_the_file(tight):
+    wav = CLEAN.read_bytes()
+    plain = httpx.post(f"{tight.http}/v1/recognize", content=wav, timeout=60).json()
+    form = httpx.post(f"{tight.http}/v1/recognize", files={"file": ("clean.wav", wav, "audio/wav")},
+                      data={"note": "x"}, timeout=60)
+    assert form.status_code == 200 and form.json() == plain and plain["text"]
+
+
+@pytest.mark.parametrize("headers, body, message", [
+    ({"content-type": "multipart/form-data; boundary=xyz"},
+     b'--xyz\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--xyz--\r\n', "holds one file, got 0"),
+    ({"content-type": "multipart/form-data; boundary=xyz"}, b"garbage" * 10, "multipart"),
+    ({"content-type": "multipart/form-data"}, b"garbage", "multipart"),
+    ({"content-type": "multipart/form-data; boundary=xyz"}, b"".join(
+        b'--xyz\r\nContent-Disposition: form-data; name="f%d"; filename="a.wav"\r\n\r\nRIFF\r\n' % i for i in range(2))
+     + b"--xyz--\r\n", "multipart"),
+])
+def test_a_bad_multipart_upload_gets_one_400(tight, headers, body, message):
+    answer = httpx.post(f"{tight.http}/v1/recognize", content=body, headers=headers, timeout=30)
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text

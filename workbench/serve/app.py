@@ -22,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -261,6 +263,8 @@ class Service:
         params = request.query_params
         dry, use_lm = self._decoding(params)
         form = protocols.output_format(params)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body = await self._uploaded_file(request, body)
         if not body:
             raise ClientError("the body is empty: send an audio file")
         audio = await self.engine.run(load_audio, body, "the uploaded file", self.limits.max_stream_s)
@@ -269,6 +273,24 @@ class Service:
             return Response(subtitles.subtitles(finals, form), media_type=SUBTITLE_TYPES[form])
         return JSONResponse({"text": joined(finals), "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
+
+    @staticmethod
+    async def _uploaded_file(request: Request, body: bytes) -> bytes:
+        """The one file of a multipart form (``curl -F file=@talk.wav``), from the body already read."""
+        async def whole():
+            yield body
+
+        try:
+            form = await MultiPartParser(request.headers, whole(), max_files=1, max_fields=8).parse()
+        except (MultiPartException, ValueError, KeyError) as error:  # the parser's errors are ValueErrors
+            raise ClientError(f"malformed multipart form: {str(getattr(error, 'message', error))[:80]}") from None
+        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        try:
+            if len(files) != 1:
+                raise ClientError(f"a multipart upload holds one file, got {len(files)}")
+            return await files[0].read()
+        finally:
+            await form.close()
 
     async def healthz(self, request: Request, note: dict, body: bytes) -> Response:
         return JSONResponse({"status": "ok", "streams": self.slots.active, "max_streams": self.limits.max_streams})
