@@ -94,12 +94,14 @@ async def one_client(url: str, audio: np.ndarray, delay_s: float) -> dict:
 
 
 class Server:
-    def __init__(self, max_streams: int):
+    """``python -m workbench serve`` on a free port; ``options`` are more of its arguments, ``log`` gets its stderr."""
+
+    def __init__(self, max_streams: int, *options: str, log=subprocess.DEVNULL):
         self.port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--port", str(self.port),
-                                         "--max-streams", str(max_streams)], cwd=ROOT, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                         "--max-streams", str(max_streams), *options], cwd=ROOT, env=env,
+                                        stdout=subprocess.DEVNULL, stderr=log)
         self.ps = psutil.Process(self.process.pid)
         import httpx
 

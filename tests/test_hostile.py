@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -78,6 +79,22 @@ def test_duration_limit_is_configurable(tmp_path):
     result = run_bounded("enhance", wav, tmp_path / "out.wav", "--dry", "1", env={"WORKBENCH_MAX_AUDIO_S": "2"})
     assert_one_line_error(result, "limit of 2 s")
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_a_callers_shorter_limit_refuses_before_decoding(tmp_path, monkeypatch):
+    """The service passes its own limit down: a declared duration over it is refused before a block
+    is decoded; the global limit still applies when it is the shorter."""
+    from workbench import audio
+
+    wav = tmp_path / "long.wav"
+    soundfile.write(wav, speechlike(3.0), 16000)
+    with pytest.raises(audio.AudioTooLong, match="declares 3 s of audio, more than the limit of 2 s$"):
+        next(audio.audio_blocks(wav, max_s=2))
+    monkeypatch.setenv("WORKBENCH_MAX_AUDIO_S", "1")
+    with pytest.raises(audio.AudioTooLong, match=r"limit of 1 s \(WORKBENCH_MAX_AUDIO_S\)"):
+        audio.load_audio(wav, max_s=2)
+    monkeypatch.delenv("WORKBENCH_MAX_AUDIO_S")
+    assert len(audio.load_audio(wav, max_s=5)) == 48000
 
 
 def test_float_samples_outside_unit_range_are_refused(tmp_path):
@@ -159,6 +176,16 @@ def test_positional_args_that_are_not_a_list(tmp_path):
 
     path = save_facebook_package(tmp_path / "args.th", models.tiny_demucs(), args=5)
     assert_one_line_error(enhance_with(tmp_path, path), "'args'")
+
+
+def test_a_class_that_is_not_a_class_is_named(tmp_path):
+    """A package whose 'class' is None was refused as holding "a ."."""
+    from workbench import load_denoiser
+    from workbench.errors import CheckpointError
+
+    path = save_facebook_package(tmp_path / "none.th", tiny_demucs(), **{"class": None})
+    with pytest.raises(CheckpointError, match=r"holds 'class': None \(a NoneType, not a class\), not a Demucs"):
+        load_denoiser(path)
 
 
 def test_refused_pickle_names_the_global(tmp_path):
@@ -474,6 +501,44 @@ def test_decoder_noise_does_not_precede_the_one_line(tmp_path):
     bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
     assert_one_line_error(run_bounded("enhance", bad, tmp_path / "out.wav", "--dry", "1", seconds=60), "bad.mp3")
 
+
+
+def test_concurrent_decodes_leave_stderr_where_it_was(tmp_path):
+    """Two overlapping swaps of fd 2 restored each other's /dev/null: every later log line was lost."""
+    import threading
+
+    from workbench.audio import load_audio, quiet_c_stderr
+    from workbench.errors import AudioError
+
+    before = os.fstat(2)
+
+    def quiet_for(seconds):
+        with quiet_c_stderr():
+            time.sleep(seconds)
+
+    first = threading.Thread(target=quiet_for, args=(0.3,))
+    second = threading.Thread(target=quiet_for, args=(0.3,))
+    first.start()
+    time.sleep(0.1)
+    second.start()
+    first.join()
+    second.join()
+    assert os.path.samestat(os.fstat(2), before)
+
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"\xff\xfb\x90\x00" + bytes(range(256)) * 12)
+
+    def decode_many():
+        for _ in range(20):
+            with pytest.raises(AudioError):
+                load_audio(bad)
+
+    threads = [threading.Thread(target=decode_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert os.path.samestat(os.fstat(2), before)
 
 
 def _fed(stream, pieces, bad=None):

@@ -17,6 +17,7 @@ import io
 import math
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +32,13 @@ from .errors import AudioError
 SAMPLE_RATE = 16_000
 MIN_RATE, MAX_RATE = 1_000, 384_000
 DEFAULT_MAX_AUDIO_S = 4 * 3600
+ACCEPTED_FORMATS = "WAV, FLAC, OGG (Vorbis, Opus), MP3, and what ffmpeg reads, e.g. M4A or WebM"
 BLOCK_VALUES = 1 << 20          # samples (all channels) decoded at once: 4 MB of float32
 JULIUS_MAX_TAPS = 1 << 22       # larger julius kernels (odd rate ratios) go to soxr instead
+
+
+class AudioTooLong(AudioError):
+    """Audio longer than a limit (a service answers it with 413, not 400)."""
 
 
 def max_audio_s() -> float:
@@ -121,22 +127,29 @@ def stream_resampler(rate: int, target: int = SAMPLE_RATE):
     return LiveResampler(rate, target) if uses_julius(rate, target) else _SoxrStream(rate, target)
 
 
+_STDERR_SWAP = threading.Lock()  # fd 2 is the process's: one swap at a time, or two would restore each other's
+
+
 @contextlib.contextmanager
 def quiet_c_stderr():
-    """Silence C-level stderr for a moment (libmpg123 and PortAudio's device probing print there)."""
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr at all
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    """Silence C-level stderr for a moment (libmpg123 and PortAudio's device probing print there).
+
+    Threads that decode at once take turns: each swap saves and restores the real fd 2.
+    """
+    with _STDERR_SWAP:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
 
 
 def _soundfile_blocks(source) -> tuple[int, float, Iterator[np.ndarray]] | None:
@@ -196,8 +209,9 @@ def _opened(source, name: str):
         try:
             with quiet_c_stderr():
                 opened = _audioread_blocks(source)
-        except Exception as error:  # noqa: BLE001 - audioread raises many unrelated types
-            raise AudioError(f"cannot decode {name}: not a supported audio file ({type(error).__name__})") from None
+        except Exception:  # noqa: BLE001 - audioread raises many unrelated types
+            raise AudioError(f"cannot decode {name}: not a supported audio file (accepted: {ACCEPTED_FORMATS})") \
+                from None
     yield opened
 
 
@@ -215,20 +229,24 @@ def _source(source, name: str | None):
     return source, name or getattr(source, "name", "audio stream")
 
 
-def audio_blocks(source, name: str | None = None) -> Iterator[np.ndarray]:
+def audio_blocks(source, name: str | None = None, max_s: float | None = None) -> Iterator[np.ndarray]:
     """Decode a path, ``bytes`` or file object block by block: 16 kHz mono float32 pieces whose
     concatenation is :func:`load_audio`'s result. Memory stays at a block, whatever the length.
 
-    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
+    ``name`` (e.g. an uploaded file's name) is what error messages call the source. Audio longer
+    than ``max_s`` (a caller's own limit) or ``max_audio_s()``, whichever is shorter, raises
+    :class:`AudioTooLong`: before decoding when the file declares its duration, else at the limit.
     """
     source, name = _source(source, name)
-    limit = max_audio_s()
+    limit, setting = max_audio_s(), " (WORKBENCH_MAX_AUDIO_S)"
+    if max_s is not None and max_s < limit:
+        limit, setting = max_s, ""
     with _opened(source, name) as (rate, declared_s, blocks):
         try:
             rate = check_rate(rate)
             if declared_s > limit:
-                raise AudioError(f"{declared_s:.0f} s of audio, more than the limit of {limit:.0f} s "
-                                 "(WORKBENCH_MAX_AUDIO_S)")
+                raise AudioTooLong(f"declares {declared_s:.0f} s of audio, more than the limit of {limit:g} s"
+                                   + setting)
             resampler, total = stream_resampler(rate), 0
             for block in blocks:
                 if not np.isfinite(block).all():
@@ -239,7 +257,7 @@ def audio_blocks(source, name: str | None = None) -> Iterator[np.ndarray]:
                 out = resampler.feed(block.mean(axis=1))
                 total += len(out)
                 if total > limit * SAMPLE_RATE:
-                    raise AudioError(f"more than the limit of {limit:.0f} s of audio (WORKBENCH_MAX_AUDIO_S)")
+                    raise AudioTooLong(f"more than the limit of {limit:g} s of audio{setting}")
                 if len(out):
                     yield np.clip(out, -1.0, 1.0)
             rest = resampler.flush()
@@ -248,17 +266,18 @@ def audio_blocks(source, name: str | None = None) -> Iterator[np.ndarray]:
             if len(rest):
                 yield np.clip(rest, -1.0, 1.0)
         except AudioError as error:
-            raise AudioError(f"{name}: {error}") from None
+            raise type(error)(f"{name}: {error}") from None
         except (soundfile.LibsndfileError, RuntimeError, EOFError, OSError) as error:
             raise AudioError(f"cannot decode {name}: the file is damaged ({type(error).__name__})") from None
 
 
-def load_audio(source, name: str | None = None) -> np.ndarray:
+def load_audio(source, name: str | None = None, max_s: float | None = None) -> np.ndarray:
     """Read a path, ``bytes`` or file object; return 16 kHz mono float32 in [-1, 1].
 
-    ``name`` (e.g. an uploaded file's name) is what error messages call the source.
+    ``name`` (e.g. an uploaded file's name) is what error messages call the source; ``max_s``
+    is a limit shorter than ``max_audio_s()`` (see :func:`audio_blocks`).
     """
-    return np.concatenate(list(audio_blocks(source, name)))
+    return np.concatenate(list(audio_blocks(source, name, max_s)))
 
 
 def pcm16_samples(pcm: bytes, channels: int = 1) -> np.ndarray:

@@ -171,6 +171,13 @@ def _as_dict(value, what: str, path: Path) -> dict:
     return dict(value)
 
 
+def _class_name(cls) -> str:
+    """What a package's ``class`` names: ``module.Name`` for a class, else the value's type and repr."""
+    if isinstance(cls, type):
+        return f"a {cls.__module__}.{cls.__qualname__}"
+    return f"'class': {repr(cls)[:40]} (a {type(cls).__name__}, not a class)"
+
+
 def _model_spec(package, path: Path):
     """(args, kwargs, state_dict) from any of the three layouts."""
     if not isinstance(package, dict):
@@ -182,10 +189,9 @@ def _model_spec(package, path: Path):
             model["state"] = package["best_state"]
         package = model
     if "state" in package and "class" in package:  # serialized model
-        cls = package["class"]
-        name = f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', '')}"
+        name = _class_name(package["class"])
         if not name.endswith(".Demucs"):
-            raise CheckpointError(f"denoiser checkpoint {path} holds a {name}, not a Demucs")
+            raise CheckpointError(f"denoiser checkpoint {path} holds {name}, not a Demucs")
         return (package.get("args") or (), _as_dict(package.get("kwargs") or {}, "kwargs", path),
                 package["state"])
     if "encoder.0.0.weight" in package:  # bare state_dict

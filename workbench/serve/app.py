@@ -13,6 +13,7 @@ Every connection is logged in one line; every refusal is one ``{"error"}``
 answer or one websocket close with a reason (see :mod:`.protocols`).
 """
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -21,7 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -29,13 +32,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import subtitles
 from ..asr import TranscriptEvent
-from ..audio import SAMPLE_RATE, check_audio, load_audio, resample
+from ..audio import SAMPLE_RATE, AudioTooLong, check_audio, load_audio, resample
 from ..errors import WorkbenchError
 from ..live import LiveStream, PendingChunks
 from . import protocols
 from .engine import Engine, release_memory
 from .enhance import enhance_route
-from .limits import Limits, StreamSlots
+from .limits import BODY_GRACE_S, Limits, Slots
 from .protocols import ClientError
 
 log = logging.getLogger("workbench.serve")
@@ -44,7 +47,6 @@ MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; cha
                ".css": "text/css; charset=utf-8"}
 SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
 MAX_STEP_S = 2.0     # one inference step feeds at most this much of a stream's queued audio (bounds its memory)
-MAX_QUEUED_S = 60.0  # a client this far ahead of inference is not read from until it catches up
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
@@ -62,11 +64,11 @@ class Feeder:
     Frames queue in :class:`PendingChunks` while the stream's previous step runs
     on an inference thread; the next step takes them as one chunk (up to
     ``MAX_STEP_S``), so a stream that fell behind catches up on larger, cheaper
-    chunks. Reading goes on meanwhile (pings are answered), up to ``MAX_QUEUED_S``.
+    chunks. Reading goes on meanwhile, up to ``max_queued_s`` of audio ahead of inference.
     """
 
-    def __init__(self, engine: Engine, live: LiveStream, send):
-        self.engine, self.live, self.send = engine, live, send
+    def __init__(self, engine: Engine, live: LiveStream, send, max_queued_s: float):
+        self.engine, self.live, self.send, self.max_queued_s = engine, live, send, max_queued_s
         self.pending = PendingChunks()
         self.queued_s = 0.0
         self._task: asyncio.Task | None = None
@@ -78,7 +80,7 @@ class Feeder:
             if self._task is not None:
                 self._task.result()  # a failed step ends the connection
             self._task = asyncio.create_task(self._drain())
-        if self.queued_s > MAX_QUEUED_S:
+        if self.queued_s > self.max_queued_s:
             await self._task  # back-pressure: stop reading until inference has caught up
 
     async def _drain(self) -> None:
@@ -103,12 +105,37 @@ class Feeder:
             self._task.exception()  # retrieved: a client that vanished is not an error to report
 
 
+class Idle:
+    """When a stream that sends no audio samples is closed: ``timeout_s`` after its last samples,
+    not counting the server's own work meanwhile (back-pressure, finishing an utterance). Frames
+    without samples do not move it."""
+
+    def __init__(self, timeout_s: float):
+        self.timeout_s = timeout_s
+        self.heard()
+
+    def heard(self) -> None:
+        self.deadline = time.monotonic() + self.timeout_s
+
+    def left_s(self) -> float:
+        return max(self.deadline - time.monotonic(), 0.0)
+
+    @contextlib.asynccontextmanager
+    async def paused(self):
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.deadline += time.monotonic() - started
+
+
 class Service:
     """The routes around one :class:`Engine`, with its limits and optional token."""
 
     def __init__(self, engine: Engine, limits: Limits = Limits(), token: str | None = None):
         self.engine, self.limits, self.token = engine, limits, token
-        self.slots = StreamSlots(limits.max_streams)
+        self.slots = Slots(limits.max_streams)
+        self.bodies = Slots(2 * limits.max_streams)  # bodies being received, before they take a stream slot
         self.files = {path.name: (path.read_bytes(), MEDIA_TYPES[path.suffix])
                       for path in sorted(WEB.iterdir()) if path.suffix in MEDIA_TYPES}
 
@@ -142,20 +169,28 @@ class Service:
 
     # -- HTTP ------------------------------------------------------------
     def http(self, handler, stream: bool = True):
-        """Token, stream slot, errors as ``{"error"}`` and one log line around ``handler(request, note)``."""
+        """Token, body, stream slot, errors as ``{"error"}`` and one log line around
+        ``handler(request, note, body)``. A streaming request's body is received whole, in a
+        budget of its own (``2 x max_streams`` at once), before it takes a stream slot, so
+        clients that send slowly hold no stream."""
 
         async def endpoint(request: Request) -> Response:
-            started, note, slot = time.monotonic(), {}, False
+            started, note, slot, body = time.monotonic(), {}, False, b""
             try:
                 if not self._authorized(request.headers):
                     raise ClientError("missing or wrong token (send Authorization: Bearer TOKEN)", status=401)
                 if stream:
+                    body = await self._body(request)
                     slot = self.slots.take()
                     if not slot:
                         raise ClientError(f"server busy: {self.limits.max_streams} streams running", status=503)
-                response = await handler(request, note)
+                response = await handler(request, note, body)
             except ClientError as error:
                 response, note["error"] = JSONResponse({"error": str(error)}, error.status), str(error)
+                if error.status == 408:  # the rest of the body is not read: the connection cannot go on
+                    response.headers["connection"] = "close"
+            except AudioTooLong as error:
+                response, note["error"] = JSONResponse({"error": str(error)}, 413), str(error)
             except WorkbenchError as error:  # audio the loaders refuse
                 response, note["error"] = JSONResponse({"error": str(error)}, 400), str(error)
             except Exception as error:
@@ -174,16 +209,30 @@ class Service:
         return JSONResponse({"error": error.detail}, error.status_code)
 
     async def _body(self, request: Request) -> bytes:
-        limit = self.limits.max_message_bytes
+        """The whole body, in a body slot: at most ``max_message_bytes`` (413), and after
+        ``BODY_GRACE_S`` at least ``min_body_bytes_per_s`` on average (408)."""
+        limit, rate = self.limits.max_message_bytes, self.limits.min_body_bytes_per_s
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
             raise ClientError(f"body of {int(length)} bytes is over the {limit}-byte limit", status=413)
-        body = bytearray()
-        async for piece in request.stream():
-            body += piece
-            if len(body) > limit:
-                raise ClientError(f"body is over the {limit}-byte limit", status=413)
-        return bytes(body)
+        if not self.bodies.take():
+            raise ClientError(f"server busy: {self.bodies.size} uploads being received", status=503)
+        try:
+            body, pieces = bytearray(), aiter(request.stream())
+            started = asyncio.get_running_loop().time()
+            while True:
+                try:
+                    async with asyncio.timeout_at(started + BODY_GRACE_S + len(body) / rate):
+                        piece = await anext(pieces)
+                except StopAsyncIteration:
+                    return bytes(body)
+                except TimeoutError:
+                    raise ClientError(f"the body came slower than {rate:g} bytes/s", status=408) from None
+                body += piece
+                if len(body) > limit:
+                    raise ClientError(f"body is over the {limit}-byte limit", status=413)
+        finally:
+            self.bodies.give_back()
 
     def _check_duration(self, audio: np.ndarray) -> None:
         seconds = len(audio) / SAMPLE_RATE
@@ -196,12 +245,14 @@ class Service:
         note["audio_s"] = len(audio) / SAMPLE_RATE
         return await self.engine.recognize(check_audio(audio), dry, use_lm)
 
-    async def recognize_json(self, request: Request, note: dict) -> Response:
+    async def recognize_json(self, request: Request, note: dict, body: bytes) -> Response:
         params = request.query_params
-        rate = protocols.sample_rate(params, self.engine.sample_rate)
+        query_rate = protocols.sample_rate(params, None)
         dry, use_lm = self._decoding(params)
-        body = await self._body(request)
-        samples = await asyncio.to_thread(protocols.recognize_body, body)
+        samples, body_rate = await asyncio.to_thread(protocols.recognize_body, body)
+        if None not in (query_rate, body_rate) and query_rate != body_rate:
+            raise ClientError(f'"sample_rate" {body_rate} in the body conflicts with ?sample_rate={query_rate}')
+        rate = body_rate or query_rate or self.engine.sample_rate
         if not len(samples):
             raise ClientError('"data" holds no samples')
         if len(samples) / rate > self.limits.max_stream_s:
@@ -211,24 +262,43 @@ class Service:
         return JSONResponse({"text": joined(finals), "final": True, "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
 
-    async def recognize_file(self, request: Request, note: dict) -> Response:
+    async def recognize_file(self, request: Request, note: dict, body: bytes) -> Response:
         params = request.query_params
         dry, use_lm = self._decoding(params)
         form = protocols.output_format(params)
-        body = await self._body(request)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            body = await self._uploaded_file(request, body)
         if not body:
             raise ClientError("the body is empty: send an audio file")
-        audio = await self.engine.run(load_audio, body, "the uploaded file")
+        audio = await self.engine.run(load_audio, body, "the uploaded file", self.limits.max_stream_s)
         finals = await self._finals(audio, dry, use_lm, note)
         if form in SUBTITLE_TYPES:
             return Response(subtitles.subtitles(finals, form), media_type=SUBTITLE_TYPES[form])
         return JSONResponse({"text": joined(finals), "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
 
-    async def healthz(self, request: Request, note: dict) -> Response:
+    @staticmethod
+    async def _uploaded_file(request: Request, body: bytes) -> bytes:
+        """The one file of a multipart form (``curl -F file=@talk.wav``), from the body already read."""
+        async def whole():
+            yield body
+
+        try:
+            form = await MultiPartParser(request.headers, whole(), max_files=1, max_fields=8).parse()
+        except (MultiPartException, ValueError, KeyError) as error:  # the parser's errors are ValueErrors
+            raise ClientError(f"malformed multipart form: {str(getattr(error, 'message', error))[:80]}") from None
+        files = [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+        try:
+            if len(files) != 1:
+                raise ClientError(f"a multipart upload holds one file, got {len(files)}")
+            return await files[0].read()
+        finally:
+            await form.close()
+
+    async def healthz(self, request: Request, note: dict, body: bytes) -> Response:
         return JSONResponse({"status": "ok", "streams": self.slots.active, "max_streams": self.limits.max_streams})
 
-    async def models(self, request: Request, note: dict) -> Response:
+    async def models(self, request: Request, note: dict, body: bytes) -> Response:
         return JSONResponse(self.engine.describe())
 
     async def page(self, request: Request) -> Response:
@@ -281,10 +351,10 @@ class Service:
 
         return endpoint
 
-    async def _receive(self, websocket: WebSocket) -> dict:
-        """The next message; a client silent for the idle timeout is closed (1008)."""
+    async def _receive(self, websocket: WebSocket, idle: Idle) -> dict:
+        """The next message; a client that sent no samples for the idle timeout is closed (1008)."""
         try:
-            message = await asyncio.wait_for(websocket.receive(), self.limits.idle_timeout_s)
+            message = await asyncio.wait_for(websocket.receive(), idle.left_s())
         except TimeoutError:
             raise ClientError(f"idle for {self.limits.idle_timeout_s:g} s", close_code=1008) from None
         if message["type"] == "websocket.disconnect":
@@ -319,17 +389,22 @@ class Service:
 
         send = self._sender(websocket, note, TranscriptEvent.to_dict)
 
-        feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send)
+        feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send, self.limits.max_queued_s)
+        idle = Idle(self.limits.idle_timeout_s)
         try:
             while True:
-                message = await self._receive(websocket)
+                message = await self._receive(websocket, idle)
                 if message.get("bytes") is None:
                     protocols.end_frame(message.get("text") or "")
                     break
                 data = message["bytes"]
                 seconds = protocols.pcm_samples(data) / rate  # whole int16 samples, else close 1007
+                if not data:  # an empty frame is no audio: it does not keep the stream alive
+                    continue
+                idle.heard()
                 self._count(note, seconds)
-                await feeder.put(data, rate, seconds)
+                async with idle.paused():
+                    await feeder.put(data, rate, seconds)
             await send(await feeder.finish())
         finally:
             feeder.cancel()
@@ -343,22 +418,27 @@ class Service:
 
         send = self._sender(websocket, note, lambda event: {"text": event.text, "final": event.final})
 
-        feeder = None
+        feeder, idle = None, Idle(self.limits.idle_timeout_s)
         try:
             while True:
-                message = await self._receive(websocket)
+                message = await self._receive(websocket, idle)
                 if message.get("text") is None:
                     raise ClientError('this endpoint takes JSON text frames {"state", "data"}', close_code=1003)
                 state, samples = protocols.state_frame(message["text"])
                 self._count(note, len(samples) / rate)
+                if len(samples):  # frames without samples do not keep the stream alive
+                    idle.heard()
                 if state == 1:
-                    feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send)
-                    await feeder.put(samples, rate, len(samples) / rate)
+                    feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send,
+                                              self.limits.max_queued_s)
+                    async with idle.paused():
+                        await feeder.put(samples, rate, len(samples) / rate)
                 elif feeder is not None:  # speech ended: close the utterance with a final
-                    events = await feeder.finish()
-                    if not any(event.final for event in events):
-                        events.append(TranscriptEvent("", True, 0.0, 0.0))
-                    await send(events)
+                    async with idle.paused():
+                        events = await feeder.finish()
+                        if not any(event.final for event in events):
+                            events.append(TranscriptEvent("", True, 0.0, 0.0))
+                        await send(events)
                     feeder = None
         finally:
             if feeder is not None:

@@ -12,6 +12,7 @@ from .limits import Limits
 from .protocols import MAX_RATE, MIN_RATE
 
 LOOPBACK_NAMES = ("localhost",)
+WS_MAX_QUEUE = 4  # frames waiting unread per websocket (uvicorn's 32 let one client park 32 x 16 MiB)
 UVICORN_HANDSHAKE_LINES = ('%s - "WebSocket %s" [accepted]', '%s - "WebSocket %s" 403',
                            "connection open", "connection closed")
 
@@ -52,6 +53,17 @@ def add_arguments(parser: argparse.ArgumentParser, dry_type) -> None:
                         help="longest audio of one request or stream")
     parser.add_argument("--idle-timeout-s", type=_positive(float), default=defaults.idle_timeout_s,
                         help="a silent websocket client is closed after this long")
+    parser.add_argument("--min-body-bytes-per-s", type=_positive(float),
+                        default=os.environ.get("WORKBENCH_MIN_BODY_BYTES_PER_S", str(defaults.min_body_bytes_per_s)),
+                        help="an HTTP body slower than this (after a 2 s grace) is cut off with 408; "
+                             "default: $WORKBENCH_MIN_BODY_BYTES_PER_S, else %(default)s")
+    parser.add_argument("--max-queued-s", type=_positive(float), default=defaults.max_queued_s,
+                        help="a stream this far ahead of inference is not read from until it catches up")
+    parser.add_argument("--ping-interval-s", type=_positive(float), default=defaults.ping_interval_s,
+                        help="websocket keepalive ping interval")
+    parser.add_argument("--ping-timeout-s", type=_positive(float), default=defaults.ping_timeout_s,
+                        help="a websocket client whose pong is this late (not counting back-pressure) "
+                             "is closed with 1011")
     parser.add_argument("--token", default=os.environ.get("WORKBENCH_TOKEN"),
                         help="require this token (Authorization: Bearer, or ?token= on websockets); "
                              "default: $WORKBENCH_TOKEN")
@@ -93,11 +105,13 @@ def run(args) -> int:
 
     from ..models import load_models
     from .app import Service, log
-    from .engine import Engine
+    from .engine import Engine, configure_allocator
 
     check_exposure(args)
-    limits = Limits(args.max_message_bytes, args.max_stream_s, args.max_streams, args.idle_timeout_s)
-    handler = logging.StreamHandler()
+    configure_allocator()
+    limits = Limits(args.max_message_bytes, args.max_stream_s, args.max_streams, args.idle_timeout_s,
+                    args.min_body_bytes_per_s, args.max_queued_s, args.ping_interval_s, args.ping_timeout_s)
+    handler = logging.StreamHandler(private_stderr())
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
@@ -112,11 +126,23 @@ def run(args) -> int:
     return 0
 
 
+def private_stderr():
+    """A text stream on a copy of fd 2: the log goes on even while a decoder silences fd 2."""
+    return open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")
+
+
 def uvicorn_config(service, host: str, port: int, **options):
-    """uvicorn on the websockets implementation; frames over the message limit are closed with 1009."""
+    """uvicorn on the websockets implementation, with the limits' keepalive (see :mod:`.keepalive`);
+    frames over the message limit are closed with 1009, and at most ``WS_MAX_QUEUE`` frames wait
+    unread per connection."""
     import uvicorn
 
-    config = uvicorn.Config(service.app(), host=host, port=port, ws="websockets",
-                            ws_max_size=service.limits.max_message_bytes, access_log=False, **options)
+    from .keepalive import PatientWebSocketProtocol
+
+    limits = service.limits
+    config = uvicorn.Config(service.app(), host=host, port=port, ws=PatientWebSocketProtocol,
+                            ws_max_size=limits.max_message_bytes, ws_max_queue=WS_MAX_QUEUE,
+                            ws_ping_interval=limits.ping_interval_s, ws_ping_timeout=limits.ping_timeout_s,
+                            access_log=False, **options)
     logging.getLogger("uvicorn.error").addFilter(_OneLinePerStream())
     return config

@@ -12,6 +12,7 @@ interleave in arrival order; one stream's steps never run at once.
 import asyncio
 import ctypes
 import functools
+import gc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -86,8 +87,32 @@ def _feed_all(stream: LiveStream, pieces: list[np.ndarray]) -> list[TranscriptEv
     return [event for piece in pieces for event in stream.feed(piece)]
 
 
+M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # mallopt parameters (malloc.h)
+MMAP_THRESHOLD = 128 * 1024             # glibc's initial value, kept fixed
+ARENA_MAX = 2
+
+
+def configure_allocator() -> None:
+    """Make freed buffers go back to the system (glibc; elsewhere nothing to do).
+
+    glibc serves blocks from ``MMAP_THRESHOLD`` up with their own mappings, returned on
+    free, but raises that threshold to the largest block freed (up to 32 MiB): after one
+    16 MiB frame, later frames and audio arrays land on the heap and stay there. Fixing the
+    threshold keeps them mapped; ``ARENA_MAX`` heaps bound what the event loop, the
+    inference threads and the JSON parsing threads keep between them.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+        libc.mallopt(M_ARENA_MAX, ARENA_MAX)
+    except (OSError, AttributeError):
+        pass
+
+
 def release_memory() -> None:
-    """Hand freed heap pages back to the system: glibc keeps them, so RSS would stay at its peak."""
+    """Free what closed connections left in reference cycles (their frame buffers among them), then
+    hand freed heap pages back to the system: glibc keeps them, so RSS would stay at its peak."""
+    gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: nothing to do

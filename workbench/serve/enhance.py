@@ -18,14 +18,14 @@ from .protocols import ClientError
 
 
 def enhance_route(service) -> Route:
-    """The route, wrapped by ``service.http`` (token, stream slot, ``{"error"}`` answers, log line)."""
+    """The route, wrapped by ``service.http`` (token, body read under its limits, stream slot,
+    ``{"error"}`` answers, log line)."""
 
-    async def enhance(request: Request, note: dict) -> Response:
+    async def enhance(request: Request, note: dict, body: bytes) -> Response:
         dry = protocols.dry(request.query_params, service.engine.dry)
-        body = await service._body(request)
         if not body:
             raise ClientError("the body is empty: send an audio file")
-        audio = await service.engine.run(load_audio, body, "the uploaded file")
+        audio = await service.engine.run(load_audio, body, "the uploaded file", service.limits.max_stream_s)
         service._check_duration(audio)
         note["audio_s"] = len(audio) / SAMPLE_RATE
         enhanced = await enhanced_audio(service.engine, audio, dry)

@@ -1,5 +1,7 @@
-"""The service's limits, and the count of streams running under them."""
-from dataclasses import dataclass
+"""The service's limits, and the counts of bodies and streams running under them."""
+from dataclasses import dataclass, fields
+
+BODY_GRACE_S = 2.0  # a body may start this late; after that it must keep up with min_body_bytes_per_s
 
 
 @dataclass(frozen=True)
@@ -7,24 +9,33 @@ class Limits:
     """What one client may ask of the server.
 
     ``max_message_bytes`` bounds an HTTP body and a websocket frame (413 / close 1009);
-    ``max_stream_s`` the audio of one request or stream; ``max_streams`` the requests and
-    streams served at once (503 / close 1013); ``idle_timeout_s`` the silence of a
-    websocket client before the server closes it (1008).
+    ``max_stream_s`` the audio of one request or stream (413 / close 1008); ``max_streams``
+    the requests and streams served at once (503 / close 1013), while at most twice as many
+    request bodies are received at once (503); a body must arrive at ``min_body_bytes_per_s``
+    after a grace of ``BODY_GRACE_S`` (408). ``idle_timeout_s`` is how long a websocket client
+    may send no audio samples before the server closes it (1008). A client ``max_queued_s`` of
+    audio ahead of inference is not read from until inference catches up (back-pressure);
+    the server pings every ``ping_interval_s`` and closes a client whose pong takes longer
+    than ``ping_timeout_s`` of the time the server was reading (1011).
     """
 
     max_message_bytes: int = 16 * 1024 * 1024
     max_stream_s: float = 3600.0
     max_streams: int = 8
     idle_timeout_s: float = 30.0
+    min_body_bytes_per_s: float = 16384.0  # 128 kbit/s
+    max_queued_s: float = 60.0
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
 
     def __post_init__(self):
-        for name in ("max_message_bytes", "max_stream_s", "max_streams", "idle_timeout_s"):
+        for name in (spec.name for spec in fields(self)):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
 
-class StreamSlots:
-    """At most ``size`` streams at once; the event loop is the only caller, so no lock is needed."""
+class Slots:
+    """At most ``size`` holders at once; the event loop is the only caller, so no lock is needed."""
 
     def __init__(self, size: int):
         self.size, self.active = size, 0

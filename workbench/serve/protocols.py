@@ -25,8 +25,8 @@ class ClientError(Exception):
         return str(self)[:120]  # a websocket close reason must fit in 123 bytes
 
 
-def sample_rate(params, default: int) -> int:
-    """``?sample_rate=`` (8000..48000 Hz), else the server's rate."""
+def sample_rate(params, default: int | None) -> int | None:
+    """``?sample_rate=`` (8000..48000 Hz), else ``default`` (the server's rate)."""
     text = params.get("sample_rate")
     if text is None:
         return default
@@ -34,6 +34,10 @@ def sample_rate(params, default: int) -> int:
         rate = int(text)
     except ValueError:
         raise ClientError(f"sample_rate must be an integer, got {text[:20]!r}") from None
+    return _in_range(rate)
+
+
+def _in_range(rate: int) -> int:
     if not MIN_RATE <= rate <= MAX_RATE:
         raise ClientError(f"sample_rate must be between {MIN_RATE} and {MAX_RATE} Hz, got {rate}")
     return rate
@@ -101,17 +105,23 @@ def pcm_samples(data: bytes) -> int:
     return len(data) // 2
 
 
-def recognize_body(body: bytes) -> np.ndarray:
-    """``{"uid": str, "sid": str, "data": [PCM16 ints]}`` -> samples."""
+def recognize_body(body: bytes) -> tuple[np.ndarray, int | None]:
+    """``{"uid": str, "sid": str, "sample_rate": int, "data": [PCM16 ints]}`` -> (samples, rate);
+    ``uid``, ``sid`` and ``sample_rate`` are optional (rate None when absent)."""
     message = parse_json(body)
     if not isinstance(message, dict):
         raise ClientError("the body must be a JSON object with a \"data\" list")
     for key in ("uid", "sid"):
         if key in message and not isinstance(message[key], str):
             raise ClientError(f'"{key}" must be a string')
+    rate = message.get("sample_rate")
+    if rate is not None:
+        if type(rate) is not int:
+            raise ClientError(f'"sample_rate" must be an integer, got {json.dumps(rate)[:20]}')
+        _in_range(rate)
     if "data" not in message:
         raise ClientError('the body has no "data" list')
-    return pcm_from_list(message["data"])
+    return pcm_from_list(message["data"]), rate
 
 
 def state_frame(text: str) -> tuple[int, np.ndarray]:
