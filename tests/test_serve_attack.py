@@ -100,7 +100,7 @@ def test_a_client_faster_than_inference_is_slowed_not_disconnected(tight, tmp_pa
     """24 s of speech sent at once: the server stops reading (queue 0.5 s), its pings (every 0.2 s,
     timeout 0.3 s) wait behind the unread frames; the stream still gets every final and closes 1000."""
     data, rate = pcm16(CLEAN)
-    audio = np.tile(data, 8)
+    audio = np.tile(data, max(1, round(24 * rate / len(data))))  # about 24 s, under the 30 s limit
     path = tmp_path / "long.wav"
     soundfile.write(path, audio, rate, subtype="PCM_16")
     events, close = stream(tight.ws, audio, rate, "&dry=1")

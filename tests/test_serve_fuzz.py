@@ -144,7 +144,7 @@ def test_a_good_client_is_served_after_the_fuzzing(server):
         time.sleep(0.1)
     assert httpx.get(f"{server.http}/healthz").json()["streams"] == 0
     data, rate = pcm16(CLEAN)
-    events, close = stream(server.ws, data, rate)
+    events, close = stream(server.ws, data[:int(LIMITS.max_stream_s * rate) - rate], rate)  # within the limit
     assert close == 1000 and finals_text(events)
     answer = httpx.post(f"{server.http}/v1/recognize", content=WAV, timeout=60)
     assert answer.status_code == 200 and answer.json()["text"]
