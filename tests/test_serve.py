@@ -215,6 +215,7 @@ def test_health_models_and_page(server):
     assert models["asr"] == {"name": "asr.nemo", "parameters": models["asr"]["parameters"], "lm": True}
     assert models["denoiser"]["name"] == "denoiser.th" and models["denoiser"]["parameters"] > 1e6
     assert models["sample_rate"] == 16000 and models["dry"] == 0.05 and models["lm"] is True
+    assert models["live"] == "asr_streaming.nemo"  # the live mode's companion, found beside asr.nemo
     page = httpx.get(server.http + "/")
     assert page.status_code == 200 and "/static/page.js" in page.text
     script = httpx.get(f"{server.http}/static/recorder.js")
@@ -370,3 +371,17 @@ def test_other_hosts_need_a_token(capsys):
     assert "refusing to serve 0.0.0.0 without --token" in capsys.readouterr().err
     assert main(["serve", "--ssl-certfile", "cert.pem"]) == 2
     assert "go together" in capsys.readouterr().err
+
+
+def test_serve_live_none_streams_with_the_model_alone():
+    import argparse
+
+    from workbench.serve.cli import add_arguments
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, float)
+    assert parser.parse_args([]).live is True and parser.parse_args(["--live", "none"]).live is False
+    engine = Engine(load_transcriber(paths.DEFAULT_ASR, live=False), None, dry=1.0)
+    try:
+        assert engine.describe()["live"] is None
+    finally:
+        engine.close()

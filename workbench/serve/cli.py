@@ -4,7 +4,7 @@ import ipaddress
 import logging
 import os
 
-from ..cli_args import LM_HELP, QUANTIZE_HELP, lm_choice
+from ..cli_args import LIVE_HELP, LM_HELP, QUANTIZE_HELP, live_choice, lm_choice
 from ..denoise import DEFAULT_DRY
 from ..errors import WorkbenchError
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
@@ -40,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser, dry_type) -> None:
     parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
     parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
     parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
+    parser.add_argument("--live", type=live_choice, default=True, help=LIVE_HELP)
     parser.add_argument("--dry", type=dry_type, default=DEFAULT_DRY, help="default share of the raw signal, 0..1")
     parser.add_argument("--sample-rate", type=_rate, default=16000,
                         help="rate of PCM that names none (?sample_rate= overrides it per request)")
@@ -115,7 +116,7 @@ def run(args) -> int:
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
-    denoiser, transcriber = load_models(args.denoiser, args.asr, args.device, args.lm, args.quantize)
+    denoiser, transcriber = load_models(args.denoiser, args.asr, args.device, args.lm, args.quantize, args.live)
     engine = Engine(transcriber, denoiser, args.dry, args.sample_rate)
     config = uvicorn_config(Service(engine, limits, args.token), args.host, args.port,
                             ssl_certfile=args.ssl_certfile, ssl_keyfile=args.ssl_keyfile)

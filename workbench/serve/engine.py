@@ -74,6 +74,7 @@ class Engine:
         return {
             "asr": {"name": Path(transcriber.name).name, "parameters": transcriber.parameters,
                     "lm": transcriber.lm is not None},
+            "live": Path(transcriber.companion.name).name if transcriber.companion is not None else None,
             "denoiser": ({"name": Path(denoiser.name).name, "parameters": denoiser.parameters}
                          if denoiser is not None else None),
             "sample_rate": self.sample_rate,
