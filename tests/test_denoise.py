@@ -197,3 +197,29 @@ def test_unknown_device(demucs_files):
     if not torch.cuda.is_available():
         with pytest.raises(DeviceError, match="CUDA is not available"):
             load_denoiser(paths["package"], device="cuda")
+
+
+def test_a_stream_shows_the_model_few_input_shapes(monkeypatch):
+    """Chunks of any length reach the model in groups of a power of two hops (each new shape costs
+    the CPU backend memory that stays), and the output is the same as run in one piece."""
+    from workbench.denoise.stream import DemucsStream
+
+    seen = set()
+    run = DemucsStream._run
+
+    def counted(self, signal, final):
+        seen.add((len(signal), final))
+        return run(self, signal, final)
+
+    denoiser = Denoiser(tiny_demucs())
+    audio = speechlike(seconds=6.0)
+    lengths = np.random.default_rng(0).integers(1, 9000, 400)
+    pieces = np.split(np.tile(audio, 2)[: lengths.sum()], np.cumsum(lengths)[:-1])
+    whole = denoiser.stream(dry=0.0, scale=1.0)
+    expected = np.concatenate([whole.feed(np.concatenate(pieces)), whole.flush()])
+    monkeypatch.setattr(DemucsStream, "_run", counted)
+    stream = denoiser.stream(dry=0.0, scale=1.0)
+    out = np.concatenate([stream.feed(piece) for piece in pieces] + [stream.flush()])
+    hops = {length // stream.hop for length, final in seen if not final}
+    assert all(h & (h - 1) == 0 for h in hops) and len(hops) <= 5, sorted(hops)
+    assert np.abs(out - expected).max() < 1e-5

@@ -230,6 +230,15 @@ class _Decode:
         return out if self.last else F.relu(out)
 
 
+def _power_of_two_groups(hops: int) -> list[int]:
+    """``hops`` as a sum of distinct powers of two, largest first (13 -> [8, 4, 1]).
+
+    The CPU backend keeps memory for every input shape it has seen (400 random chunk lengths took
+    a stream from 359 to 753 MB RSS); run in such groups, a stream shows it at most
+    ``log2(hops) + 1`` shapes per call and few in all, and RSS stayed at 460 MB."""
+    return [1 << bit for bit in reversed(range(hops.bit_length())) if hops >> bit & 1]
+
+
 class DemucsStream:
     """Feed chunks of any length; get back the enhanced signal, at most ``latency`` samples late.
 
@@ -277,11 +286,15 @@ class DemucsStream:
         divisor = self.model.floor + scale if self.model.normalize else 1.0
         self._raw = np.concatenate([self._raw, chunk])
         self._pending = np.concatenate([self._pending, chunk / np.float32(divisor)])
-        ready = len(self._pending) // self.hop * self.hop
-        if not ready:
+        hops = len(self._pending) // self.hop
+        if not hops:
             return np.zeros(0, np.float32)
-        run, self._pending = self._pending[:ready], self._pending[ready:]
-        return self._answer(self._run(run, final=False), scale)
+        outputs, start = [], 0
+        for group in _power_of_two_groups(hops):
+            outputs.append(self._run(self._pending[start:start + group * self.hop], final=False))
+            start += group * self.hop
+        self._pending = self._pending[start:]
+        return self._answer(np.concatenate(outputs), scale)
 
     def flush(self) -> np.ndarray:
         """End of input: return everything not yet emitted (input then counts as zero-padded)."""
