@@ -52,9 +52,14 @@ class Running:
         self.thread.join(30)
 
 
+def bundled_engine(dry: float = 0.05) -> Engine:
+    """The bundled models behind a service, as ``python -m workbench serve`` loads them."""
+    return Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=dry)
+
+
 @pytest.fixture(scope="module")
 def engine():
-    engine = Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=0.05)
+    engine = bundled_engine()
     yield engine
     engine.close()
 

@@ -15,14 +15,12 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-from test_serve import CLEAN, TELEPHONE, Running, closed_with, finals_text, pcm16, stream
+from test_serve import CLEAN, TELEPHONE, Running, bundled_engine, closed_with, finals_text, pcm16, stream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from workbench import load_denoiser, load_transcriber, paths
 from workbench.__main__ import main
 from workbench.serve.app import Service
-from workbench.serve.engine import Engine
 from workbench.serve.limits import BODY_GRACE_S, Limits
 
 TIGHT = Limits(max_message_bytes=4 << 20, max_stream_s=30.0, max_streams=2, idle_timeout_s=1.0,
@@ -31,7 +29,7 @@ TIGHT = Limits(max_message_bytes=4 << 20, max_stream_s=30.0, max_streams=2, idle
 
 @pytest.fixture(scope="module")
 def tight():
-    engine = Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=0.05)
+    engine = bundled_engine()
     running = Running(Service(engine, TIGHT))
     yield running
     running.stop()

@@ -5,9 +5,8 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-from test_serve import CLEAN, TELEPHONE, TOKEN, Running
+from test_serve import CLEAN, TELEPHONE, TOKEN, Running, bundled_engine
 
-from workbench import load_denoiser, load_transcriber, paths
 from workbench.audio import load_audio
 from workbench.serve.app import Service
 from workbench.serve.engine import Engine
@@ -18,7 +17,7 @@ LSB = 1 / 32768
 
 @pytest.fixture(scope="module")
 def engine():
-    engine = Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=0.05)
+    engine = bundled_engine()
     yield engine
     engine.close()
 

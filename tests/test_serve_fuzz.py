@@ -16,13 +16,11 @@ import pytest
 import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_serve import CLEAN, Running, finals_text, pcm16, stream
+from test_serve import CLEAN, Running, bundled_engine, finals_text, pcm16, stream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from workbench import load_denoiser, load_transcriber, paths
 from workbench.serve.app import Service
-from workbench.serve.engine import Engine
 from workbench.serve.limits import Limits
 
 LIMITS = Limits(max_message_bytes=64 * 1024, max_stream_s=5.0, max_streams=4, idle_timeout_s=0.5)
@@ -33,7 +31,7 @@ FUZZ = settings(max_examples=15, derandomize=True, deadline=None, database=None,
 
 @pytest.fixture(scope="module")
 def server():
-    engine = Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=1.0)
+    engine = bundled_engine(dry=1.0)
     running = Running(Service(engine, LIMITS))
     yield running
     running.stop()
