@@ -33,11 +33,16 @@ def spoken_words(words: Sequence[str], voice, pause_s: float = 0.35) -> tuple[np
     return np.concatenate(pieces), truth
 
 
+def _overlap_s(a: Word, b: Word) -> float:
+    """How long two words overlap (negative: the gap between them)."""
+    return min(a.end_s, b.end_s) - max(a.start_s, b.start_s)
+
+
 def matches(found: Sequence[Word], truth: Sequence[Word]) -> list[Word]:
     """For every true word, the found word that overlaps it most (the nearest when none does)."""
     if not found:
         raise ValueError("no words were recognised")
-    return [found[int(np.argmax([min(word.end_s, w.end_s) - max(word.start_s, w.start_s) for w in found]))]
+    return [found[int(np.argmax([_overlap_s(word, w) for w in found]))]
             for word in truth]
 
 
@@ -49,4 +54,4 @@ def boundary_errors(found: Sequence[Word], truth: Sequence[Word]) -> list[float]
 
 def overlapped(found: Sequence[Word], truth: Sequence[Word]) -> list[bool]:
     """Whether each true word overlaps some found word."""
-    return [any(min(word.end_s, w.end_s) > max(word.start_s, w.start_s) for w in found) for word in truth]
+    return [any(_overlap_s(word, w) > 0 for w in found) for word in truth]

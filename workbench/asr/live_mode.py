@@ -17,8 +17,7 @@ pass. The text is complete ``hangover_s`` plus the re-decode's compute after the
 import numpy as np
 
 from ..audio import SAMPLE_RATE, check_chunk
-from .stream import StreamConfig, TextEvents, TranscriptEvent
-from .words import Word, segment_words
+from .stream import StreamConfig, TextEvents, TranscriptEvent, final_event
 
 VAD_FRAME = 480            # samples of one VAD frame (30 ms)
 HANGOVER_S = 0.2           # unvoiced time that ends an utterance
@@ -120,24 +119,14 @@ class LiveModeStream:
         partial instead when it holds no text, so a shown partial is cleared)."""
         start = max(self._offset, start - self.pre_roll)
         self.utterances.append((start, end))
-        search = self.transcriber.search(self.use_lm)
         log_probs = self.transcriber.log_probs(self._audio[start - self._offset:end - self._offset])
-        for index, scores in enumerate(log_probs):
-            search.push(index, scores)
-        segment = search.best()
-        segment.log_probs = log_probs
+        segment = self.transcriber.segment(log_probs, self.use_lm)
         self._drop_before(end)
         self._restart_partials()
         shown, self._partial = self._partial, ""
-        at, frame_s = start / SAMPLE_RATE, self.transcriber.frame_s
         if not segment.tokens:
-            return [TranscriptEvent("", False, at, end / SAMPLE_RATE)] if shown else []
-        words = tuple(Word(word.text, at + word.start_s, at + word.end_s)
-                      for word in segment_words(self.transcriber, segment))
-        start_s, end_s = at + segment.frames[0] * frame_s, at + (segment.frames[-1] + 1) * frame_s
-        if words:
-            start_s, end_s = min(start_s, words[0].start_s), max(end_s, words[-1].end_s)
-        return [TranscriptEvent(self.transcriber.text(segment.tokens), True, start_s, end_s, words)]
+            return [TranscriptEvent("", False, start / SAMPLE_RATE, end / SAMPLE_RATE)] if shown else []
+        return [final_event(self.transcriber, segment, start / SAMPLE_RATE)]
 
     def _restart_partials(self) -> None:
         """A new utterance: the partial streamer's search starts afresh (its times from ``_base_s``,

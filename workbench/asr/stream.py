@@ -194,10 +194,15 @@ class TextEvents:
         return [self._final(segment)] if segment else []
 
     def _final(self, segment) -> TranscriptEvent:
-        """The segment's text from its first label's frame to its last's, widened to cover its words."""
-        frame_s = self.transcriber.frame_s
-        timed = segment_words(self.transcriber, segment)
-        start_s, end_s = segment.frames[0] * frame_s, (segment.frames[-1] + 1) * frame_s
-        if timed:
-            start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)
-        return TranscriptEvent(self.transcriber.text(segment.tokens), True, start_s, end_s, timed)
+        return final_event(self.transcriber, segment)
+
+
+def final_event(transcriber, segment, offset_s: float = 0.0) -> TranscriptEvent:
+    """A decoded segment as a final event, its times ``offset_s`` later: its text from its first
+    label's frame to its last's, widened to cover its words."""
+    frame_s = transcriber.frame_s
+    timed = tuple(Word(w.text, offset_s + w.start_s, offset_s + w.end_s) for w in segment_words(transcriber, segment))
+    start_s, end_s = offset_s + segment.frames[0] * frame_s, offset_s + (segment.frames[-1] + 1) * frame_s
+    if timed:
+        start_s, end_s = min(start_s, timed[0].start_s), max(end_s, timed[-1].end_s)
+    return TranscriptEvent(transcriber.text(segment.tokens), True, start_s, end_s, timed)
