@@ -47,6 +47,7 @@ from workbench import load_audio, load_transcriber, manifest
 from workbench.asr import TranscriptEvent
 from workbench.asr.live_mode import live_streamer
 from workbench.asr.stream import StreamConfig
+from workbench.asr.words import forced_path, token_spans
 from workbench.audio import SAMPLE_RATE
 from workbench.cli_args import LM_HELP, lm_choice
 from workbench.latency import CLOCKS, FEED_S, Latency, measure, play
@@ -95,26 +96,18 @@ def from_manifest(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
 
 def word_ends(transcriber, audio: np.ndarray, text: str) -> list[float] | None:
     """End time (s) of each reference word: CTC forced alignment on ``transcriber``'s offline posteriors."""
-    from nemo.collections.asr.parts.utils.aligner_utils import viterbi_decoding
-
     from workbench.train.lm import label_ids
 
     labels, words = list(transcriber.model.decoder.vocabulary), normalise(text).split()
     ids = label_ids(" ".join(words), labels)
-    log_probs = torch.from_numpy(transcriber.log_probs(audio))
+    log_probs = transcriber.log_probs(audio)
     if len(log_probs) < len(ids) + sum(a == b for a, b in itertools.pairwise(ids)):
         return None  # too short for the text (a repeated label needs a blank between)
-    states = [transcriber.blank] + [s for i in ids for s in (i, transcriber.blank)]  # blank-interleaved
-    path = viterbi_decoding(log_probs[None], torch.tensor([states]), torch.tensor([len(log_probs)]),
-                            torch.tensor([len(states)]), torch.device("cpu"))[0]
-    last_frame = {}  # label position -> last frame aligned to it
-    for frame, state in enumerate(path):
-        if state % 2:
-            last_frame[state // 2] = frame
+    spans = token_spans(forced_path(log_probs, ids, transcriber.blank), transcriber.blank)  # one per label
     ends, position = [], 0
     for word in words:  # a space label between words
         position += len(label_ids(word, labels))
-        ends.append((last_frame[position - 1] + 1) * transcriber.frame_s)
+        ends.append(spans[position - 1][2] * transcriber.frame_s)
         position += 1
     return ends
 
