@@ -17,6 +17,7 @@ from workbench.asr.live_mode import (
     VAD_FRAME,
     Endpointer,
     LiveModeStream,
+    final_log_probs,
     live_streamer,
     speech_onset,
 )
@@ -52,7 +53,7 @@ def test_finals_equal_the_offline_decode_of_each_endpointed_utterance(transcribe
     audio, _ = talk
     stream = live_streamer(transcriber)
     events = [event for event in run(stream, audio) if event.final]
-    offline = [transcriber.transcribe(audio[start:end]) for start, end in stream.utterances]
+    offline = [offline_decode(transcriber, audio[start:end]) for start, end in stream.utterances]
     assert [event.text for event in events] == [text for text in offline if text]
     assert events
     for event in events:  # the words, timed in the stream, make up the final's text
@@ -61,6 +62,25 @@ def test_finals_equal_the_offline_decode_of_each_endpointed_utterance(transcribe
     spans = [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in stream.utterances]
     frame_s = transcriber.frame_s  # the crop's last output frame may reach past its end
     assert all(any(a <= event.start_s and event.end_s <= b + frame_s for a, b in spans) for event in events)
+
+
+def offline_decode(transcriber, crop):
+    """An utterance's crop decoded as the live mode's final decodes it (two readings averaged)."""
+    return transcriber.decode(final_log_probs(transcriber, crop)[0])
+
+
+def test_the_final_averages_the_crop_with_the_crop_one_frame_shorter(transcriber, talk):
+    audio, (span, *_) = talk
+    crop, frame = audio[span[0]:span[1]], transcriber.frame_samples
+    averaged, skip = final_log_probs(transcriber, crop)
+    whole, later = transcriber.log_probs(crop), transcriber.log_probs(crop[frame:])
+    assert skip == frame and len(averaged) == min(len(whole) - 1, len(later))
+    expected = np.log((np.exp(whole[1:1 + len(averaged)]) + np.exp(later[:len(averaged)])) / 2)
+    np.testing.assert_allclose(averaged, expected, atol=1e-5)
+    assert np.allclose(np.exp(averaged).sum(axis=1), 1, atol=1e-4)  # still probabilities
+    short = crop[:frame]
+    assert final_log_probs(transcriber, short)[1] == 0  # too short to shorten: the crop alone
+    np.testing.assert_array_equal(final_log_probs(transcriber, short)[0], transcriber.log_probs(short))
 
 
 def test_endpoints_fall_in_the_pauses_and_cover_the_speech(transcriber, talk):
@@ -218,7 +238,7 @@ def test_load_transcriber_finds_the_companion_and_streams_in_the_live_mode_by_de
     audio, _ = talk
     events = list(full.stream(chunks(audio, 0.1)))
     run(stream, audio)
-    offline = [full.transcribe(audio[start:end]) for start, end in stream.utterances]
+    offline = [offline_decode(full, audio[start:end]) for start, end in stream.utterances]
     assert [event.text for event in events if event.final] == [text for text in offline if text]
     # a given buffered setting, or cache_aware, asks for that streamer, as before
     assert isinstance(full.streamer(config=stream_config()), CTCStream)

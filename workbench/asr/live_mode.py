@@ -15,15 +15,17 @@ Three parts run on the same audio:
 - endpoints from a voice-activity detector (WebRTC's, over 30 ms frames louder than -50 dBFS): an utterance starts at
   a voiced frame and ends after ``hangover_s`` of unvoiced frames, or at ``max_s`` of length;
 - at each endpoint the utterance (from ``pre_roll_s`` before its speech onset to the endpoint)
-  is decoded again by the full-context model, with its beam search and LM when it has one: that
-  text is the final, its words timed on the same posteriors (:mod:`.words`).
+  is decoded again by the full-context model, with its beam search and LM when it has one, on
+  the posteriors of that crop averaged with those of the crop one output frame shorter
+  (:func:`final_log_probs`): that text is the final, its words timed on the same posteriors
+  (:mod:`.words`).
 
 The speech onset (:func:`speech_onset`) is found to 5 ms, not the VAD's 30 ms frames: the
 full-context model was trained on clips that begin where their speech does, and a crop whose
 start is 20-30 ms off reads one to two CER points worse (docs/latency.md).
 
-Cost per utterance: the partials (each frame once for a companion, the re-decodes above) plus one
-full-context encoder pass for the final. The text is complete ``hangover_s`` plus the final's
+Cost per utterance: the partials (each frame once for a companion, the re-decodes above) plus two
+full-context encoder passes for the final. The text is complete ``hangover_s`` plus the final's
 compute after the speech ends, or sooner when a re-decoded partial already equals the final.
 """
 import numpy as np
@@ -45,6 +47,7 @@ VAD_MODE = 2               # WebRTC aggressiveness, 0 (lenient) .. 3 (strict)
 MIN_LEVEL = 0.003          # RMS below which a frame is quiet (-50 dBFS; the VAD flags faint noise while it adapts)
 CHUNKS = StreamConfig(0.2, 2.0, 0.2)  # streamed partials from the full model when there is no companion
 NEVER_S = 1e6              # the partial streamer's own endpoint: never
+SHIFT_FRAMES = 1           # the final averages its crop's posteriors with those of the crop this many frames shorter
 REDECODE_S = 0.2           # audio between two re-decoded partials, at least
 REDECODE_RATE = 10.0       # at most this much audio re-decoded per second of audio (long utterances wait longer)
 
@@ -115,6 +118,21 @@ def speech_onset(audio: np.ndarray, voiced: int, factor: float = ONSET_FACTOR) -
     return low + int(loud[0]) * ONSET_HOP + ONSET_WINDOW // 2 if len(loud) else voiced
 
 
+def final_log_probs(transcriber, crop: np.ndarray, shift: int = SHIFT_FRAMES) -> tuple[np.ndarray, int]:
+    """The final's posteriors of an utterance's ``crop``, and the sample of ``crop`` where their
+    first frame begins: the average, ``log((p + q) / 2)``, of the crop's posteriors ``p`` from
+    frame ``shift`` on and those ``q`` of the crop less its first ``shift`` frames (frame ``t`` of
+    the one and ``t + shift`` of the other read the same audio). Two readings of where the
+    utterance begins, one encoder pass more (the crop alone when it is too short to shorten)."""
+    whole = transcriber.log_probs(crop)
+    skip = shift * transcriber.frame_samples
+    if len(whole) <= 2 * shift:
+        return whole, 0
+    later = transcriber.log_probs(crop[skip:])
+    count = min(len(whole) - shift, len(later))
+    return np.logaddexp(whole[shift:shift + count], later[:count]) - np.log(2), skip
+
+
 class LiveModeStream:
     """Feed audio chunks of any length; get :class:`~.stream.TranscriptEvent` lists back: partials
     from ``partials`` (a streamer; greedy, or with its model's LM if ``partial_lm``), or, when it
@@ -172,19 +190,19 @@ class LiveModeStream:
         return max(self._offset, onset - self.pre_roll)
 
     def _final(self, start: int, end: int) -> list[TranscriptEvent]:
-        """The full-context decode of the utterance ``[start, end)`` (its crop from
-        :meth:`_crop_start`) as a final event (an empty partial instead when it holds no text, so
+        """The full-context decode (:func:`final_log_probs`) of the utterance ``[start, end)`` (its
+        crop from :meth:`_crop_start`) as a final event (an empty partial instead when it holds no text, so
         a shown partial is cleared)."""
         start = self._crop_start(start)
         self.utterances.append((start, end))
-        log_probs = self.transcriber.log_probs(self._audio[start - self._offset:end - self._offset])
+        log_probs, skip = final_log_probs(self.transcriber, self._audio[start - self._offset:end - self._offset])
         segment = self.transcriber.segment(log_probs, self.use_lm)
         self._drop_before(end)
         self._restart_partials()
         shown, self._partial = self._partial, ""
         if not segment.tokens:
             return [TranscriptEvent("", False, start / SAMPLE_RATE, end / SAMPLE_RATE)] if shown else []
-        return [final_event(self.transcriber, segment, start / SAMPLE_RATE)]
+        return [final_event(self.transcriber, segment, (start + skip) / SAMPLE_RATE)]
 
     def _streamed_partials(self, chunk: np.ndarray) -> list[TranscriptEvent]:
         """The partial streamer's partials of ``chunk``, in the stream's times."""
