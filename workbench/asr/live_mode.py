@@ -6,7 +6,7 @@ Three parts run on the same audio:
   the open utterance so far is decoded again (beam search and LM, as the final), and its whole
   syllables are the partial; once the utterance is longer than ``REDECODE_RATE * redecode_s``
   the re-decodes come every ``length / REDECODE_RATE``, so they cost at most ``REDECODE_RATE``
-  offline decodes of the audio (RTF 0.10 on the held-out set, 1 thread). Or (``partials=
+  offline decodes of the audio (the whole live mode: RTF 0.09 on the held-out set, 1 thread). Or (``partials=
   "companion"``) from a low-latency streamer: the cache-aware companion model
   (``NAME_streaming.nemo`` beside ``NAME.nemo``, greedy), or short buffered chunks of the full
   model; its text since the current utterance began is the partial, and it never closes a
@@ -190,9 +190,9 @@ class LiveModeStream:
         return max(self._offset, onset - self.pre_roll)
 
     def _final(self, start: int, end: int) -> list[TranscriptEvent]:
-        """The full-context decode (:func:`final_log_probs`) of the utterance ``[start, end)`` (its
-        crop from :meth:`_crop_start`) as a final event (an empty partial instead when it holds no text, so
-        a shown partial is cleared)."""
+        """The full-context decode (:func:`final_log_probs`) of the utterance ``[start, end)``
+        (its crop from :meth:`_crop_start`) as a final event (an empty partial instead when it
+        holds no text, so a shown partial is cleared)."""
         start = self._crop_start(start)
         self.utterances.append((start, end))
         log_probs, skip = final_log_probs(self.transcriber, self._audio[start - self._offset:end - self._offset])
@@ -215,8 +215,8 @@ class LiveModeStream:
         return events
 
     def _redecoded_partial(self) -> list[TranscriptEvent]:
-        """The open utterance so far decoded greedily by the full-context model, as a partial
-        (whole syllables only) when what it shows changed."""
+        """The open utterance so far decoded by the full-context model (with the LM if
+        ``partial_lm``), as a partial (whole syllables only) when what it shows changed."""
         start = self._crop_start(self.endpointer.start * VAD_FRAME)
         self._decoded_to = self._received
         log_probs = self.transcriber.log_probs(self._audio[start - self._offset:])
