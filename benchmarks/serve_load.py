@@ -71,7 +71,7 @@ from workbench.paths import examples
 CHUNK_S = 0.1
 FRAME_S = 0.04
 STAGGER_S = 1.0  # independent callers: N clients start spread over one second, not on the same sample
-LADDER = "1,2,4,6,8,12,16"
+LADDER = "1,2,4,6,8,12,16,24,32"
 
 
 def free_port() -> int:
