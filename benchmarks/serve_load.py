@@ -1,7 +1,7 @@
 """Many clients at once through ``/v1/stream``: text lag, capacity, completeness, server CPU and memory.
 
     python benchmarks/serve_load.py [--live auto,none] [--dry default,1] [--clients 1,2,4,8]
-    python benchmarks/serve_load.py --capacity [--ladder 1,2,4,6,8,12,16] [--target-s 2]
+    python benchmarks/serve_load.py --capacity [--ladder 1,2,4,6,8,12,16,24,32] [--target-s 2]
     python benchmarks/serve_load.py --batching [--clients 1,2,4,8,16]
 
 For each ``--live`` value (``auto``: the live mode, the bundled ``checkpoint/asr.nemo`` with
@@ -10,7 +10,7 @@ workbench serve --live VALUE`` (bundled models, one inference thread per core) o
 and for each ``--dry`` (``default``: the server's own, else ``?dry=``) runs N clients at once, N
 from ``--clients``, or with ``--capacity`` the largest N whose text lag p95 is at most
 ``--target-s`` (N rising along ``--ladder`` until it fails, then bisected), with no stream refused
-or dropped.
+or dropped; a number that fails is run again up to ``--tries`` times before it counts as failed.
 
 Audio: the held-out natural sentences read by espeak-ng's held-out voices, grouped into streams
 of ``--per-session`` utterances 0.6 s apart with 1.5 s of quiet at the end over a faint noise
@@ -313,9 +313,14 @@ def one_setting(server: Server, streams: list[Session], query: str, counts: list
     first_finals = {}
 
     def passes(count: int) -> bool:
-        level = run_level(server, streams, count, query, first_finals)
-        print(level.row(), flush=True)
-        return level.passes(args.target_s)
+        """Up to ``--tries`` runs of ``count`` clients; it passes if one does (other work on the
+        machine only ever adds lag)."""
+        for _ in range(args.tries):
+            level = run_level(server, streams, count, query, first_finals)
+            print(level.row(), flush=True)
+            if level.passes(args.target_s):
+                return True
+        return False
 
     if not args.capacity:
         for count in counts:
@@ -340,9 +345,7 @@ def load_tables(args) -> None:
         server = Server(max(counts), "--live", live)
         try:
             models = server.models()
-            print(f"\n## --live {live}: server runs {models['asr']['name']} with companion {models.get('live')}, "
-                  f"denoiser {(models.get('denoiser') or {}).get('name')}, default dry {models.get('dry')}",
-                  flush=True)
+            print(f"\n## --live {live}: the server's /v1/models: {json.dumps(models, ensure_ascii=False)}", flush=True)
             asyncio.run(run_load(server, [pcm16(streams[0].audio[:round(6 * SAMPLE_RATE)])]))  # warm-up
             for dry in args.dry.split(","):
                 setting = f"--live {live}, dry {DEFAULT_DRY if dry == 'default' else dry}"
@@ -420,6 +423,8 @@ def main() -> None:
                         help="search the largest number of clients at lag p95 <= --target-s instead")
     parser.add_argument("--ladder", default=LADDER, help="rising numbers of clients tried before bisecting")
     parser.add_argument("--target-s", type=float, default=2.0, help="lag p95 the capacity search allows")
+    parser.add_argument("--tries", type=int, default=1, help="runs of a number of clients before it counts as "
+                                                             "failed (a shared machine's load comes and goes)")
     parser.add_argument("--utterances", type=int, default=30, help="held-out sentences (streams of --per-session)")
     parser.add_argument("--per-session", type=int, default=5, help="utterances per stream")
     parser.add_argument("--batching", action="store_true", help="time encoder batching instead")
