@@ -85,7 +85,6 @@ def _transcribe(args) -> None:
     from .audio import load_audio
     from .live import LiveStream
     from .models import load_models
-    from .pipeline import Pipeline
     from .subtitles import FORMATS, subtitles
 
     if args.mode == "file" and not args.path:
@@ -103,7 +102,8 @@ def _transcribe(args) -> None:
     config = None if sizes == (None, None, None) else streams_from(*([size] if size is not None else None
                                                                      for size in sizes))[0]
     if source is None:
-        events = Pipeline(transcriber, denoiser, args.dry, config).transcribe_file(audio)
+        events = (event for _, new in LiveStream.for_file(audio, transcriber, denoiser, args.dry, config=config).run(audio)
+                  for event in new)
     else:
         events = _record(source, LiveStream(transcriber, denoiser, args.dry, config=config))
         signal.signal(signal.SIGINT, lambda *_: source.stop())  # stop, then flush the stream
