@@ -22,12 +22,12 @@ from ..audio import SAMPLE_RATE, load_audio
 from ..denoise import DEFAULT_DRY, load_denoiser
 from ..errors import MicrophoneUnavailable, WorkbenchError
 from ..live import PendingChunks
+from ..session import Session
 from ..sources import MicrophoneSource, find_microphone
 from .dry import DryPanel
 from .models import ModelsPanel, describe_model
 from .panel import css
 from .recorder import BrowserRecorder
-from .session import Session
 from .source import OTHER, SourcePanel
 from .spectrograms import SpectrogramPanel
 from .transcript import TranscriptPanel
