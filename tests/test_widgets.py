@@ -8,7 +8,7 @@ import pytest
 import soundfile
 from models import speechlike
 
-from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float
+from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float, recording
 from workbench.audio import chunks
 from workbench.live import FILE_PIECE_S
 from workbench.session import Session
@@ -30,7 +30,7 @@ def no_kernel_microphone(monkeypatch):
         raise MicrophoneUnavailable("no microphone found: connect one")
 
     monkeypatch.setattr(app, "find_microphone", missing)
-    monkeypatch.setattr(app, "MicrophoneSource", missing)
+    monkeypatch.setattr(recording, "MicrophoneSource", missing)
 
 
 @pytest.fixture
@@ -191,7 +191,7 @@ def test_no_examples_and_no_microphone_are_said(tmp_path, no_kernel_microphone):
     assert "no bundled examples" in bench.source.status.value
     assert bench.source.record.layout.display == "none"  # a button that can never work is not shown
     assert "No microphone on the kernel" in bench.source.microphone.value
-    bench.toggle_kernel_recording()
+    bench.recordings.toggle_kernel()
     assert "no microphone" in bench.source.error.value
 
 
@@ -257,8 +257,8 @@ class FakeMicrophone:
 
 
 def test_kernel_microphone_records_until_stopped(bench, monkeypatch):
-    monkeypatch.setattr(app, "MicrophoneSource", FakeMicrophone)
-    bench.toggle_kernel_recording()
+    monkeypatch.setattr(recording, "MicrophoneSource", FakeMicrophone)
+    bench.recordings.toggle_kernel()
     assert bench.source.record.description == "Stop recording"
     threading.Event().wait(0.5)
     bench.source.stop.click()
