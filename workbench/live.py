@@ -25,9 +25,10 @@ import numpy as np
 
 from .asr import Transcriber, TranscriptEvent
 from .asr.stream import StreamConfig
-from .audio import SAMPLE_RATE, check_audio, check_chunk, chunks, pcm16_samples, stream_resampler
+from .audio import SAMPLE_RATE, check_audio, check_chunk, chunks, pcm16_samples
 from .denoise import DEFAULT_DRY, Denoiser, check_dry, mix
 from .denoise.denoiser import FILE_BLOCK_S, HOP_MS
+from .resample import stream_resampler
 
 LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
 FILE_PIECE_S = 0.1   # a whole signal is fed in pieces this long, as a live source sends it
