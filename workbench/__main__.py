@@ -124,6 +124,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
     parser.add_argument("--live", type=live_choice, default=True,
                         help=f"{LIVE_HELP}; with one, the live mode is a decoding of the grid")
+    parser.add_argument("--decoder", type=lambda text: [name.strip() for name in text.split(",")], default=["lm"],
+                        help="decoders of the grid: greedy, lm (beam search with the LM) or greedy,lm")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
 
@@ -237,7 +239,7 @@ def run_evaluate(args) -> int:
         streams = streams_from(args.chunk_s, args.left_s, args.right_s, has_live_mode(args.asr, args.live))
         results = evaluate(args.source, args.dry, streams, denoiser=args.denoiser, asr=args.asr, lm=args.lm,
                            quantize=args.quantize, live=args.live, device=args.device, scheduler=args.scheduler,
-                           workers=args.workers, on_start=_print_dashboard)
+                           workers=args.workers, on_start=_print_dashboard, decoders=args.decoder)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
         for file, error in unreadable(results).items():

@@ -26,7 +26,14 @@ class Session:
         self.transcriber: Transcriber | None = None
         self.dry = dry
         self.use_lm = True  # decode with the transcriber's LM when it has one
+        self.stream = None  # a tuning grid point's stream (workbench.tuning.GridPoint); None: the default
         self.set_audio(np.zeros(0, np.float32))
+
+    def recogniser(self) -> tuple:
+        """The transcriber and buffered sizes that stream as :attr:`stream` says (:func:`~workbench.tuning.stream_source`)."""
+        from ..tuning import stream_source
+
+        return (None, None) if self.transcriber is None else stream_source(self.transcriber, self.stream)
 
     # -- audio and mix -------------------------------------------------
     def set_audio(self, audio: np.ndarray, name: str = "") -> None:
@@ -100,7 +107,8 @@ class Session:
             return
         self.transcript_dry = self.dry
         signal = self.mixed
-        recogniser, self.asr_time = self.transcriber.streamer(use_lm=self.use_lm), Timer()
+        model, config = self.recogniser()
+        recogniser, self.asr_time = model.streamer(config, use_lm=self.use_lm), Timer()
         for index, piece in enumerate(chunks(signal, ASR_CHUNK_S)):
             started = time.perf_counter()
             self.take(recogniser.feed(piece))
@@ -113,7 +121,8 @@ class Session:
     def start_live(self, name: str = "recording") -> None:
         """Begin a recording: chunks come through :meth:`feed` and are processed as they arrive."""
         self.set_audio(np.zeros(0, np.float32), name)
-        self.live = LiveStream(self.transcriber, self.denoiser, self.dry, self.use_lm, keep=True)
+        model, config = self.recogniser()
+        self.live = LiveStream(model, self.denoiser, self.dry, self.use_lm, keep=True, config=config)
         self.raw, self.denoised = self.live.raw, self.live.denoised
         self.denoise_time, self.asr_time = self.live.denoise_time, self.live.asr_time
         self.transcript_dry = self.dry
