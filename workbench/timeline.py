@@ -75,11 +75,19 @@ def word_histories(timed) -> list[WordHistory]:
     return [word for utterance in histories for word in utterance]
 
 
+MAX_LABELS = 3  # revised forms written out per word; beyond it, the first and how many more
+
+
+def _short(text: str, length: int = 8) -> str:
+    return text if len(text) <= length else text[:length - 1] + "…"
+
+
 def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str = "") -> Figure:
     """The waveform over time, and below it one row per word: its spoken span (grey bar; where the
     final has no word times, a dashed outline of its utterance instead), each form shown in its
     place (a dot: orange while it differs from the final word, green once it is the final word; the
-    form's text beside a revision), and the moment it became final (a black tick)."""
+    text of up to :data:`MAX_LABELS` wrong revised forms beside them), and the moment it became
+    final (a black tick)."""
     rows = max(1, len(histories))
     figure = Figure(figsize=(9, 1.6 + 0.28 * rows), layout="constrained")
     wave, axes = figure.subplots(2, 1, sharex=True, height_ratios=[1.2, 0.28 * rows])
@@ -93,13 +101,15 @@ def timeline_figure(audio: np.ndarray, histories: list[WordHistory], title: str 
             start, end = word.utterance
             axes.add_patch(Rectangle((start, row - 0.3), end - start, 0.6, fill=False, edgecolor="#999",
                                      linestyle="--", linewidth=0.8))
-        for number, (at, form) in enumerate(word.shown):
-            right = form == word.text
-            axes.plot(at, row, "o", color="#2a2" if right else "#e80", markersize=5)
-            if number and not right:
-                axes.annotate(form, (at, row), textcoords="offset points", xytext=(4, 3), fontsize=7, color="#e80")
+        wrong = [(at, form) for at, form in word.shown[1:] if form != word.text]
+        for at, form in word.shown:
+            axes.plot(at, row, "o", color="#2a2" if form == word.text else "#e80", markersize=5)
+        for at, form in wrong if len(wrong) <= MAX_LABELS else wrong[:1]:
+            more = f" (+{len(wrong) - 1} more)" if len(wrong) > MAX_LABELS else ""
+            axes.annotate(_short(form) + more, (at, row), textcoords="offset points", xytext=(4, 3), fontsize=7,
+                          color="#e80")
         axes.plot(word.final_s, row, "|", color="black", markersize=12, markeredgewidth=2)
-    axes.set_yticks(range(len(histories)), [word.text for word in histories], fontsize=9)
+    axes.set_yticks(range(len(histories)), [_short(word.text, 12) for word in histories], fontsize=9)
     axes.set_ylim(rows - 0.5, -0.5)
     last = max([len(audio) / SAMPLE_RATE, *(word.final_s for word in histories if word.final_s == word.final_s)])
     axes.set_xlim(0, last + 0.1)  # a final may come after the audio (at the end of the stream)
@@ -120,5 +130,5 @@ def stream_timeline(streamer, audio: np.ndarray, title: str = "") -> Figure:
     timed, _ = play_on_one_thread(streamer, audio)
     latency = measure(timed, len(audio) / SAMPLE_RATE)
     lags = ", ".join(f"{lag:.2f}" for lag in latency.lag_s) or "none"
-    measured = f"text complete after speech ends: {lags} s; {latency.revisions} words revised"
+    measured = f"text complete after speech ends: {lags} s; revised words: {latency.revisions}"
     return timeline_figure(audio, word_histories(timed), f"{title}\n{measured}" if title else measured)
