@@ -366,6 +366,8 @@ def test_panel_lists_the_pareto_front_first_and_applies_the_chosen_point(corpus,
     assert [point for _, point in panel.point.options[:len(front)]] == [tuning.GridPoint.of(row)
                                                                        for _, row in front.iterrows()]
     assert all(tuning.GridPoint.of(row).name in " ".join(labels) for _, row in summary.iterrows())
+    table = panel.table.value  # each row named by its point; no grid columns beside it
+    assert all(name in table for name in summary.point) and "lag_p95_s" in table and ">decoding<" not in table
     chosen = next(point for _, point in panel.point.options if point.stream == tuning.CACHE_AWARE)
     panel.point.value = chosen
     panel.apply_button.click()

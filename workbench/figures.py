@@ -72,10 +72,11 @@ def cer_plot(summary: pd.DataFrame) -> Figure:
     axes.plot([top.dry], [top.cer], marker="*", markersize=14, color="red", linestyle="none",
               label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
     axes.set_ylim(0, max(0.05, 1.1 * float(summary.cer_high.max())))
+    axes.set_xlim(-0.03, 1.03)  # the whole range of dry values, however few were tried
     axes.set_xlabel("dry (share of the raw signal)")
     axes.set_ylabel("corpus CER")
     axes.set_title(_amount(summary), fontsize=8, loc="left")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure
 
 

@@ -17,6 +17,7 @@ from ..errors import WorkbenchError
 from ..figures import cer_lag_plot, cer_plot, png, style
 from ..paths import DEFAULT_ASR, DEFAULT_DENOISER, EXAMPLES_DIR, display_path
 from ..threads import use_share
+from .panel import css
 from .trust import checked_path, restricted, writable_path
 from .worker import MODEL_THREADS
 
@@ -82,7 +83,8 @@ class TuningPanel(widgets.VBox):
         self.point = widgets.Dropdown(options=[], description="point", style={"description_width": "40px"},
                                       layout=widgets.Layout(width="560px"), disabled=True)
         self.apply_button = widgets.Button(description="Apply to the workbench", icon="check", disabled=True,
-                                           tooltip="its dry, decoder and stream for the workbench's transcripts")
+                                           tooltip="its dry, decoder and stream for the workbench's transcripts",
+                                           layout=widgets.Layout(width="auto"))
         self.csv = text(widgets.Text, "results.csv", description="CSV")
         self.save_button = widgets.Button(description="Save CSV", icon="save", disabled=True)
         self.status = widgets.HTML()
@@ -90,6 +92,10 @@ class TuningPanel(widgets.VBox):
         self.progress = widgets.Box()
         self.table = widgets.HTML()
         self.image, self.lag_image = _plot_image(), _plot_image()
+        for widget, name in ((self.point, "wb-tuning-point"), (self.apply_button, "wb-tuning-apply"),
+                             (self.status, "wb-tuning-status"), (self.lag_image, "wb-tuning-lag-plot"),
+                             (self.run_button, "wb-tuning-run"), (self.greedy, "wb-tuning-greedy")):
+            css(widget, name)
         self.rows: list[dict] = []
         self.results = self.summary = None
         self._cancel = threading.Event()
@@ -164,12 +170,12 @@ class TuningPanel(widgets.VBox):
                                       workers=self.workers.value,
                                       on_rows=rows_arrived, on_start=started, cancel=self._cancel,
                                       progress=False, **models)
-            cancelled = self._cancel.is_set()
-            self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
-                                 else f"done: {len(items)} files")
             self._show(results)
             if self.summary is not None and not self.summary.empty:
                 self._list_points()
+            cancelled = self._cancel.is_set()  # said once the results are shown
+            self.status.value = (f"cancelled after {results.file.nunique()} of {len(items)} files" if cancelled
+                                 else f"done: {len(items)} files")
             failed = tuning.unreadable(results)
             if len(failed):
                 self._error(f"{len(failed)} of {results.file.nunique()} files could not be read, "
@@ -192,8 +198,10 @@ class TuningPanel(widgets.VBox):
         self.summary = tuning.summarize(results)
         if self.summary.empty:
             return
-        shown = self.summary.dropna(axis=1, how="all")  # no empty columns (a grid without streams has no lags)
-        self.table.value = shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
+        shown = self.summary.drop(columns=tuning.GRID_KEYS)  # the point's name says them
+        shown = shown.dropna(axis=1, how="all")  # no empty columns (a grid without streams has no lags)
+        self.table.value = (shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
+                            .replace("<td>", "<td style='white-space:nowrap'>"))
         with rc_context(style()):
             self.image.value = png(cer_plot(self.summary))
             streamed = self.summary.lag_p95_s.notna().any()
