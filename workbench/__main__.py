@@ -67,6 +67,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=at_least_zero, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     add_model_options(parser, live={"help": f"{LIVE_HELP}; with one, the live mode is a decoding of the grid"})
+    parser.add_argument("--decoder", type=lambda text: [name.strip() for name in text.split(",")], default=["lm"],
+                        help="decoders of the grid: greedy, lm (beam search with the LM) or greedy,lm")
 
 
 def _print_event(event, as_json: bool, live: bool) -> None:
@@ -178,7 +180,7 @@ def run_evaluate(args) -> int:
         streams = streams_from(args.chunk_s, args.left_s, args.right_s, has_live_mode(args.asr, args.live))
         results = evaluate(args.source, args.dry, streams, denoiser=args.denoiser, asr=args.asr, lm=args.lm,
                            quantize=args.quantize, live=args.live, device=args.device, scheduler=args.scheduler,
-                           workers=args.workers, on_start=_print_dashboard)
+                           workers=args.workers, on_start=_print_dashboard, decoders=args.decoder)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
         for file, error in unreadable(results).items():

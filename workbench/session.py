@@ -24,7 +24,14 @@ class Session:
         self.transcriber: Transcriber | None = None
         self.dry = dry
         self.use_lm = True  # decode with the transcriber's LM when it has one
+        self.stream = None  # a tuning grid point's stream (workbench.tuning.GridPoint); None: the default
         self.set_audio(np.zeros(0, np.float32))
+
+    def recogniser(self) -> tuple:
+        """The transcriber and buffered sizes that stream as :attr:`stream` says (:func:`~workbench.tuning.stream_source`)."""
+        from .tuning import stream_source
+
+        return (None, None) if self.transcriber is None else stream_source(self.transcriber, self.stream)
 
     # -- audio and mix -------------------------------------------------
     def set_audio(self, audio: np.ndarray, name: str = "") -> None:
@@ -91,7 +98,8 @@ class Session:
             return
         self.transcript_dry = self.dry
         audio = self.audio if self.denoised is None else self.audio[:len(self.denoised)]
-        stream = LiveStream.for_file(audio, self.transcriber, dry=self.dry, use_lm=self.use_lm,
+        model, config = self.recogniser()
+        stream = LiveStream.for_file(audio, model, dry=self.dry, use_lm=self.use_lm, config=config,
                                      denoised=None if self.denoised is None else self.denoised.array)
         self.asr_time = stream.asr_time
         for done, events in stream.run(audio):
@@ -102,7 +110,8 @@ class Session:
     def start_live(self, name: str = "recording") -> None:
         """Begin a recording: chunks come through :meth:`feed` and are processed as they arrive."""
         self.set_audio(np.zeros(0, np.float32), name)
-        self.live = LiveStream(self.transcriber, self.denoiser, self.dry, self.use_lm, keep=True)
+        model, config = self.recogniser()
+        self.live = LiveStream(model, self.denoiser, self.dry, self.use_lm, keep=True, config=config)
         self.raw, self.denoised = self.live.raw, self.live.denoised
         self.denoise_time, self.asr_time = self.live.denoise_time, self.live.asr_time
         self.transcript_dry = self.dry

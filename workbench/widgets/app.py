@@ -76,7 +76,7 @@ class Workbench:
         self.dry = DryPanel(dry)
         self.transcript = TranscriptPanel()
         self.models = ModelsPanel(denoiser, asr, device)
-        self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen)
+        self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen, on_apply=self.apply_point)
         tuning = css(widgets.Accordion([self.tuning], titles=("Tune the dry mix on a corpus (CER sweep)",),
                                        selected_index=None), "wb-tuning")
         self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models,
@@ -269,6 +269,14 @@ class Workbench:
         request = self._mix_request
         if self.session.can_retranscribe:
             self.worker.submit(lambda: self._transcribe(self._audio_request, request), self.transcript.fail)
+
+    def apply_point(self, point) -> None:
+        """A tuning grid point (:class:`~workbench.tuning.GridPoint`): its stream and decoder for the
+        session's transcriptions, its dry on the slider; the current mix is transcribed again."""
+        self.session.stream = point.stream
+        self.transcript.use_lm.value = point.use_lm
+        self.dry.slider.value = point.dry
+        self.set_dry(point.dry)  # re-mixed and re-transcribed even when neither value changed
 
     # -- recordings (the controller's hooks) ----------------------------
     def _recording_named(self, name: str) -> None:
