@@ -201,7 +201,7 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
     import torch
 
     from .audio import SAMPLE_RATE, load_audio
-    from .denoise import mix
+    from .live import dry_mixes
     from .metrics import char_edits, normalise, rate, ref_chars, ref_words, word_edits
 
     if threads:
@@ -214,22 +214,22 @@ def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, dev
         audio = load_audio(item.audio)
     except AudioError as error:
         return [{**_grid_point(item, point), "error": str(error)} for point in points]
-    denoised = enhancer.denoise(audio) if any(d < 1.0 for d in drys) else audio
     reference = normalise(item.text)
     chars, words = ref_chars(reference), ref_words(reference)
     rows = []
-    for point in points:
-        signal = mix(audio, denoised, point.dry)
-        timing = {}
-        if point.stream is None:
-            hypothesis = transcriber.transcribe(signal, point.use_lm)
-        else:
-            hypothesis, timing = _streamed(transcriber, signal, point.stream, point.use_lm)
-        c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
-        rows.append({**_grid_point(item, point), "hypothesis": hypothesis,
-                     "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
-                     "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
-                     "audio_s": len(audio) / SAMPLE_RATE, **timing})
+    for dry, signal in dry_mixes(audio, enhancer, drys):  # denoised once, re-mixed per dry
+        for stream, name in settings:
+            point = GridPoint(dry, name == "lm", stream)
+            timing = {}
+            if point.stream is None:
+                hypothesis = transcriber.transcribe(signal, point.use_lm)
+            else:
+                hypothesis, timing = _streamed(transcriber, signal, point.stream, point.use_lm)
+            c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
+            rows.append({**_grid_point(item, point), "hypothesis": hypothesis,
+                         "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
+                         "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
+                         "audio_s": len(audio) / SAMPLE_RATE, **timing})
     return rows
 
 
