@@ -77,3 +77,27 @@ def speechlike(seconds: float, seed: int = 0, rate: int = 16000) -> np.ndarray:
     f0 = 120 + 40 * np.sin(2 * np.pi * 0.3 * t)
     voiced = sum(np.sin(2 * np.pi * k * np.cumsum(f0) / rate) / k for k in range(1, 6))
     return (0.2 * envelope * voiced + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+class RecordingTranscriber:
+    """Stands in for a Transcriber: its streamer keeps what it is fed and the options it was made with."""
+
+    latency_s = 0.0
+
+    def __init__(self):
+        self.fed = []
+
+    def streamer(self, config, **options):
+        self.options = {"config": config, **options}
+        return self
+
+    def feed(self, chunk):
+        self.fed.append(np.array(chunk))
+        return []
+
+    def flush(self):
+        return []
+
+    @property
+    def audio(self):
+        return np.concatenate(self.fed)

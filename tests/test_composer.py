@@ -5,36 +5,13 @@ import sys
 
 import numpy as np
 import pytest
-from models import speechlike, tiny_demucs
+from models import RecordingTranscriber, speechlike, tiny_demucs
 
 from workbench import Denoiser, mix
 from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.denoise.denoiser import HOP_MS
 from workbench.live import LiveStream, denoise_blocks, dry_mixes
-
-
-class RecordingTranscriber:
-    """Stands in for a Transcriber: its streamer keeps what it is fed."""
-
-    latency_s = 0.0
-
-    def __init__(self):
-        self.fed = []
-
-    def streamer(self, config, **options):
-        return self
-
-    def feed(self, chunk):
-        self.fed.append(np.array(chunk))
-        return []
-
-    def flush(self):
-        return []
-
-    @property
-    def audio(self):
-        return np.concatenate(self.fed)
 
 
 class CountingDenoiser(Denoiser):

@@ -4,7 +4,7 @@ import sys
 
 import numpy as np
 import pytest
-from models import speechlike, tiny_demucs
+from models import RecordingTranscriber, speechlike, tiny_demucs
 
 from workbench import AudioError, Denoiser, mix, pcm16_to_float
 from workbench.asr.stream import StreamConfig
@@ -14,28 +14,6 @@ from workbench.live import LiveStream, PendingChunks
 
 def pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-class RecordingTranscriber:
-    """Stands in for a Transcriber: its streamer keeps what it is fed and says how much it got."""
-
-    def __init__(self):
-        self.fed = []
-
-    def streamer(self, config, **options):
-        self.options = {"config": config, **options}
-        return self
-
-    def feed(self, chunk):
-        self.fed.append(np.array(chunk))
-        return []
-
-    def flush(self):
-        return []
-
-    @property
-    def audio(self):
-        return np.concatenate(self.fed)
 
 
 def test_pcm_chunks_at_any_rate_give_the_whole_recording_resampled_and_its_transcript(transcriber):
