@@ -1,0 +1,146 @@
+"""The service's settings, declared once: each field is a ``--flag`` of ``python -m workbench serve``
+and a ``WORKBENCH_FLAG`` environment variable (``--max-streams`` <-> ``WORKBENCH_MAX_STREAMS``).
+
+:func:`~workbench.serve.create_app` reads the variables; the command's flags take their defaults
+from them, so a flag wins over its variable. A switch (``--quantize``) also has its ``--no-`` form,
+and its variable takes ``1/true/yes/on`` or ``0/false/no/off``.
+"""
+import argparse
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import Field, dataclass, field, fields, is_dataclass
+
+from ..cli_args import LIVE_HELP, LM_HELP, QUANTIZE_HELP, live_choice, lm_choice
+from ..denoise import DEFAULT_DRY, check_dry
+from ..errors import WorkbenchError
+from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
+from .limits import Limits
+from .protocols import MAX_RATE, MIN_RATE
+
+ENV_PREFIX = "WORKBENCH_"
+
+
+def _rate(value: str) -> int:
+    rate = int(value)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise argparse.ArgumentTypeError(f"must be between {MIN_RATE} and {MAX_RATE}")
+    return rate
+
+
+def _positive(kind):
+    def parse(value: str):
+        number = kind(value)
+        if not number > 0:
+            raise argparse.ArgumentTypeError("must be positive")
+        return number
+    return parse
+
+
+def _dry(value: str) -> float:
+    try:
+        return check_dry(float(value))
+    except ValueError:
+        raise argparse.ArgumentTypeError("dry must be between 0 and 1") from None
+
+
+def switch(value: str) -> bool:
+    """A switch's environment value."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected 1/true/yes/on or 0/false/no/off, got {value!r}")
+
+
+def setting(default, help: str, parse=str):
+    """A field that is a flag and a variable; ``parse`` reads its text (``switch``: an on/off flag)."""
+    return field(default=default, metadata={"help": help, "parse": parse})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the app serves: models, defaults, token and limits."""
+
+    denoiser: str = setting(str(DEFAULT_DENOISER), "Demucs .th checkpoint")
+    asr: str = setting(str(DEFAULT_ASR), "NeMo CTC .nemo file")
+    lm: bool | str = setting(True, LM_HELP, lm_choice)
+    live: bool | str = setting(True, LIVE_HELP, live_choice)
+    dry: float = setting(DEFAULT_DRY, "default share of the raw signal, 0..1 (?dry= overrides it)", _dry)
+    sample_rate: int = setting(16000, "rate of PCM that names none (?sample_rate= overrides it per request)", _rate)
+    device: str = setting("cpu", "cpu or cuda")
+    quantize: bool = setting(False, QUANTIZE_HELP, switch)
+    token: str | None = setting(None, "require this token (Authorization: Bearer; ?token= also on websockets "
+                                      "and the docs page)")
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        return build(cls, env_values(cls, environ))
+
+
+@dataclass(frozen=True)
+class Listen:
+    """What only ``python -m workbench serve`` sets: where uvicorn listens (see docs/service.md for
+    the matching uvicorn flags)."""
+
+    host: str = setting("127.0.0.1", "address to bind (default: loopback only)")
+    port: int = setting(8000, "port to bind", int)
+    insecure: bool = setting(False, "allow a non-loopback host without a token", switch)
+    ssl_certfile: str | None = setting(None, "serve https/wss with this certificate (PEM)")
+    ssl_keyfile: str | None = setting(None, "... and this private key (PEM)")
+
+
+def options(cls) -> Iterator[Field]:
+    """The settings of dataclass ``cls``, those of nested dataclasses (``Settings.limits``) inlined."""
+    for spec in fields(cls):
+        if is_dataclass(spec.type):
+            yield from options(spec.type)
+        else:
+            yield spec
+
+
+def env_name(spec: Field) -> str:
+    return ENV_PREFIX + spec.name.upper()
+
+
+def reader(spec: Field):
+    """How a setting's text is read: its own ``parse``, else (a limit) a positive number of its type."""
+    return spec.metadata.get("parse") or _positive(spec.type)
+
+
+def env_values(cls, environ: Mapping[str, str]) -> dict:
+    """The settings of ``cls`` that ``environ`` sets, parsed; a bad value names its variable."""
+    values = {}
+    for spec in options(cls):
+        text = environ.get(env_name(spec))
+        if text is None:
+            continue
+        try:
+            values[spec.name] = reader(spec)(text)
+        except (argparse.ArgumentTypeError, ValueError) as error:
+            raise WorkbenchError(f"{env_name(spec)}={text[:40]!r}: {error}") from None
+    return values
+
+
+def build(cls, values: Mapping):
+    """``cls`` from flat ``values`` (names missing from them keep their defaults)."""
+    return cls(**{spec.name: build(spec.type, values) if is_dataclass(spec.type) else values[spec.name]
+                  for spec in fields(cls) if is_dataclass(spec.type) or spec.name in values})
+
+
+def add_arguments(parser: argparse.ArgumentParser, cls, environ: Mapping[str, str] = os.environ) -> None:
+    """One ``--flag`` per setting of ``cls``, its default taken from its variable when set."""
+    from_env = env_values(cls, environ)
+    for spec in options(cls):
+        flag, parse = "--" + spec.name.replace("_", "-"), reader(spec)
+        default = from_env.get(spec.name, spec.default)
+        help = f"{spec.metadata['help']} [${env_name(spec)}]"
+        if parse is switch:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help)
+        else:
+            parser.add_argument(flag, type=parse, default=default, help=help)
+
+
+def from_args(cls, args: argparse.Namespace):
+    return build(cls, vars(args))
