@@ -41,14 +41,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .. import subtitles
 from ..asr import TranscriptEvent
 from ..audio import SAMPLE_RATE, AudioTooLong, check_audio, load_audio, resample
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, printable
 from ..live import LiveStream, PendingChunks
 from . import protocols
 from .engine import Engine, configure_allocator, release_memory
 from .enhance import enhance_route
 from .limits import Limits, Slots
 from .metrics import Metrics
-from .middleware import AccessLog, StreamLimits, TokenGate, close_with, error_answer, log, note, refused
+from .middleware import AccessLog, StartupError, StreamLimits, TokenGate, close_with, error_answer, log, note, refused
 from .protocols import ClientError
 from .settings import Settings
 
@@ -222,7 +222,8 @@ class Service:
             WebSocketRoute("/recognize", self.reference_stream),
             WebSocketRoute("/v1/stream", self.stream),
         ]
-        middleware = [Middleware(AccessLog, metrics=self.metrics), Middleware(TokenGate, token=self.token),
+        middleware = [Middleware(StartupError), Middleware(AccessLog, metrics=self.metrics),
+                      Middleware(TokenGate, token=self.token),
                       Middleware(StreamLimits, service=self, paths=STREAM_PATHS)]
         handlers = {ClientError: client_error, WorkbenchError: audio_error, WebSocketDisconnect: client_left,
                     HTTPException: http_error, Exception: internal_error}
@@ -523,7 +524,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
         configure_allocator()
-        service.engine = load_engine(settings)
+        try:
+            service.engine = load_engine(settings)
+        except WorkbenchError as error:
+            app.state.startup_error = f"error: {printable(str(error))}"
+            raise
         try:
             yield
         finally:

@@ -62,8 +62,11 @@ def run(args) -> int:
     check_exposure(listen, settings.token)
     server = uvicorn.Server(uvicorn_config(create_app(settings), settings.limits, listen.host, listen.port,
                                            ssl_certfile=listen.ssl_certfile, ssl_keyfile=listen.ssl_keyfile))
-    server.run()
-    return 0 if server.started else 2  # not started: the models did not load, or the port is taken
+    try:
+        server.run()
+    except SystemExit:  # uvicorn's exit when the app did not start (its one-line error is logged)
+        return 2
+    return 0
 
 
 def uvicorn_config(app, limits: Limits, host: str, port: int, **options):

@@ -61,6 +61,26 @@ async def refuse(scope: Scope, receive: Receive, send: Send, error: ClientError)
         await close_with(WebSocket(scope, receive, send), error.close_code, error.reason)
 
 
+class StartupError:
+    """A lifespan that failed with a message in ``app.state.startup_error`` (models that do not load)
+    reports that one line to the server instead of a traceback."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+
+        async def reporting(message) -> None:
+            line = getattr(scope["app"].state, "startup_error", None)
+            if message["type"] == "lifespan.startup.failed" and line:
+                message = {**message, "message": line}
+            await send(message)
+
+        await self.app(scope, receive, reporting)
+
+
 class AccessLog:
     """One log line per request or stream (client, route, status or close code, time, audio seconds,
     rate, finals, whether the client left, error) and its metrics; a websocket that fails inside is
