@@ -76,7 +76,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        return build(cls, env_values(cls, environ))
+        return build(cls, variables(cls, environ))
 
 
 @dataclass(frozen=True)
@@ -109,29 +109,42 @@ def reader(spec: Field):
     return spec.metadata.get("parse") or _positive(spec.type)
 
 
-def env_values(cls, environ: Mapping[str, str]) -> dict:
-    """The settings of ``cls`` that ``environ`` sets, parsed; a bad value names its variable."""
-    values = {}
-    for spec in options(cls):
-        text = environ.get(env_name(spec))
-        if text is None:
-            continue
+@dataclass(frozen=True)
+class Variable:
+    """A setting's environment value, read when the settings are built: a bad one stops only the
+    command that uses it, with a message that names the variable."""
+
+    name: str
+    text: str
+
+    def read(self, spec: Field):
         try:
-            values[spec.name] = reader(spec)(text)
+            return reader(spec)(self.text)
         except (argparse.ArgumentTypeError, ValueError) as error:
-            raise WorkbenchError(f"{env_name(spec)}={text[:40]!r}: {error}") from None
-    return values
+            raise WorkbenchError(f"{self.name}={self.text[:40]!r}: {error}") from None
+
+
+def variables(cls, environ: Mapping[str, str]) -> dict[str, Variable]:
+    """The settings of ``cls`` that ``environ`` sets."""
+    return {spec.name: Variable(env_name(spec), environ[env_name(spec)])
+            for spec in options(cls) if env_name(spec) in environ}
 
 
 def build(cls, values: Mapping):
-    """``cls`` from flat ``values`` (names missing from them keep their defaults)."""
-    return cls(**{spec.name: build(spec.type, values) if is_dataclass(spec.type) else values[spec.name]
-                  for spec in fields(cls) if is_dataclass(spec.type) or spec.name in values})
+    """``cls`` from flat ``values``, variables read (names missing from them keep their defaults)."""
+    specs = {spec.name: spec for spec in fields(cls)}
+
+    def value(name):
+        given = values[name]
+        return given.read(specs[name]) if isinstance(given, Variable) else given
+
+    return cls(**{name: build(spec.type, values) if is_dataclass(spec.type) else value(name)
+                  for name, spec in specs.items() if is_dataclass(spec.type) or name in values})
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls, environ: Mapping[str, str] = os.environ) -> None:
-    """One ``--flag`` per setting of ``cls``, its default taken from its variable when set."""
-    from_env = env_values(cls, environ)
+    """One ``--flag`` per setting of ``cls``; its default is its variable when set."""
+    from_env = variables(cls, environ)
     for spec in options(cls):
         flag, parse = "--" + spec.name.replace("_", "-"), reader(spec)
         default = from_env.get(spec.name, spec.default)
