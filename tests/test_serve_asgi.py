@@ -288,7 +288,8 @@ def test_uvicorn_factory_answers_as_the_command(tmp_path):
     command = Process([sys.executable, "-m", "workbench", "serve", "--port", str(command_port), "--token", TOKEN,
                        "--max-streams", "3", "--dry", "0.1"], command_port, tmp_path / "command.log", {})
     factory = Process([sys.executable, "-m", "uvicorn", "--factory", "workbench.serve:create_app",
-                       "--host", "127.0.0.1", "--port", str(uvicorn_port), "--ws", "websockets",
+                       "--host", "127.0.0.1", "--port", str(uvicorn_port),
+                       "--ws", "workbench.serve.keepalive:PatientWebSocketProtocol",
                        "--ws-max-size", str(Limits().max_message_bytes), "--ws-max-queue", "4", "--no-access-log"],
                       uvicorn_port, tmp_path / "uvicorn.log",
                       {"WORKBENCH_TOKEN": TOKEN, "WORKBENCH_MAX_STREAMS": "3", "WORKBENCH_DRY": "0.1"})

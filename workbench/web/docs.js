@@ -26,6 +26,7 @@ function schemaText(schema = {}) {
 
 function operation(path, method, spec) {
   const node = element("div", { className: "wb-operation" });
+  node.dataset.route = `${method.toUpperCase()} ${path}`;
   node.append(element("h3", {}, element("span", { className: `method ${method}` }, method.toUpperCase()),
                       element("span", { className: "route" }, path)));
   node.append(element("p", {}, element("strong", {}, spec.summary || ""), spec.description ? `: ${spec.description}` : ""));
