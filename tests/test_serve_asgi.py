@@ -63,8 +63,10 @@ def test_every_setting_is_a_flag_and_a_variable_and_the_flag_wins():
     assert parsed([], {}) == (Settings(), Listen())
     names = [spec.name for spec in options(Settings)] + [spec.name for spec in options(Listen)]
     assert "ping_timeout_s" in names and "ssl_keyfile" in names and len(names) == len(set(names))
-    for spec in list(options(Settings)) + list(options(Listen)):  # --x-y <-> WORKBENCH_X_Y
+    documented = (ROOT / "docs" / "service.md").read_text()
+    for spec in list(options(Settings)) + list(options(Listen)):  # --x-y <-> WORKBENCH_X_Y, in the docs' table
         assert env_name(spec) == "WORKBENCH_" + spec.name.upper()
+        assert f"| `--{spec.name.replace('_', '-')}` | `{env_name(spec)}` |" in documented, spec.name
 
 
 @pytest.mark.parametrize("variable, value, message", [
