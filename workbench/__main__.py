@@ -1,64 +1,15 @@
 """Command line: ``python -m workbench transcribe|enhance ...``."""
 import argparse
 import json
-import math
 import signal
 import sys
 from pathlib import Path
 
-from .asr.stream import StreamConfig, check_seconds
-from .cli_args import LIVE_HELP, LM_HELP, QUANTIZE_HELP, live_choice, lm_choice
+from .asr.stream import StreamConfig
+from .cli_args import LIVE_HELP, add_model_options, at_least_zero, dry, listed, positive_seconds, seconds
 from .denoise import DEFAULT_DRY
 from .errors import WorkbenchError, out_of_memory, printable
-from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 from .tuning import DEFAULT_DRYS, best, csv_safe, evaluate, has_live_mode, streams_from, summarize, unreadable
-
-
-def _dry(value: str) -> float:
-    dry = float(value)
-    if not 0.0 <= dry <= 1.0:
-        raise argparse.ArgumentTypeError("dry must be between 0 and 1")
-    return dry
-
-
-def _seconds(value: str, positive: bool = False) -> float:
-    """A finite number of seconds, >= 0 (> 0 if ``positive``); nan, inf and negatives are refused
-    (by the check :class:`StreamConfig` makes)."""
-    try:
-        return check_seconds(float(value), positive)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _positive_seconds(value: str) -> float:
-    return _seconds(value, positive=True)
-
-
-def _floats(text: str) -> list[float]:
-    try:
-        values = [float(value) for value in text.split(",") if value.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not all(math.isfinite(value) and value >= 0 for value in values):
-        raise argparse.ArgumentTypeError(f"expected finite numbers >= 0, got {text!r}")
-    return values
-
-
-def _positive_floats(text: str) -> list[float]:
-    values = _floats(text)
-    if not all(values):
-        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
-    return values
-
-
-def _workers(text: str) -> int:
-    try:
-        workers = int(text)
-    except ValueError:
-        workers = -1
-    if workers < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return workers
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -76,14 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     transcribe.add_argument("path", nargs="?", help="audio file (not needed with --mode microphone)")
     transcribe.add_argument("--mode", choices=("file", "microphone"), default="file")
     transcribe.add_argument("--input-device", help="microphone index or part of its name")
-    transcribe.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
-    transcribe.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
-    transcribe.add_argument("--live", type=live_choice, default=True, help=LIVE_HELP)
     stream = StreamConfig()
     buffered = "buffered streaming instead of the live mode"
-    transcribe.add_argument("--chunk-s", type=_positive_seconds, help=f"ASR chunk length ({buffered}; default {stream.chunk_s:g})")
-    transcribe.add_argument("--left-s", type=_seconds, help=f"ASR left context ({buffered}; default {stream.left_s:g})")
-    transcribe.add_argument("--right-s", type=_seconds, help=f"ASR right context ({buffered}; default {stream.right_s:g})")
+    transcribe.add_argument("--chunk-s", type=positive_seconds, help=f"ASR chunk length ({buffered}; default {stream.chunk_s:g})")
+    transcribe.add_argument("--left-s", type=seconds, help=f"ASR left context ({buffered}; default {stream.left_s:g})")
+    transcribe.add_argument("--right-s", type=seconds, help=f"ASR right context ({buffered}; default {stream.right_s:g})")
     transcribe.add_argument("--json", action="store_true", help="one JSON object per event (--format json)")
     transcribe.add_argument("--format", choices=("text", "json", "srt", "vtt"), default="text",
                             help="events as text or JSON lines as they come, or subtitles from the finals at the end")
@@ -97,35 +45,28 @@ def _parser() -> argparse.ArgumentParser:
     from .serve.cli import add_arguments as add_serve_arguments
 
     add_serve_arguments(commands.add_parser("serve", help="run the streaming recognition service (HTTP, websockets)"),
-                        _dry)
+                        dry)
 
+    add_model_options(transcribe)
+    add_model_options(enhance, "denoiser", "device", "quantize")
     for command in (transcribe, enhance):
-        command.add_argument("--device", default="cpu", help="cpu or cuda")
-        command.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
-        command.add_argument("--dry", type=_dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
-        command.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
+        command.add_argument("--dry", type=dry, default=DEFAULT_DRY, help="share of the raw signal, 0..1")
     return parser
 
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``python -m workbench evaluate``."""
     parser.add_argument("source", help="JSON-lines manifest (audio_filepath, text) or folder of wav + txt")
-    parser.add_argument("--dry", type=_floats, default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
-    parser.add_argument("--chunk-s", type=_positive_floats, help="stream with these chunk lengths (default: offline)")
-    parser.add_argument("--left-s", type=_floats, help="left contexts when streaming (default 2)")
-    parser.add_argument("--right-s", type=_floats, help="right contexts when streaming (default 0.5)")
+    parser.add_argument("--dry", type=listed(dry), default=list(DEFAULT_DRYS), help="dry values, e.g. 0,0.05,0.2,0.5,1")
+    parser.add_argument("--chunk-s", type=listed(positive_seconds), help="stream with these chunk lengths (default: offline)")
+    parser.add_argument("--left-s", type=listed(seconds), help="left contexts when streaming (default 2)")
+    parser.add_argument("--right-s", type=listed(seconds), help="right contexts when streaming (default 0.5)")
     parser.add_argument("--out", help="write the per-file table as CSV")
     parser.add_argument("--plot", help="draw corpus CER against dry into this PNG file")
     parser.add_argument("--lag-plot", help="draw the streams' corpus CER against lag p95 into this PNG file")
-    parser.add_argument("--workers", type=_workers, help="local worker processes (default: one per CPU; 0: in this process)")
+    parser.add_argument("--workers", type=at_least_zero, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
-    parser.add_argument("--denoiser", default=str(DEFAULT_DENOISER), help="Demucs .th checkpoint")
-    parser.add_argument("--asr", default=str(DEFAULT_ASR), help="NeMo CTC .nemo file")
-    parser.add_argument("--lm", type=lm_choice, default=True, help=LM_HELP)
-    parser.add_argument("--live", type=live_choice, default=True,
-                        help=f"{LIVE_HELP}; with one, the live mode is a decoding of the grid")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--quantize", action="store_true", help=QUANTIZE_HELP)
+    add_model_options(parser, live={"help": f"{LIVE_HELP}; with one, the live mode is a decoding of the grid"})
 
 
 def _print_event(event, as_json: bool, live: bool) -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..cli_args import add_model_options, at_least_zero, dry, positive
 from ..denoise import DEFAULT_DRY
 from ..errors import WorkbenchError
 
@@ -47,7 +48,7 @@ def _main(argv):
         sp.add_argument("--out", default="runs", help="root folder of all training outputs")
         sp.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps")
         sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--threads", type=int, default=2, help="torch threads")
+        sp.add_argument("--threads", type=positive(int), default=2, help="torch threads")
         return sp
 
     r = sub.add_parser("prepare", help="a corpus (KsponSpeech, Zeroth-Korean, a NeMo manifest) -> 16 kHz WAV, manifests")
@@ -56,30 +57,30 @@ def _main(argv):
     r.add_argument("--out", required=True, help="folder for DIR/manifest.json, the splits and DIR/wav/")
     r.add_argument("--spelling", action="store_true",
                    help="KsponSpeech dual transcriptions (spelling)/(pronunciation): keep the spelling")
-    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--workers", type=positive(int), default=2)
 
     d = common(sub.add_parser("data", help="sentences, espeak-ng speech, noise, manifests"))
     d.add_argument("--n-train", type=int, default=20000)
     d.add_argument("--n-heldout", type=int, default=300)
     d.add_argument("--n-val", type=int, default=100)
-    d.add_argument("--workers", type=int, default=2)
+    d.add_argument("--workers", type=positive(int), default=2)
     d.add_argument("--n-generator", type=int, default=8000, help="generator sentences spoken for training")
     d.add_argument("--n-kiwi", type=int, default=2500, help="Kiwi-joined template sentences")
     d.add_argument("--n-faker", type=int, default=3500, help="Faker call-centre and in-car phrases")
 
     n = common(sub.add_parser("denoiser", help="causal Demucs, L1 + multi-resolution STFT"))
-    n.add_argument("--minutes", type=float, default=20.0)
+    n.add_argument("--minutes", type=positive(float), default=20.0)
     n.add_argument("--init", help=".th to continue from")
-    n.add_argument("--hidden", type=int,
+    n.add_argument("--hidden", type=positive(int),
                    help="channels of the first layer (default 16, or the init's); larger than the init's "
                         "widens it, keeping what it computes")
-    n.add_argument("--batch-size", type=int, default=16)
-    n.add_argument("--segment", type=float, default=2.0, help="seconds per training example")
-    n.add_argument("--lr", type=float, default=1e-3)
+    n.add_argument("--batch-size", type=positive(int), default=16)
+    n.add_argument("--segment", type=positive(float), default=2.0, help="seconds per training example")
+    n.add_argument("--lr", type=positive(float), default=1e-3)
     n.add_argument("--max-steps", type=int, default=-1)
-    n.add_argument("--denoise-share", type=int, default=0,
+    n.add_argument("--denoise-share", type=at_least_zero, default=0,
                    help="after training, write this many denoised noisy training utterances for the ASR")
-    n.add_argument("--dry", type=float, default=DEFAULT_DRY, help="dry mix of those denoised utterances")
+    n.add_argument("--dry", type=dry, default=DEFAULT_DRY, help="dry mix of those denoised utterances")
     n.add_argument("--noise", choices=("fresh", "files"), default="fresh",
                    help="a new noise for every example, or crops of the training noise files")
     n.add_argument("--noise-weights", type=_kind_weights,
@@ -90,7 +91,7 @@ def _main(argv):
     n.add_argument("--noisy", help="the noisy counterparts (same file names), a folder or facebook's noisy.json")
 
     a = common(sub.add_parser("asr", help="NeMo Conformer-CTC on jamo, or a fine-tune of any CTC .nemo"))
-    a.add_argument("--minutes", type=float, default=60.0, help="wall-clock budget; a .nemo is saved regularly")
+    a.add_argument("--minutes", type=positive(float), default=60.0, help="wall-clock budget; a .nemo is saved regularly")
     a.add_argument("--init", help="CTC .nemo to fine-tune (character or BPE; a BPE model keeps its tokenizer)")
     a.add_argument("--train-manifest", nargs="+", default=[],
                    help="train on these manifests (e.g. from `prepare`) instead of the synthetic data")
@@ -103,7 +104,7 @@ def _main(argv):
     a.add_argument("--num-nodes", type=int, default=1)
     a.add_argument("--precision", choices=("32", "16-mixed", "bf16-mixed"), default="32")
     a.add_argument("--max-steps", type=int, default=-1)
-    a.add_argument("--batch-size", type=int, default=16)
+    a.add_argument("--batch-size", type=positive(int), default=16)
     a.add_argument("--d-model", type=int, default=144)
     a.add_argument("--layers", type=int, default=8)
     a.add_argument("--lr-peak", type=float, default=3e-3)
@@ -120,14 +121,14 @@ def _main(argv):
                    help="cache-aware streaming encoder (attention context 70 frames back, 6 ahead; causal)")
 
     m = common(sub.add_parser("lm", help="label n-gram LM for the ASR, fusion tuned on validation"))
-    m.add_argument("--asr", help="default OUT/asr/asr.nemo; the LM is written beside it")
+    add_model_options(m, "asr", asr={"default": None, "help": "default OUT/asr/asr.nemo; the LM is written beside it"})
     m.add_argument("--order", type=int, default=6)
     m.add_argument("--text", help="sentences to count, one a line (default: the synthetic data's)")
     m.add_argument("--val-manifest", help="utterances to tune the fusion on (default: the synthetic validation set)")
 
     e = common(sub.add_parser("evaluate", help="CER grid, SI-SDR per noise kind, examples"))
-    e.add_argument("--denoiser", help="default OUT/denoiser/denoiser.th")
-    e.add_argument("--asr", help="default OUT/asr/asr.nemo")
+    add_model_options(e, "denoiser", "asr", denoiser={"default": None, "help": "default OUT/denoiser/denoiser.th"},
+                      asr={"default": None, "help": "default OUT/asr/asr.nemo"})
     e.add_argument("--limit", type=int, default=0, help="evaluate at most this many utterances")
     e.add_argument("--examples", help="write the audio examples into this folder")
 
