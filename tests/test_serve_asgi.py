@@ -74,7 +74,8 @@ def test_every_setting_is_a_flag_and_a_variable_and_the_flag_wins():
     ("WORKBENCH_SAMPLE_RATE", "4000", "between 8000 and 48000"),
     ("WORKBENCH_DRY", "2", "between 0 and 1"),
     ("WORKBENCH_QUANTIZE", "maybe", "expected 1/true/yes/on"),
-    ("WORKBENCH_IDLE_TIMEOUT_S", "soon", "could not convert"),
+    ("WORKBENCH_IDLE_TIMEOUT_S", "soon", "expected a number"),
+    ("WORKBENCH_MAX_QUEUED_S", "inf", "finite"),
 ])
 def test_a_bad_variable_is_named_in_one_message(variable, value, message):
     with pytest.raises(WorkbenchError, match=re.escape(variable)) as error:

@@ -10,37 +10,13 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import Field, dataclass, field, fields, is_dataclass
 
-from ..cli_args import LIVE_HELP, LM_HELP, QUANTIZE_HELP, live_choice, lm_choice
-from ..denoise import DEFAULT_DRY, check_dry
+from .. import cli_args
+from ..denoise import DEFAULT_DRY
 from ..errors import WorkbenchError
-from ..paths import DEFAULT_ASR, DEFAULT_DENOISER
 from .limits import Limits
 from .protocols import MAX_RATE, MIN_RATE
 
 ENV_PREFIX = "WORKBENCH_"
-
-
-def _rate(value: str) -> int:
-    rate = int(value)
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise argparse.ArgumentTypeError(f"must be between {MIN_RATE} and {MAX_RATE}")
-    return rate
-
-
-def _positive(kind):
-    def parse(value: str):
-        number = kind(value)
-        if not number > 0:
-            raise argparse.ArgumentTypeError("must be positive")
-        return number
-    return parse
-
-
-def _dry(value: str) -> float:
-    try:
-        return check_dry(float(value))
-    except ValueError:
-        raise argparse.ArgumentTypeError("dry must be between 0 and 1") from None
 
 
 def switch(value: str) -> bool:
@@ -58,18 +34,27 @@ def setting(default, help: str, parse=str):
     return field(default=default, metadata={"help": help, "parse": parse})
 
 
+def model_setting(name: str):
+    """The model option ``--NAME`` as the other commands declare it (:data:`~workbench.cli_args.MODEL_OPTIONS`)."""
+    option = cli_args.MODEL_OPTIONS[name]
+    if option.get("action") == "store_true":
+        return setting(False, option["help"], switch)
+    return setting(option["default"], option["help"], option.get("type", str))
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the app serves: models, defaults, token and limits."""
 
-    denoiser: str = setting(str(DEFAULT_DENOISER), "Demucs .th checkpoint")
-    asr: str = setting(str(DEFAULT_ASR), "NeMo CTC .nemo file")
-    lm: bool | str = setting(True, LM_HELP, lm_choice)
-    live: bool | str = setting(True, LIVE_HELP, live_choice)
-    dry: float = setting(DEFAULT_DRY, "default share of the raw signal, 0..1 (?dry= overrides it)", _dry)
-    sample_rate: int = setting(16000, "rate of PCM that names none (?sample_rate= overrides it per request)", _rate)
-    device: str = setting("cpu", "cpu or cuda")
-    quantize: bool = setting(False, QUANTIZE_HELP, switch)
+    denoiser: str = model_setting("denoiser")
+    asr: str = model_setting("asr")
+    lm: bool | str = model_setting("lm")
+    live: bool | str = model_setting("live")
+    dry: float = setting(DEFAULT_DRY, "default share of the raw signal, 0..1 (?dry= overrides it)", cli_args.dry)
+    sample_rate: int = setting(16000, "rate of PCM that names none (?sample_rate= overrides it per request)",
+                               cli_args.sample_rate(MIN_RATE, MAX_RATE))
+    device: str = model_setting("device")
+    quantize: bool = model_setting("quantize")
     token: str | None = setting(None, "require this token (Authorization: Bearer; ?token= also on websockets "
                                       "and the docs page)")
     limits: Limits = field(default_factory=Limits)
@@ -106,7 +91,7 @@ def env_name(spec: Field) -> str:
 
 def reader(spec: Field):
     """How a setting's text is read: its own ``parse``, else (a limit) a positive number of its type."""
-    return spec.metadata.get("parse") or _positive(spec.type)
+    return spec.metadata.get("parse") or cli_args.positive(spec.type)
 
 
 @dataclass(frozen=True)
