@@ -309,3 +309,35 @@ def test_uvicorn_factory_answers_as_the_command(tmp_path):
         assert got[key] == expected[key], key
     for log in (command.log, factory.log):  # both log one line per request or stream
         assert re.search(r"WS /v1/stream 1000 .* audio \S+ s at 8000 Hz", log.read_text()), log.read_text()[-2000:]
+
+
+class BrokenEngine:
+    """An engine whose models fail: what a bug inside the service looks like to its clients."""
+
+    dry, sample_rate = 1.0, 16000
+
+    def with_live(self, live_mode: bool):
+        return self
+
+    async def run(self, job, *args):
+        return job(*args)
+
+    def describe(self):
+        raise RuntimeError("broken")
+
+    def stream(self, dry: float, use_lm: bool):
+        raise RuntimeError("broken")
+
+
+def test_an_internal_error_is_one_500_or_close_1011_and_one_log_line(caplog):
+    service = Service(BrokenEngine())
+    with TestClient(service.app(), raise_server_exceptions=False) as client, caplog.at_level("INFO", "workbench.serve"):
+        answer = client.get("/v1/models")
+        assert answer.status_code == 500 and answer.json() == {"error": "internal error"}
+        with client.websocket_connect("/v1/stream") as ws:
+            closed = ws.receive()
+        assert closed == {"type": "websocket.close", "code": 1011, "reason": "internal error"}
+    lines = [record.getMessage() for record in caplog.records if record.name == "workbench.serve"]
+    assert any(re.search(r"GET /v1/models 500 .* error: RuntimeError$", line) for line in lines), lines
+    assert any(re.search(r"WS /v1/stream 1011 .* error: RuntimeError$", line) for line in lines), lines
+    assert service.slots.active == 0

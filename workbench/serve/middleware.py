@@ -99,6 +99,8 @@ class AccessLog:
         async def noting(message) -> None:
             if message["type"] == "http.response.start":
                 record["code"] = message["status"]
+            elif message["type"] == "websocket.accept":
+                record["accepted"] = True
             elif message["type"] == "websocket.close":
                 record["code"] = message.get("code", 1000)
                 if message.get("reason"):
@@ -108,15 +110,26 @@ class AccessLog:
         try:
             await self.app(scope, receive, noting)
         except Exception as error:
-            record["code"], record["error"] = (500, type(error).__name__)
+            record["error"] = type(error).__name__
             if scope["type"] == "http":
+                record["code"] = 500
                 raise
             log.exception("websocket %s failed", scope["path"])
-            await close_with(WebSocket(scope, receive, noting), 1011, "internal error")
-            record["code"] = 1011
+            if "code" not in record:  # neither closed nor left
+                await self._close_1011(noting, record)
         finally:
             self.metrics.finished(record)
             self._log(scope, started, record)
+
+    @staticmethod
+    async def _close_1011(send: Send, record: dict) -> None:
+        record["code"] = 1011
+        try:
+            if not record.get("accepted"):
+                await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
+        except (RuntimeError, OSError):  # it left meanwhile
+            record["left"] = True
 
     @staticmethod
     def _log(scope: Scope, started: float, record: dict) -> None:
