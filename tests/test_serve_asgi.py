@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -176,15 +177,23 @@ def test_metrics_count_streams_audio_rtf_lag_and_refusals(guarded):
     assert close == 1000 and finals_text(events)
     assert closed_with(f"{guarded.ws}/v1/stream", lambda ws: None)[0] == 1008  # no token
     assert httpx.post(f"{guarded.http}/recognize", content=b"{", headers=AUTH).status_code == 400
-    answer = httpx.get(f"{guarded.http}/metrics", headers=AUTH)
+    too_big = b"\x00" * ((1 << 20) + 2)  # over max_message_bytes: uvicorn's protocol closes it 1009
+    assert closed_with(f"{guarded.ws}/v1/stream?token={TOKEN}", lambda ws: ws.send(too_big))[0] == 1009
+    counted = [("workbench_real_time_factor_count", {}), ("workbench_refusals_total", {"reason": "too_large"})]
+    for _ in range(100):  # counted once the stream has ended, which may be after the client saw its close
+        answer = httpx.get(f"{guarded.http}/metrics", headers=AUTH)
+        text = answer.text
+        if all(metric(text, name, **labels) > metric(before, name, **labels) for name, labels in counted):
+            break
+        time.sleep(0.1)
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
-    text = answer.text
     def grew(name, **labels) -> float:
         return metric(text, name, **labels) - metric(before, name, **labels)
 
     assert grew("workbench_audio_seconds_total") == pytest.approx(len(data) / rate, abs=0.01)
     assert grew("workbench_real_time_factor_count") == 1  # the refused ones carried no audio
-    assert grew("workbench_refusals_total", reason="unauthorized") == grew("workbench_refusals_total", reason="invalid") == 1
+    assert grew("workbench_refusals_total", reason="unauthorized") == grew("workbench_refusals_total", reason="invalid") \
+        == grew("workbench_refusals_total", reason="too_large") == 1
     finals = sum(event["final"] for event in events)
     assert grew("workbench_text_lag_seconds_count", event="final") == finals
     assert grew("workbench_text_lag_seconds_count", event="partial") == len(events) - finals

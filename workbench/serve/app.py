@@ -180,10 +180,10 @@ async def client_left(websocket: WebSocket, error: WebSocketDisconnect) -> None:
     """The client closed, vanished, or sent a frame over the size limit (1009)."""
     record = note(websocket)
     record.update(code=error.code, left=error.code not in (1000, 1001))
-    if error.reason:
+    if error.code == 1009:  # the server's websocket protocol refused the frame
+        refused(websocket.scope, ClientError(error.reason or "frame over the size limit", status=413))
+    elif error.reason:
         record["error"] = error.reason
-    if error.code == 1009:
-        record["refused"] = "too_large"
 
 
 async def http_error(request: Request, error: HTTPException) -> Response:

@@ -21,6 +21,7 @@ from .protocols import ClientError
 
 log = logging.getLogger("workbench.serve")
 NOTE = "workbench.note"  # the scope key of a connection's note: what its log line and metrics report
+METRICS = "workbench.metrics"  # ... and of the app's metrics
 
 
 def note(connection) -> dict:
@@ -29,7 +30,9 @@ def note(connection) -> dict:
 
 
 def refused(scope: Scope, error: ClientError) -> None:
-    scope[NOTE].update(error=str(error), refused=error.kind)
+    """Note a refusal for the log line, and count it by its kind."""
+    scope[NOTE]["error"] = str(error)
+    scope[METRICS].refusals.labels(error.kind).inc()
 
 
 def error_answer(scope: Scope, error: ClientError) -> JSONResponse:
@@ -93,7 +96,7 @@ class AccessLog:
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
         started, record = time.monotonic(), {}
-        scope[NOTE] = record
+        scope[NOTE], scope[METRICS] = record, self.metrics
         serving.set(record)  # this request's task gathers its compute seconds there (see Engine.run)
 
         async def noting(message) -> None:
