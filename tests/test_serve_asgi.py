@@ -350,3 +350,17 @@ def test_an_internal_error_is_one_500_or_close_1011_and_one_log_line(caplog):
     assert any(re.search(r"GET /v1/models 500 .* error: RuntimeError$", line) for line in lines), lines
     assert any(re.search(r"WS /v1/stream 1011 .* error: RuntimeError$", line) for line in lines), lines
     assert service.slots.active == 0
+
+
+def test_a_client_that_has_its_answer_finds_its_slot_free(engine):
+    """One slot: each answer (a response, a close) frees it before the client sees it, so the same
+    client's next request is never refused as busy."""
+    running = Running(Service(engine, Limits(max_streams=1)))
+    try:
+        for _ in range(10):
+            answer = httpx.post(f"{running.http}/recognize?dry=1", json={"data": [0] * 1600}, timeout=30)
+            assert answer.status_code == 200, answer.text
+            assert closed_with(f"{running.ws}/v1/stream?dry=1", lambda ws: ws.send('{"event": "end"}')) == (1000, "")
+            assert closed_with(f"{running.ws}/recognize", lambda ws: ws.send("{")) == (1007, "malformed JSON")
+    finally:
+        running.stop()

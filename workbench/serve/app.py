@@ -229,9 +229,8 @@ class Service:
                     HTTPException: http_error, Exception: internal_error}
         return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
 
-    async def give_back(self) -> None:
-        """Free a stream slot; when the last one is free, memory goes back to the system."""
-        self.slots.give_back()
+    async def idle(self) -> None:
+        """After a request or stream: when no slot is taken, memory goes back to the system."""
         if self.slots.active == 0 and self.engine is not None:
             await self.engine.run(release_memory)
 

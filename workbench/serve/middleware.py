@@ -204,10 +204,24 @@ class StreamLimits:
         if not service.slots.take():
             return await refuse(scope, receive, send, ClientError(
                 f"server busy: {service.limits.max_streams} streams running", status=503, close_code=1013))
+        held = True
+
+        def give_back() -> None:
+            nonlocal held
+            if held:
+                held = False
+                service.slots.give_back()
+
+        async def answering(message) -> None:
+            if message["type"] in ("http.response.start", "websocket.close"):
+                give_back()  # free before the client sees its answer: its next request finds the slot
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, answering)
         finally:
-            await service.give_back()
+            give_back()
+            await service.idle()
 
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         """The whole body, in a body slot: at most ``max_message_bytes`` (413), and after
