@@ -80,14 +80,16 @@ class Cumulative:
         return TranscriptEvent(self.transcriber.transcribe(audio, self.use_lm), final, 0.0, len(audio) / SAMPLE_RATE)
 
 
-def synthesize(count: int, seed: int = 0) -> list[tuple[np.ndarray, str]]:
-    """``count`` written held-out sentences read by random held-out espeak-ng voices."""
+def synthesize(count: int, seed: int = 0, first: int = 0) -> list[tuple[np.ndarray, str]]:
+    """``count`` written held-out sentences from the ``first`` on, read by random held-out espeak-ng
+    voices (each sentence's voice the same whatever ``first`` is)."""
     from workbench.train import speech
     from workbench.train.data import written_heldout
 
     r = random.Random(seed)
-    return [(speech.synthesize(sentence, speech.random_voice(r, speech.HELDOUT_VOICES)), sentence)
-            for sentence in written_heldout()[:count]]
+    voices = [speech.random_voice(r, speech.HELDOUT_VOICES) for _ in written_heldout()]
+    return [(speech.synthesize(sentence, voice), sentence)
+            for sentence, voice in list(zip(written_heldout(), voices))[first:first + count]]
 
 
 def from_manifest(path: Path, count: int) -> list[tuple[np.ndarray, str]]:
@@ -244,12 +246,18 @@ def quadratic_cost(full, streamers: dict, audio: np.ndarray, step_s: float) -> N
         print(f"  {name}: RTF {(time.perf_counter() - began) / seconds:.3f} over the whole stream", flush=True)
 
 
-GRID = {  # live-mode settings tried beside the default (Endpointer options)
+GRID = {  # live-mode settings tried beside the default (live_streamer and Endpointer options)
+    "live, cache-aware partials (the old live default's)": {"partials": "companion", "partial_lm": False},
+    "live, cache-aware partials with the LM": {"partials": "companion"},
+    "live, re-decodes greedy": {"partial_lm": False},
+    "live, re-decodes every 0.1 s": {"redecode_s": 0.1},
+    "live, re-decodes every 0.3 s": {"redecode_s": 0.3},
+    "live, re-decodes every 0.4 s": {"redecode_s": 0.4},
     "live, hangover 0.15 s": {"hangover_s": 0.15},
     "live, hangover 0.3 s": {"hangover_s": 0.3},
     "live, VAD mode 3": {"mode": 3},
-    "live, partials with the LM": {"partial_lm": True},
-    "live, pre-roll 0.2 s": {"pre_roll_s": 0.2},
+    "live, pre-roll 0": {"pre_roll_s": 0.0},
+    "live, pre-roll 0.05 s": {"pre_roll_s": 0.05},
 }
 
 
@@ -262,12 +270,14 @@ def main() -> None:
                         help=f"{LM_HELP}; one file is used by every method, auto gives each model its own")
     parser.add_argument("--manifest", action="append", type=Path, help="NeMo manifest(s) instead of synthesized audio")
     parser.add_argument("--utterances", type=int, default=40, help="per manifest, or synthesized")
+    parser.add_argument("--first", type=int, default=0, help="the first synthesized sentence (to hold out a half)")
     parser.add_argument("--per-session", type=int, default=5, help="utterances per stream")
     parser.add_argument("--gap-s", type=float, default=0.6, help="quiet between utterances")
     parser.add_argument("--tail-s", type=float, default=1.5, help="quiet at the end of each stream")
     parser.add_argument("--floor", type=float, default=1e-3, help="noise floor (standard deviation)")
     parser.add_argument("--feed-s", type=float, default=FEED_S, help="audio per feed (a capture callback)")
     parser.add_argument("--grid", action="store_true", help="also the live mode's other settings (GRID)")
+    parser.add_argument("--only", action="append", help="run only the methods whose name holds this text")
     parser.add_argument("--cumulative", action="store_true", help="also the original system's cumulative re-decoding")
     parser.add_argument("--step-s", type=float, default=0.28, help="re-decoding period of the cumulative method")
     parser.add_argument("--long-minutes", type=float, default=0.0, help="length of the quadratic-cost stream (0: skip)")
@@ -280,7 +290,7 @@ def main() -> None:
     cache_aware = load_transcriber(args.asr_ca, lm=args.lm, live=False) if Path(args.asr_ca).is_file() else None
     use_lm = args.lm is not False
     audio_text = ([pair for path in args.manifest for pair in from_manifest(path, args.utterances)]
-                  if args.manifest else synthesize(args.utterances))
+                  if args.manifest else synthesize(args.utterances, first=args.first))
     streams = sessions(full, audio_text, args.per_session, args.gap_s, args.tail_s, args.floor)
     seconds = sum(len(session.audio) for session in streams) / SAMPLE_RATE
     print(f"command: python {' '.join(sys.argv)}")
@@ -303,13 +313,16 @@ def main() -> None:
     methods = {"old default: buffered 1 s + 2 s / 0.5 s": lambda: full.streamer(StreamConfig(), use_lm=use_lm)}
     if cache_aware:
         methods["cache-aware alone"] = lambda: cache_aware.streamer(use_lm=use_lm)
-        methods["live (new default): hangover 0.2 s"] = lambda: live_streamer(full, cache_aware, use_lm)
-    methods["live, partials from 0.2 s chunks"] = lambda: live_streamer(full, None, use_lm)
+        methods["live (new default)"] = lambda: live_streamer(full, cache_aware, use_lm)
+    methods["live, partials from 0.2 s chunks"] = lambda: live_streamer(full, None, use_lm, partials="companion",
+                                                                        partial_lm=False)
     if args.grid and cache_aware:
         methods |= {name: (lambda options=options: live_streamer(full, cache_aware, use_lm, **options))
                     for name, options in GRID.items()}
     if args.cumulative:
         methods[f"cumulative, every {args.step_s} s"] = lambda: Cumulative(full, args.step_s, use_lm)
+    if args.only:
+        methods = {name: make for name, make in methods.items() if any(part in name for part in args.only)}
     print("\nlags in seconds on the CPU clock (a core of its own) unless marked wall; CER in %")
     columns = ["method", "lag p50", "lag p95", "lag p95 wall", "words p50", "words p95", "emit p50", "emit p95",
                "revisions/min",

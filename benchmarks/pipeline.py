@@ -23,9 +23,9 @@ from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.denoise import Demucs, load_denoiser
 from workbench.denoise.denoiser import HOP_MS
+from workbench.live import LiveStream
 from workbench.metrics import cer
 from workbench.paths import examples
-from workbench.pipeline import Pipeline
 
 
 def rss_mb() -> float:
@@ -135,17 +135,18 @@ def main() -> None:
         print(f"          streamed finals vs offline greedy: CER {cer(offline_text, streamed):.3f} "
               f"({'identical' if streamed.replace(' ', '') == offline_text.replace(' ', '') else 'differ'})")
 
-        pipeline = Pipeline(transcriber, denoiser, dry=0.05, config=config, hop_ms=args.hop_ms)
-        _, both = timed(lambda: list(pipeline.transcribe_file(audio)))
+        both_stream = LiveStream.for_file(audio, transcriber, denoiser, dry=0.05, hop_ms=args.hop_ms, config=config)
+        _, both = timed(lambda: list(both_stream.run(audio)))
         print(f"both      streaming RTF {both / seconds:.3f}, worst-case text lag "
-              f"{pipeline.latency_s * 1e3:.0f} ms + compute")
+              f"{both_stream.latency_s * 1e3:.0f} ms + compute")
         print(f"peak RSS {peak_rss_mb():.0f} MB")
 
         if args.long_minutes > 0:
-            long_stream(pipeline, audio, args.long_minutes)
+            long_stream(LiveStream(transcriber, denoiser, 0.05, hop_ms=args.hop_ms, config=config), audio,
+                        args.long_minutes)
 
 
-def long_stream(pipeline: Pipeline, audio: np.ndarray, minutes: float) -> None:
+def long_stream(stream: LiveStream, audio: np.ndarray, minutes: float) -> None:
     """Loop ``audio`` for ``minutes`` through the streaming pipeline; print RSS each minute."""
     total = int(minutes * 60 * 16000)
     source = (np.resize(audio, total)[start:start + 1600] for start in range(0, total, 1600))
@@ -161,7 +162,7 @@ def long_stream(pipeline: Pipeline, audio: np.ndarray, minutes: float) -> None:
             yield chunk
 
     start = time.perf_counter()
-    events = sum(1 for _ in pipeline.stream(counted(), scale=None))
+    events = sum(len(stream.feed(chunk)) for chunk in counted()) + len(stream.finish())
     elapsed = time.perf_counter() - start
     print(f"\n{minutes:.0f}-minute stream: {events} events, RTF {elapsed / (total / 16000):.3f}")
     print("RSS by minute (MB): " + ", ".join(f"{m}:{v:.0f}" for m, v in sorted(marks.items())))

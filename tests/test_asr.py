@@ -140,3 +140,42 @@ def test_truncated_nemo(tmp_path, char_nemo):
 def test_unknown_device(char_nemo):
     with pytest.raises(DeviceError, match="unknown device"):
         load_transcriber(char_nemo, device="gpu0")
+
+
+def test_two_threads_loading_at_once_restore_one_at_a_time(char_nemo, monkeypatch):
+    """NeMo's restore changes the process's working folder (os.chdir), so a restore running beside
+    another found relative paths gone; restores now take turns."""
+    import threading
+    import time
+
+    from nemo.collections.asr.models import EncDecCTCModel
+
+    restore, inside, most = EncDecCTCModel.restore_from.__func__, [0], [0]
+    counting = threading.Lock()
+
+    def counted(cls, *args, **kwargs):
+        with counting:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.3)
+        try:
+            return restore(cls, *args, **kwargs)
+        finally:
+            with counting:
+                inside[0] -= 1
+
+    monkeypatch.setattr(EncDecCTCModel, "restore_from", classmethod(counted))
+    errors = []
+
+    def load():
+        try:
+            load_transcriber(char_nemo, lm=False, live=False)
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors and most[0] == 1

@@ -43,8 +43,7 @@ def test_bytes_and_wav_roundtrip():
 
 @pytest.mark.parametrize("rate", [48000, 44100, 22050, 8000, 16000])
 def test_live_resampling_of_chunks_equals_resampling_the_whole(rate):
-    from workbench.audio import resample
-    from workbench.live_resample import LiveResampler
+    from workbench.resample import LiveResampler, resample
 
     rng = np.random.default_rng(rate)
     signal = (0.1 * rng.standard_normal(rate + 77)).astype(np.float32)

@@ -139,7 +139,7 @@ def test_word_histories_record_each_form_shown_in_a_words_place_and_when_it_beca
     assert histories[1].shown == [(1.1, "학교"), (1.3, "학교에")] and histories[1].revisions == 1
     assert histories[2].shown == [(1.3, "갔"), (1.9, "간다")]
     assert [word.final_s for word in histories] == [1.9, 1.9, 1.9, 3.0]
-    assert histories[1].spoken == (0.5, 1.0) and histories[3].spoken == (2.0, 2.4)  # no word times: the final's span
+    assert histories[1].spoken == (0.5, 1.0) and histories[3].spoken is None  # no word times: not placed
     from workbench.figures import png
 
     audio = np.zeros(3 * SAMPLE_RATE, np.float32)

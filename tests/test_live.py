@@ -145,7 +145,7 @@ def test_pending_chunks_are_taken_joined_per_recording_and_rate():
 
 
 def test_the_core_imports_no_widgets():
-    code = "import sys, workbench.live, workbench.subtitles; sys.exit('ipywidgets' in sys.modules)"
+    code = "import sys, workbench.live, workbench.session, workbench.recording, workbench.subtitles; sys.exit('ipywidgets' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

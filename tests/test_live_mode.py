@@ -1,4 +1,5 @@
 """The live mode (workbench.asr.live_mode): voice-activity endpoints, fast partials, full-context finals."""
+import itertools
 import shutil
 
 import numpy as np
@@ -9,7 +10,17 @@ from test_cache_aware import cache_aware_config
 from workbench import CheckpointError, load_audio, load_transcriber
 from workbench.asr import CTCStream
 from workbench.asr.cache_aware import CacheAwareStream
-from workbench.asr.live_mode import VAD_FRAME, Endpointer, LiveModeStream, live_streamer
+from workbench.asr.hangul import LONE_JAMO, whole_syllables
+from workbench.asr.live_mode import (
+    ONSET_SEARCH_S,
+    REDECODE_RATE,
+    VAD_FRAME,
+    Endpointer,
+    LiveModeStream,
+    final_log_probs,
+    live_streamer,
+    speech_onset,
+)
 from workbench.audio import SAMPLE_RATE, chunks
 from workbench.paths import ROOT
 
@@ -42,7 +53,7 @@ def test_finals_equal_the_offline_decode_of_each_endpointed_utterance(transcribe
     audio, _ = talk
     stream = live_streamer(transcriber)
     events = [event for event in run(stream, audio) if event.final]
-    offline = [transcriber.transcribe(audio[start:end]) for start, end in stream.utterances]
+    offline = [offline_decode(transcriber, audio[start:end]) for start, end in stream.utterances]
     assert [event.text for event in events] == [text for text in offline if text]
     assert events
     for event in events:  # the words, timed in the stream, make up the final's text
@@ -51,6 +62,25 @@ def test_finals_equal_the_offline_decode_of_each_endpointed_utterance(transcribe
     spans = [(start / SAMPLE_RATE, end / SAMPLE_RATE) for start, end in stream.utterances]
     frame_s = transcriber.frame_s  # the crop's last output frame may reach past its end
     assert all(any(a <= event.start_s and event.end_s <= b + frame_s for a, b in spans) for event in events)
+
+
+def offline_decode(transcriber, crop):
+    """An utterance's crop decoded as the live mode's final decodes it (two readings averaged)."""
+    return transcriber.decode(final_log_probs(transcriber, crop)[0])
+
+
+def test_the_final_averages_the_crop_with_the_crop_one_frame_shorter(transcriber, talk):
+    audio, (span, *_) = talk
+    crop, frame = audio[span[0]:span[1]], transcriber.frame_samples
+    averaged, skip = final_log_probs(transcriber, crop)
+    whole, later = transcriber.log_probs(crop), transcriber.log_probs(crop[frame:])
+    assert skip == frame and len(averaged) == min(len(whole) - 1, len(later))
+    expected = np.log((np.exp(whole[1:1 + len(averaged)]) + np.exp(later[:len(averaged)])) / 2)
+    np.testing.assert_allclose(averaged, expected, atol=1e-5)
+    assert np.allclose(np.exp(averaged).sum(axis=1), 1, atol=1e-4)  # still probabilities
+    short = crop[:frame]
+    assert final_log_probs(transcriber, short)[1] == 0  # too short to shorten: the crop alone
+    np.testing.assert_array_equal(final_log_probs(transcriber, short)[0], transcriber.log_probs(short))
 
 
 def test_endpoints_fall_in_the_pauses_and_cover_the_speech(transcriber, talk):
@@ -70,8 +100,33 @@ def test_an_utterance_is_cut_at_its_maximum_length(transcriber, talk):
     stream = live_streamer(transcriber, max_s=1.0)
     run(stream, audio)
     lengths = [(end - start) / SAMPLE_RATE for start, end in stream.utterances]
-    assert max(lengths) <= 1.0 + stream.pre_roll / SAMPLE_RATE + 0.03
+    # an utterance's crop begins up to the onset search (plus the pre-roll) before its first voiced frame
+    assert max(lengths) <= 1.0 + ONSET_SEARCH_S + stream.pre_roll / SAMPLE_RATE + 0.03
     assert len(lengths) >= 6
+    # crops never reach before the last endpoint; a piece that goes on from a cut starts at the cut
+    starts_after = [start - end for (_, end), (start, _) in itertools.pairwise(stream.utterances)]
+    assert min(starts_after) == 0
+
+
+def tone_after_noise(onset_s, seconds=1.0, level=1e-3, seed=0):
+    """Faint noise, then a 200 Hz tone from ``onset_s`` on."""
+    t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    noise = level * np.random.default_rng(seed).standard_normal(len(t))
+    return (noise + 0.2 * np.sin(2 * np.pi * 200 * t) * (t >= onset_s)).astype(np.float32)
+
+
+@pytest.mark.parametrize("voiced_s", [0.45, 0.5, 0.6, 0.75])
+def test_the_speech_onset_is_found_to_a_few_milliseconds_near_the_first_voiced_frame(voiced_s):
+    audio = tone_after_noise(0.5)
+    onset = speech_onset(audio, round(voiced_s * SAMPLE_RATE))
+    assert abs(onset - 0.5 * SAMPLE_RATE) <= 0.01 * SAMPLE_RATE
+
+
+def test_without_quiet_before_it_or_a_louder_window_the_onset_is_the_first_voiced_frame():
+    audio = tone_after_noise(0.0)
+    assert speech_onset(audio, 100) == 100          # nothing before to measure the noise on
+    noise = tone_after_noise(2.0)                   # noise only: nothing louder than it
+    assert speech_onset(noise, 8000) == 8000
 
 
 def test_partials_come_from_the_low_latency_streamer_and_restart_with_each_utterance(transcriber, talk):
@@ -82,6 +137,59 @@ def test_partials_come_from_the_low_latency_streamer_and_restart_with_each_utter
     stream = live_streamer(transcriber)
     run(stream, audio[:round(0.5 * SAMPLE_RATE)])  # quiet only: no utterance, nothing kept but the pre-roll
     assert stream.utterances == [] or all(end - start < 0.5 * SAMPLE_RATE for start, end in stream.utterances)
+
+
+class Counting:
+    """A transcriber that records the length of every input it encodes."""
+
+    def __init__(self, transcriber):
+        self.transcriber, self.lengths = transcriber, []
+
+    def log_probs(self, audio):
+        self.lengths.append(len(audio))
+        return self.transcriber.log_probs(audio)
+
+    def __getattr__(self, name):
+        return getattr(self.transcriber, name)
+
+
+@pytest.mark.parametrize("use_lm", [True, False])
+def test_redecoded_partials_are_the_decode_of_the_utterance_so_far_in_whole_syllables(transcriber, talk, use_lm):
+    audio, _ = talk
+    counting = Counting(transcriber)
+    stream = live_streamer(counting, use_lm=use_lm, redecode_s=0.2)
+    assert stream.partials is None
+    events = run(stream, audio)
+    partials = [event for event in events if not event.final and event.text]
+    assert partials
+    for event in partials:
+        heard = audio[round(event.start_s * SAMPLE_RATE):round(event.end_s * SAMPLE_RATE)]
+        assert event.text == whole_syllables(transcriber.transcribe(heard, use_lm))
+        assert not LONE_JAMO.search(event.text)
+    # re-decodes read at most REDECODE_RATE times the audio (each also its onset search and pre-roll)
+    finals = len(stream.utterances)
+    redecoded = sum(counting.lengths) - sum(end - start for start, end in stream.utterances)
+    slack = (len(counting.lengths) - finals) * (ONSET_SEARCH_S * SAMPLE_RATE + stream.pre_roll)
+    assert redecoded <= REDECODE_RATE * len(audio) + slack
+    assert len(counting.lengths) - finals <= len(audio) / (0.2 * SAMPLE_RATE)
+
+
+def test_a_long_utterance_is_redecoded_less_often(transcriber, talk):
+    audio, _ = talk
+    counting = Counting(transcriber)
+    stream = live_streamer(counting, redecode_s=0.1, max_s=30.0, hangover_s=5.0)  # the whole talk: one utterance
+    run(stream, audio)
+    assert len(stream.utterances) == 1
+    redecodes = counting.lengths[:-1]
+    # every re-decode waits for a tenth of the utterance so far: far fewer than one per 0.1 s
+    assert len(redecodes) < 0.5 * len(audio) / (0.1 * SAMPLE_RATE)
+    assert all(later > earlier for earlier, later in itertools.pairwise(redecodes))
+
+
+def test_partials_choose_between_redecodes_and_the_low_latency_streamer(transcriber, talk):
+    assert isinstance(live_streamer(transcriber, partials="companion").partials, CTCStream)  # no companion: chunks
+    with pytest.raises(ValueError, match="partials"):
+        live_streamer(transcriber, partials="sometimes")
 
 
 def test_endpointer_closes_after_the_hangover():
@@ -125,11 +233,12 @@ def test_load_transcriber_finds_the_companion_and_streams_in_the_live_mode_by_de
     full = load_transcriber(pair / "asr.nemo")
     assert full.companion is not None and full.companion.cache_aware
     stream = full.streamer()
-    assert isinstance(stream, LiveModeStream) and isinstance(stream.partials, CacheAwareStream)
+    assert isinstance(stream, LiveModeStream) and stream.partials is None  # partials: full-context re-decodes
+    assert isinstance(live_streamer(full, full.companion, partials="companion").partials, CacheAwareStream)
     audio, _ = talk
     events = list(full.stream(chunks(audio, 0.1)))
     run(stream, audio)
-    offline = [full.transcribe(audio[start:end]) for start, end in stream.utterances]
+    offline = [offline_decode(full, audio[start:end]) for start, end in stream.utterances]
     assert [event.text for event in events if event.final] == [text for text in offline if text]
     # a given buffered setting, or cache_aware, asks for that streamer, as before
     assert isinstance(full.streamer(config=stream_config()), CTCStream)

@@ -167,8 +167,8 @@ def test_streams_carry_latency_columns_and_the_live_mode_is_a_decoding(corpus, m
     asr = str(pair / "asr.nemo")
     assert tuning.has_live_mode(asr) and not tuning.has_live_mode(asr, False)
     assert not tuning.has_live_mode(models["asr"]) and tuning.has_live_mode(models["asr"], asr)
-    assert tuning.streams_from(live=True) == [None, tuning.LIVE]
-    assert tuning.streams_from([0.4], live=True) == [tuning.LIVE, StreamConfig(0.4)]
+    assert tuning.streams_from(live=True) == [None, tuning.LIVE, tuning.CACHE_AWARE]
+    assert tuning.streams_from([0.4], live=True, cache_aware=False) == [tuning.LIVE, StreamConfig(0.4)]
     results = tuning.evaluate(folder, [1.0], [None, tuning.LIVE, StreamConfig(0.4, 0.8, 0.2)], workers=0,
                               progress=False, denoiser=models["denoiser"], asr=asr)
     offline, streamed = results[results.decoding == "offline"], results[results.decoding != "offline"]
@@ -278,3 +278,136 @@ def test_panel_in_restricted_mode_shows_every_setting_but_the_scheduler(models, 
     assert panel.scheduler.layout.display == "none"
     assert all(field.layout.display != "none" for field in fields)
     assert len({id(field.layout) for field in [*fields, panel.scheduler]}) == len(fields) + 1
+
+
+def test_grid_points_are_named_in_words_and_read_back_from_their_rows():
+    points = [tuning.GridPoint(0.5, True, StreamConfig(1.0, 2.0, 0.5)), tuning.GridPoint(1.0, False, tuning.LIVE),
+              tuning.GridPoint(0.0, False, tuning.CACHE_AWARE), tuning.GridPoint(0.2, True, None)]
+    assert [point.name for point in points] == [
+        "buffered 1 s + 2 s / 0.5 s, beam + LM, dry 0.5", "live mode, greedy, dry 1",
+        "cache-aware model alone, greedy, dry 0", "offline, beam + LM, dry 0.2"]
+    assert [tuning.GridPoint.of(point.columns) for point in points] == points
+    assert list(points[0].columns) == [key for key in tuning.GRID_KEYS]
+
+
+@pytest.fixture(scope="module")
+def with_lm(pair, tmp_path_factory):  # noqa: F811 - the fixture imported above
+    """The pair's models and an LM beside the full-context one, strong enough to change its text."""
+    import shutil
+
+    from models import JAMO_LABELS
+
+    from workbench.asr.lm import LabelLM, lm_beside
+    from workbench.train.lm import label_ids
+
+    folder = tmp_path_factory.mktemp("with_lm")
+    for name in ("asr.nemo", "asr_streaming.nemo"):
+        shutil.copy(pair / name, folder / name)
+    lm = LabelLM.train([label_ids(text, JAMO_LABELS) for text in REFERENCES] * 5, JAMO_LABELS, order=3)
+    lm.weight, lm.bonus = 3.0, 2.0
+    lm.save(lm_beside(folder / "asr.nemo"))
+    return str(folder / "asr.nemo")
+
+
+def test_decoders_and_the_cache_aware_model_alone_are_dimensions_of_the_grid(corpus, with_lm, capsys):
+    from workbench.models import load_models
+
+    item = tuning.read_items(corpus[0])[2]
+    results = tuning.evaluate([item], [1.0], tuning.streams_from(live=True), decoders=["greedy", "lm"],
+                              workers=0, progress=False, denoiser=None, asr=with_lm)
+    # the cache-aware companion has no LM: one greedy row, not a second row that only claims the LM
+    assert list(zip(results.decoding, results.decoder)) == [
+        ("cache-aware", "greedy"), ("live", "greedy"), ("live", "lm"), ("offline", "greedy"), ("offline", "lm")]
+    _, transcriber = load_models(None, with_lm, "cpu", True, False, True)
+    audio = load_audio(item.audio)
+    rows = results.set_index(["decoding", "decoder"]).hypothesis
+    assert rows["offline", "greedy"] == transcriber.transcribe(audio, use_lm=False)
+    assert rows["offline", "lm"] == transcriber.transcribe(audio, use_lm=True)
+    assert transcriber.transcribe(audio, use_lm=False) != transcriber.transcribe(audio, use_lm=True)
+    streamed = chunks(tuning.with_tail(audio), 0.1)
+    alone = [e.text for e in transcriber.companion.stream(streamed, use_lm=False, cache_aware=True) if e.final]
+    assert rows["cache-aware", "greedy"] == " ".join(alone)
+    live_greedy = [e.text for e in transcriber.stream(chunks(tuning.with_tail(audio), 0.1), use_lm=False) if e.final]
+    assert rows["live", "greedy"] == " ".join(live_greedy)
+    summary = tuning.summarize(results)
+    assert list(summary.point) == ["cache-aware model alone, greedy, dry 1", "live mode, greedy, dry 1",
+                                   "live mode, beam + LM, dry 1", "offline, greedy, dry 1", "offline, beam + LM, dry 1"]
+    with pytest.raises(WorkbenchError, match="decoders must be some of greedy, lm"):
+        tuning.evaluate([item], [1.0], decoders=["beam"], workers=0, progress=False, denoiser=None, asr=with_lm)
+
+    parser = argparse.ArgumentParser()
+    add_evaluate_arguments(parser)
+    common = [str(corpus[0]), "--dry", "1", "--workers", "0", "--asr", with_lm, "--live", "none"]
+    assert run_evaluate(parser.parse_args([*common, "--decoder", "greedy,lm"])) == 0
+    printed = capsys.readouterr().out
+    assert "offline, greedy, dry 1" in printed and "offline, beam + LM, dry 1" in printed
+    assert run_evaluate(parser.parse_args([*common, "--decoder", "beam"])) == 2
+    assert capsys.readouterr().err.strip() == "error: decoders must be some of greedy, lm, got beam"
+
+
+def test_panel_lists_the_pareto_front_first_and_applies_the_chosen_point(corpus, models, with_lm):
+    from workbench.widgets.tuning_panel import tuning_panel
+
+    applied = []
+    panel = tuning_panel(source=corpus[0], drys=[0.0, 1.0], denoiser=models["denoiser"], asr=with_lm,
+                         on_apply=applied.append)
+    panel.chunk_s.value, panel.right_s.value, panel.greedy.value = "0.4", "0,0.4", True
+    assert panel.apply_button.disabled and panel.point.disabled  # nothing to apply before a run
+    panel.run(wait=True)
+    assert panel.status.value.startswith("done"), panel.status.value
+    assert not panel.apply_button.disabled and panel.point.value == panel.point.options[0][1]
+    summary = panel.summary
+    assert {"cache-aware", "live", "stream"} == set(summary.decoding)  # sizes given: streams only
+    assert set(summary.decoder) == {"greedy", "lm"}
+    front = tuning.pareto_points(summary)
+    labels = [label for label, _ in panel.point.options]
+    assert len(labels) == len(summary)
+    assert [label.split(":")[0] for label in labels[:len(front)]] == [f"Pareto {n}" for n in range(1, len(front) + 1)]
+    assert [point for _, point in panel.point.options[:len(front)]] == [tuning.GridPoint.of(row)
+                                                                       for _, row in front.iterrows()]
+    assert all(tuning.GridPoint.of(row).name in " ".join(labels) for _, row in summary.iterrows())
+    table = panel.table.value  # each row named by its point; no grid columns beside it
+    assert all(name in table for name in summary.point) and "lag_p95_s" in table and ">decoding<" not in table
+    chosen = next(point for _, point in panel.point.options if point.stream == tuning.CACHE_AWARE)
+    panel.point.value = chosen
+    panel.apply_button.click()
+    assert applied == [chosen] and chosen.name in panel.status.value
+    assert bytes(panel.lag_image.value).startswith(b"\x89PNG")
+
+
+def test_applying_a_point_sets_the_workbench_sessions_stream_decoder_and_dry(demucs_files, with_lm, tmp_path,
+                                                                            monkeypatch):
+    from workbench.errors import MicrophoneUnavailable
+    from workbench.widgets import app
+
+    def missing(*_args, **_kwargs):
+        raise MicrophoneUnavailable("no microphone found: connect one")
+
+    monkeypatch.setattr(app, "find_microphone", missing)
+    wav = tmp_path / "speech.wav"
+    soundfile.write(wav, speechlike(3.0, seed=1), 16000)
+    bench = app.Workbench(denoiser=demucs_files[1]["package"], asr=with_lm, examples={"speech": wav})
+    assert bench.wait(180)
+    session = bench.session  # through the workbench: wherever the Session class lives
+    transcriber = session.transcriber
+    assert session.stream is None and session.use_lm and bench.tuning.on_apply == bench.apply_point
+
+    def finals(streamer):
+        return [e for e in [*(e for c in chunks(session.mixed, 0.5) for e in streamer.feed(c)), *streamer.flush()]
+                if e.final]
+
+    alone = tuning.GridPoint(0.3, False, tuning.CACHE_AWARE)
+    buffered = tuning.GridPoint(1.0, True, StreamConfig(0.4, 0.8, 0.2))
+    bench.tuning.point.options = [(alone.name, alone), (buffered.name, buffered)]
+    bench.tuning.point.value = alone
+    bench.tuning.apply_button.click()
+    assert bench.wait(120)
+    assert (session.stream, session.use_lm, session.dry) == (tuning.CACHE_AWARE, False, 0.3)
+    assert bench.dry.slider.value == 0.3 and not bench.transcript.use_lm.value
+    assert session.finals == finals(transcriber.companion.streamer(use_lm=False, cache_aware=True))
+    bench.tuning.point.value = buffered
+    bench.tuning.apply_button.click()
+    assert bench.wait(120)
+    assert (session.stream, session.use_lm, session.dry) == (buffered.stream, True, 1.0)
+    assert session.finals == finals(transcriber.streamer(buffered.stream, use_lm=True))
+    assert session.finals != finals(transcriber.streamer(buffered.stream, use_lm=False))

@@ -8,10 +8,11 @@ import pytest
 import soundfile
 from models import speechlike
 
-from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float
+from workbench import DEFAULT_DRY, Denoiser, MicrophoneUnavailable, load_audio, mix, pcm16_to_float, recording
 from workbench.audio import chunks
-from workbench.widgets import Session, Workbench, app
-from workbench.widgets.session import ASR_CHUNK_S
+from workbench.live import FILE_PIECE_S
+from workbench.session import Session
+from workbench.widgets import Workbench, app
 
 PNG = b"\x89PNG"
 
@@ -29,7 +30,7 @@ def no_kernel_microphone(monkeypatch):
         raise MicrophoneUnavailable("no microphone found: connect one")
 
     monkeypatch.setattr(app, "find_microphone", missing)
-    monkeypatch.setattr(app, "MicrophoneSource", missing)
+    monkeypatch.setattr(recording, "MicrophoneSource", missing)
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def bench(demucs_files, char_nemo, wav, no_kernel_microphone):
 
 
 def streamed_finals(transcriber, signal):
-    return [event for event in transcriber.stream(chunks(signal, ASR_CHUNK_S)) if event.final]
+    return [event for event in transcriber.stream(chunks(signal, FILE_PIECE_S)) if event.final]
 
 
 def test_example_is_denoised_once_mixed_and_transcribed(bench, wav):
@@ -190,7 +191,7 @@ def test_no_examples_and_no_microphone_are_said(tmp_path, no_kernel_microphone):
     assert "no bundled examples" in bench.source.status.value
     assert bench.source.record.layout.display == "none"  # a button that can never work is not shown
     assert "No microphone on the kernel" in bench.source.microphone.value
-    bench.toggle_kernel_recording()
+    bench.recordings.toggle_kernel()
     assert "no microphone" in bench.source.error.value
 
 
@@ -256,8 +257,8 @@ class FakeMicrophone:
 
 
 def test_kernel_microphone_records_until_stopped(bench, monkeypatch):
-    monkeypatch.setattr(app, "MicrophoneSource", FakeMicrophone)
-    bench.toggle_kernel_recording()
+    monkeypatch.setattr(recording, "MicrophoneSource", FakeMicrophone)
+    bench.recordings.toggle_kernel()
     assert bench.source.record.description == "Stop recording"
     threading.Event().wait(0.5)
     bench.source.stop.click()
@@ -323,8 +324,8 @@ def test_language_model_switch_redecodes_the_mix(tmp_path, demucs_files, char_ne
     assert bench.wait(180)
     session, switch = bench.session, bench.transcript.use_lm
     assert not switch.disabled and "3-gram" in switch.description and "3-gram LM" in bench.transcript.models.value
-    with_lm = [e for e in session.transcriber.stream(chunks(session.mixed, ASR_CHUNK_S)) if e.final]
-    greedy = [e for e in session.transcriber.stream(chunks(session.mixed, ASR_CHUNK_S), use_lm=False) if e.final]
+    with_lm = [e for e in session.transcriber.stream(chunks(session.mixed, FILE_PIECE_S)) if e.final]
+    greedy = [e for e in session.transcriber.stream(chunks(session.mixed, FILE_PIECE_S), use_lm=False) if e.final]
     assert with_lm != greedy
     assert session.finals == with_lm
     switch.value = False

@@ -67,6 +67,8 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=at_least_zero, help="local worker processes (default: one per CPU; 0: in this process)")
     parser.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     add_model_options(parser, live={"help": f"{LIVE_HELP}; with one, the live mode is a decoding of the grid"})
+    parser.add_argument("--decoder", type=lambda text: [name.strip() for name in text.split(",")], default=["lm"],
+                        help="decoders of the grid: greedy, lm (beam search with the LM) or greedy,lm")
 
 
 def _print_event(event, as_json: bool, live: bool) -> None:
@@ -85,7 +87,6 @@ def _transcribe(args) -> None:
     from .audio import load_audio
     from .live import LiveStream
     from .models import load_models
-    from .pipeline import Pipeline
     from .subtitles import FORMATS, subtitles
 
     if args.mode == "file" and not args.path:
@@ -103,7 +104,8 @@ def _transcribe(args) -> None:
     config = None if sizes == (None, None, None) else streams_from(*([size] if size is not None else None
                                                                      for size in sizes))[0]
     if source is None:
-        events = Pipeline(transcriber, denoiser, args.dry, config).transcribe_file(audio)
+        events = (event for _, new in LiveStream.for_file(audio, transcriber, denoiser, args.dry, config=config).run(audio)
+                  for event in new)
     else:
         events = _record(source, LiveStream(transcriber, denoiser, args.dry, config=config))
         signal.signal(signal.SIGINT, lambda *_: source.stop())  # stop, then flush the stream
@@ -178,7 +180,7 @@ def run_evaluate(args) -> int:
         streams = streams_from(args.chunk_s, args.left_s, args.right_s, has_live_mode(args.asr, args.live))
         results = evaluate(args.source, args.dry, streams, denoiser=args.denoiser, asr=args.asr, lm=args.lm,
                            quantize=args.quantize, live=args.live, device=args.device, scheduler=args.scheduler,
-                           workers=args.workers, on_start=_print_dashboard)
+                           workers=args.workers, on_start=_print_dashboard, decoders=args.decoder)
         if args.out:
             csv_safe(results).to_csv(args.out, index=False)
         for file, error in unreadable(results).items():

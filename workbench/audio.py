@@ -1,10 +1,9 @@
 """Audio in and out: every source becomes 16 kHz mono float32 in [-1, 1].
 
 Files are decoded in blocks with soundfile (wav, flac, ogg, mp3) or, failing
-that, audioread (ffmpeg); channels are averaged. The rate is converted with
-julius' windowed-sinc ``resample_frac`` when the rates reduce to a small
-ratio (its kernel holds ``b * (2W + a)`` taps for rates ``a : b`` in lowest
-terms), and with soxr otherwise, whose cost does not grow with the ratio.
+that, audioread (ffmpeg); channels are averaged. The rate is converted by
+:mod:`workbench.resample` (which also holds the rates accepted; their names
+are importable from here too).
 
 Limits (a hostile file costs no more than its message): rates outside
 ``MIN_RATE .. MAX_RATE`` are refused, decoding stops with an error beyond
@@ -21,20 +20,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import julius
 import numpy as np
 import soundfile
-import soxr
-import torch
 
 from .errors import AudioError
+from .resample import MAX_RATE, MIN_RATE, SAMPLE_RATE, check_rate, resample, stream_resampler  # noqa: F401 - re-exported
 
-SAMPLE_RATE = 16_000
-MIN_RATE, MAX_RATE = 1_000, 384_000
 DEFAULT_MAX_AUDIO_S = 4 * 3600
 ACCEPTED_FORMATS = "WAV, FLAC, OGG (Vorbis, Opus), MP3, and what ffmpeg reads, e.g. M4A or WebM"
 BLOCK_VALUES = 1 << 20          # samples (all channels) decoded at once: 4 MB of float32
-JULIUS_MAX_TAPS = 1 << 22       # larger julius kernels (odd rate ratios) go to soxr instead
 
 
 class AudioTooLong(AudioError):
@@ -51,14 +45,6 @@ def max_audio_s() -> float:
     if not math.isfinite(limit) or limit <= 0:
         raise AudioError(f"WORKBENCH_MAX_AUDIO_S must be a positive number of seconds, got {text!r}")
     return limit
-
-
-def check_rate(rate) -> int:
-    """``rate`` as an int, or :class:`AudioError` unless it is a whole number in ``MIN_RATE .. MAX_RATE``."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(rate) or int(rate) != rate or not MIN_RATE <= rate <= MAX_RATE:
-        raise AudioError(f"unsupported sample rate {rate!r} Hz (the workbench reads {MIN_RATE} to {MAX_RATE} Hz)")
-    return int(rate)
 
 
 def check_chunk(chunk) -> np.ndarray:
@@ -79,52 +65,6 @@ def check_audio(audio) -> np.ndarray:
     if array.size == 0:
         raise AudioError("the audio is empty (0 samples)")
     return array
-
-
-def _julius_taps(rate: int, target: int) -> int:
-    """Size of julius' kernel for ``rate -> target``: ``b (2W + a)``, W = ceil(24 a / (0.945 min(a, b)))."""
-    divisor = math.gcd(rate, target)
-    a, b = rate // divisor, target // divisor
-    return b * (2 * math.ceil(24 * a / (0.945 * min(a, b))) + a)
-
-
-def uses_julius(rate: int, target: int = SAMPLE_RATE) -> bool:
-    """Whether ``rate -> target`` is converted with julius (small ratio) rather than soxr."""
-    return _julius_taps(check_rate(rate), check_rate(target)) <= JULIUS_MAX_TAPS
-
-
-def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Convert ``audio`` from ``rate`` to ``target`` Hz (band-limited; julius or soxr, see the module)."""
-    rate, target = check_rate(rate), check_rate(target)
-    audio = np.ascontiguousarray(audio, np.float32)
-    if rate == target:
-        return audio
-    if uses_julius(rate, target):
-        return julius.resample_frac(torch.from_numpy(audio), rate, target).numpy()
-    return soxr.resample(audio, rate, target, quality="HQ").astype(np.float32)
-
-
-class _SoxrStream:
-    """soxr's stream resampler behind the ``feed``/``flush`` interface of :class:`LiveResampler`."""
-
-    def __init__(self, rate: int, target: int):
-        self.rate = rate
-        self._stream = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ")
-
-    def feed(self, chunk: np.ndarray) -> np.ndarray:
-        return self._stream.resample_chunk(np.asarray(chunk, np.float32).reshape(-1))
-
-    def flush(self) -> np.ndarray:
-        return self._stream.resample_chunk(np.zeros(0, np.float32), last=True)
-
-
-def stream_resampler(rate: int, target: int = SAMPLE_RATE):
-    """A ``feed(chunk) -> samples`` / ``flush() -> rest`` resampler for ``rate -> target``;
-    chunk by chunk it equals :func:`resample` of the whole signal."""
-    from .live_resample import LiveResampler  # it imports this module
-
-    rate = check_rate(rate)
-    return LiveResampler(rate, target) if uses_julius(rate, target) else _SoxrStream(rate, target)
 
 
 _STDERR_SWAP = threading.Lock()  # fd 2 is the process's: one swap at a time, or two would restore each other's

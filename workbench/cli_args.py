@@ -8,8 +8,8 @@ import argparse
 import math
 
 from .asr.stream import check_seconds
-from .audio import MAX_RATE, MIN_RATE
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
+from .resample import MAX_RATE, MIN_RATE
 
 QUANTIZE_HELP = "int8 weights (CPU only): faster, not exact"
 LM_HELP = "label LM: auto (NAME.lm.npz beside NAME.nemo, if there), none (greedy decoding), or a .lm.npz file"

@@ -21,6 +21,13 @@ class MicrophoneUnavailable(WorkbenchError):
     """No audio input device can be opened."""
 
 
+def describe(error: BaseException) -> str:
+    """One line for the user: the message of a WorkbenchError, type and message otherwise."""
+    if isinstance(error, WorkbenchError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is an allocation failure: ``MemoryError`` or torch's allocator ``RuntimeError``."""
     text = str(error)

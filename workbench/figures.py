@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 
 from .audio import SAMPLE_RATE
 from .mel import mel_spectrogram
-from .tuning import best, pareto_front
+from .tuning import GridPoint, best, pareto_points
 
 KOREAN_FONTS = ("NanumGothic", "Noto Sans CJK KR", "Noto Sans KR")
 
@@ -46,9 +46,13 @@ def draw_mel(axes, audio: np.ndarray, title: str) -> None:
     axes.set_title(title, loc="left")
 
 
-def _decoding_label(key) -> str:
-    """A decoding setting (decoding, chunk_s, left_s, right_s) in words."""
-    return key[0] if key[0] != "stream" else f"chunk {key[1]:g} s, left {key[2]:g} s, right {key[3]:g} s"
+SETTING = ["decoding", "decoder", "chunk_s", "left_s", "right_s"]  # the grid's keys but dry
+
+
+def _settings(summary: pd.DataFrame):
+    """(setting in words, its rows) for each decoding setting of a summary (:attr:`GridPoint.setting`)."""
+    for _, group in summary.groupby(SETTING, dropna=False, sort=True):
+        yield GridPoint.of(group.iloc[0]).setting, group
 
 
 def _amount(summary: pd.DataFrame) -> str:
@@ -61,40 +65,41 @@ def cer_plot(summary: pd.DataFrame) -> Figure:
     setting with its bootstrap interval, a star at the best point; the amount of data in the title."""
     figure = Figure(figsize=(6, 3), layout="constrained")
     axes = figure.subplots()
-    for key, group in summary.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
+    for setting, group in _settings(summary):
         axes.errorbar(group.dry, group.cer, yerr=[group.cer - group.cer_low, group.cer_high - group.cer],
-                      marker="o", capsize=3, label=_decoding_label(key))
+                      marker="o", capsize=3, label=setting)
     top = best(summary)
     axes.plot([top.dry], [top.cer], marker="*", markersize=14, color="red", linestyle="none",
               label=f"best: dry {top.dry:g}, CER {top.cer:.3f}")
     axes.set_ylim(0, max(0.05, 1.1 * float(summary.cer_high.max())))
+    axes.set_xlim(-0.03, 1.03)  # the whole range of dry values, however few were tried
     axes.set_xlabel("dry (share of the raw signal)")
     axes.set_ylabel("corpus CER")
     axes.set_title(_amount(summary), fontsize=8, loc="left")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure
 
 
 def cer_lag_plot(summary: pd.DataFrame) -> Figure:
     """Corpus CER against the text lag's 95th percentile (:mod:`workbench.latency`) of every
     streamed grid point, from zero, with bootstrap intervals; the Pareto front
-    (:func:`workbench.tuning.pareto_front`) joined and ringed."""
+    (:func:`workbench.tuning.pareto_points`) joined, ringed and numbered by lag."""
     streamed = summary[summary.lag_p95_s.notna()]
     figure = Figure(figsize=(6, 3), layout="constrained")
     axes = figure.subplots()
-    for key, group in streamed.groupby(["decoding", "chunk_s", "left_s", "right_s"], dropna=False, sort=True):
+    for setting, group in _settings(streamed):
         axes.errorbar(group.lag_p95_s, group.cer, yerr=[group.cer - group.cer_low, group.cer_high - group.cer],
-                      marker="o", capsize=3, linestyle="none", label=_decoding_label(key))
-    front = streamed[pareto_front(streamed)].sort_values("lag_p95_s")
+                      marker="o", capsize=3, linestyle="none", label=setting)
+    front = pareto_points(streamed)
     axes.plot(front.lag_p95_s, front.cer, color="black", linewidth=1, marker="o", markersize=12,
-              markerfacecolor="none", label="Pareto front")
-    for row in front.itertuples():
-        axes.annotate(f"dry {row.dry:g}", (row.lag_p95_s, row.cer), textcoords="offset points", xytext=(6, -10),
-                      fontsize=8)
+              markerfacecolor="none", label="Pareto front (numbered)")
+    for number, row in enumerate(front.itertuples(), 1):
+        axes.annotate(f"{number}: dry {row.dry:g}", (row.lag_p95_s, row.cer), textcoords="offset points",
+                      xytext=(6, -10), fontsize=8)
     axes.set_xlim(0, max(0.5, 1.1 * float(streamed.lag_p95_s.max())))
     axes.set_ylim(0, max(0.05, 1.1 * float(streamed.cer_high.max())))
     axes.set_xlabel("text lag after speech ends, 95th percentile (s)")
     axes.set_ylabel("corpus CER")
     axes.set_title(_amount(streamed), fontsize=8, loc="left")
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return figure

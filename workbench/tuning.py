@@ -2,7 +2,9 @@
 
 Each file is denoised once, y = denoise(x), then re-mixed for every dry value,
 dry * x + (1 - dry) * y, and transcribed offline, with the buffered stream (chunk / context
-sizes), or in the live mode (:mod:`workbench.asr.live_mode`). A stream is played at real-time
+sizes), in the live mode (:mod:`workbench.asr.live_mode`) or by the live mode's cache-aware
+companion alone, each with every decoder: greedy, or beam search with the LM (a model without an
+LM decodes greedily whatever is asked, and its rows say so). A stream is played at real-time
 pace on a simulated CPU clock, one torch thread's (:func:`workbench.latency.play`), so its rows also carry the
 lags of each utterance and word and the revisions (:func:`workbench.latency.measure`); the
 summary pools them over files: ``lag_p50_s``, ``lag_p95_s``, ``emit_p50_s``, ``emit_p95_s``,
@@ -37,7 +39,9 @@ from .models import load_models
 from .paths import DEFAULT_ASR, DEFAULT_DENOISER
 
 LIVE = "live"  # the live mode, as a stream setting
-GRID_KEYS = ["decoding", "chunk_s", "left_s", "right_s", "dry"]
+CACHE_AWARE = "cache-aware"  # the live mode's cache-aware companion alone, as a stream setting
+DECODERS = ("greedy", "lm")  # greedy search; beam search with the model's LM
+GRID_KEYS = ["decoding", "decoder", "chunk_s", "left_s", "right_s", "dry"]
 COLUMNS = ["file", *GRID_KEYS, "reference", "hypothesis", "cer", "wer",
            "ref_chars", "ref_words", "char_edits", "word_edits", "audio_s",
            "lags_s", "emits_s", "revisions", "compute_s", "error"]
@@ -70,12 +74,71 @@ def read_items(source) -> list[Item]:
     return items
 
 
-def _grid_point(item: Item, dry: float, stream: StreamConfig | str | None) -> dict:
+@dataclass(frozen=True)
+class GridPoint:
+    """One point of the grid as the workbench would run it: the dry mix, the decoder and the
+    stream (``None``: offline, :data:`LIVE`, :data:`CACHE_AWARE` or buffered sizes)."""
+
+    dry: float
+    use_lm: bool
+    stream: StreamConfig | str | None
+
+    @classmethod
+    def of(cls, row) -> "GridPoint":
+        """The point of a row of :func:`table` or :func:`summarize`."""
+        decoding = row["decoding"]
+        stream = (None if decoding == "offline" else StreamConfig(row["chunk_s"], row["left_s"], row["right_s"])
+                  if decoding == "stream" else decoding)
+        return cls(float(row["dry"]), row["decoder"] == "lm", stream)
+
+    @property
+    def columns(self) -> dict:
+        """Its grid columns (:data:`GRID_KEYS`)."""
+        buffered = isinstance(self.stream, StreamConfig)
+        return {"decoding": "offline" if self.stream is None else "stream" if buffered else self.stream,
+                "decoder": "lm" if self.use_lm else "greedy",
+                "chunk_s": self.stream.chunk_s if buffered else math.nan,
+                "left_s": self.stream.left_s if buffered else math.nan,
+                "right_s": self.stream.right_s if buffered else math.nan, "dry": float(self.dry)}
+
+    @property
+    def setting(self) -> str:
+        """The decoding in words, e.g. "buffered 1 s + 2 s / 0.5 s, beam + LM" (chunk + left / right context)."""
+        stream = self.stream
+        mode = ("offline" if stream is None else "live mode" if stream == LIVE
+                else "cache-aware model alone" if stream == CACHE_AWARE
+                else f"buffered {stream.chunk_s:g} s + {stream.left_s:g} s / {stream.right_s:g} s")
+        return f"{mode}, {'beam + LM' if self.use_lm else 'greedy'}"
+
+    @property
+    def name(self) -> str:
+        """The point in words: its :attr:`setting` and its dry mix."""
+        return f"{self.setting}, dry {self.dry:g}"
+
+
+def stream_source(transcriber, stream):
+    """The transcriber and buffered sizes whose default streamer is ``stream``: the live mode
+    (``transcriber`` with its companion), the companion alone (a cache-aware model streams alone
+    by default), or buffered sizes; ``None`` (offline) gives the transcriber's default stream."""
+    if stream == CACHE_AWARE:
+        if transcriber.companion is not None:
+            return transcriber.companion, None
+        if not transcriber.cache_aware:
+            raise WorkbenchError(f"{transcriber.name} has no cache-aware companion to stream alone")
+        return transcriber, None
+    return transcriber, stream if isinstance(stream, StreamConfig) else None
+
+
+def decoder(transcriber, stream, use_lm: bool) -> str:
+    """The decoder a stream really uses: ``"lm"`` only when its text's model has an LM (the cache-aware
+    companion alone has none); a live mode's partials are greedy, its finals as said here."""
+    model, _ = stream_source(transcriber, stream)
+    return "lm" if use_lm and model.lm is not None else "greedy"
+
+
+def _grid_point(item: Item, point: GridPoint) -> dict:
     """The columns naming one row: the file, its reference and where in the grid it lies."""
-    buffered = isinstance(stream, StreamConfig)
-    return {"file": item.audio, "decoding": "offline" if stream is None else "stream" if buffered else stream,
-            "chunk_s": stream.chunk_s if buffered else math.nan, "left_s": stream.left_s if buffered else math.nan,
-            "right_s": stream.right_s if buffered else math.nan, "dry": float(dry), "reference": item.text}
+    return {"file": item.audio, **point.columns, "reference": item.text}
 
 
 def _seconds_list(values) -> str:
@@ -96,24 +159,32 @@ def with_tail(signal: np.ndarray) -> np.ndarray:
     return np.concatenate([signal, tail.astype(np.float32)])
 
 
-def _streamed(transcriber, signal, stream) -> tuple[str, dict]:
-    """The finals' text of ``signal`` and its tail (:func:`with_tail`) streamed (``stream``: a
-    buffered :class:`StreamConfig`, or :data:`LIVE`) at real-time pace on one torch thread and its CPU clock (the calling thread's
-    CPU time: other threads of the process, other processes and idle spinning do not count), and
-    its latency columns."""
+def play_on_one_thread(streamer, signal: np.ndarray) -> tuple[list, float]:
+    """:func:`workbench.latency.play` of ``signal`` at real-time pace on one torch thread and its
+    CPU clock (the calling thread's CPU time: other threads of the process, other processes and
+    idle spinning do not count): ``([(time, event)], compute seconds)``."""
     import torch
 
-    from .audio import SAMPLE_RATE
-    from .latency import measure, play
+    from .latency import play
 
-    signal = with_tail(signal)
-    streamer = transcriber.streamer() if stream == LIVE else transcriber.streamer(stream)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        timed, compute = play(streamer, signal, FEED_S, clocks={"cpu": time.thread_time})["cpu"]
+        return play(streamer, signal, FEED_S, clocks={"cpu": time.thread_time})["cpu"]
     finally:
         torch.set_num_threads(threads)
+
+
+def _streamed(transcriber, signal, stream, use_lm: bool) -> tuple[str, dict]:
+    """The finals' text of ``signal`` and its tail (:func:`with_tail`) streamed (``stream``: a
+    buffered :class:`StreamConfig`, :data:`LIVE` or :data:`CACHE_AWARE`) by
+    :func:`play_on_one_thread`, and its latency columns."""
+    from .audio import SAMPLE_RATE
+    from .latency import measure
+
+    signal = with_tail(signal)
+    model, config = stream_source(transcriber, stream)
+    timed, compute = play_on_one_thread(model.streamer(config, use_lm=use_lm), signal)
     latency = measure(timed, len(signal) / SAMPLE_RATE)
     return (" ".join(event.text for _, event in timed if event.final),
             {"lags_s": _seconds_list(latency.lag_s), "emits_s": _seconds_list(latency.emit_s),
@@ -121,39 +192,44 @@ def _streamed(transcriber, signal, stream) -> tuple[str, dict]:
 
 
 def evaluate_file(item: Item, drys, streams, denoiser: str | None, asr: str, device: str = "cpu",
-                  threads: int | None = None, lm=True, quantize: bool = False, live=True) -> list[dict]:
+                  threads: int | None = None, lm=True, quantize: bool = False, live=True,
+                  decoders=("lm",)) -> list[dict]:
     """Rows for one file: every dry value times every decoding (``None`` = offline, a
-    :class:`StreamConfig`, or :data:`LIVE`). ``threads`` sets torch's thread count of the calling
-    (worker) process; ``lm``, ``quantize`` and ``live`` go to the loaders."""
+    :class:`StreamConfig`, :data:`LIVE` or :data:`CACHE_AWARE`) times every decoder of
+    :data:`DECODERS` that differs for it (:func:`decoder`). ``threads`` sets torch's thread count of
+    the calling (worker) process; ``lm``, ``quantize`` and ``live`` go to the loaders."""
     import torch
 
     from .audio import SAMPLE_RATE, load_audio
-    from .denoise import mix
+    from .live import dry_mixes
     from .metrics import char_edits, normalise, rate, ref_chars, ref_words, word_edits
 
     if threads:
         torch.set_num_threads(threads)
     enhancer, transcriber = load_models(denoiser, asr, device, lm, quantize, live)
+    settings = list(dict.fromkeys((stream, decoder(transcriber, stream, name == "lm"))
+                                  for stream in streams for name in decoders))
+    points = [GridPoint(dry, name == "lm", stream) for dry, (stream, name) in product(drys, settings)]
     try:
         audio = load_audio(item.audio)
     except AudioError as error:
-        return [{**_grid_point(item, dry, stream), "error": str(error)} for dry, stream in product(drys, streams)]
-    denoised = enhancer.denoise(audio) if any(d < 1.0 for d in drys) else audio
+        return [{**_grid_point(item, point), "error": str(error)} for point in points]
     reference = normalise(item.text)
     chars, words = ref_chars(reference), ref_words(reference)
     rows = []
-    for dry, stream in product(drys, streams):
-        signal = mix(audio, denoised, dry)
-        timing = {}
-        if stream is None:
-            hypothesis = transcriber.transcribe(signal)
-        else:
-            hypothesis, timing = _streamed(transcriber, signal, stream)
-        c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
-        rows.append({**_grid_point(item, dry, stream), "hypothesis": hypothesis,
-                     "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
-                     "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
-                     "audio_s": len(audio) / SAMPLE_RATE, **timing})
+    for dry, signal in dry_mixes(audio, enhancer, drys):  # denoised once, re-mixed per dry
+        for stream, name in settings:
+            point = GridPoint(dry, name == "lm", stream)
+            timing = {}
+            if point.stream is None:
+                hypothesis = transcriber.transcribe(signal, point.use_lm)
+            else:
+                hypothesis, timing = _streamed(transcriber, signal, point.stream, point.use_lm)
+            c_edits, w_edits = char_edits(reference, hypothesis), word_edits(reference, hypothesis)
+            rows.append({**_grid_point(item, point), "hypothesis": hypothesis,
+                         "cer": rate(c_edits, chars), "wer": rate(w_edits, words),
+                         "ref_chars": chars, "ref_words": words, "char_edits": c_edits, "word_edits": w_edits,
+                         "audio_s": len(audio) / SAMPLE_RATE, **timing})
     return rows
 
 
@@ -218,7 +294,14 @@ def pareto_front(summary: pd.DataFrame, x: str = "lag_p95_s", y: str = "cer") ->
         others = values[known & (np.arange(len(values)) != index)]
         dominated = ((others[:, 0] <= a) & (others[:, 1] <= b) & ((others[:, 0] < a) | (others[:, 1] < b))).any()
         front.append(bool(known[index]) and not dominated)
-    return pd.Series(front, index=summary.index)
+    return pd.Series(front, index=summary.index, dtype=bool)
+
+
+def pareto_points(summary: pd.DataFrame) -> pd.DataFrame:
+    """The streamed rows of a summary on the Pareto front of CER and lag p95 (:func:`pareto_front`),
+    by lag: the order in which the plot and the panel number them."""
+    streamed = summary[summary.lag_p95_s.notna()]
+    return streamed[pareto_front(streamed)].sort_values(["lag_p95_s", "cer"], kind="stable")
 
 
 def summarize(results: pd.DataFrame) -> pd.DataFrame:
@@ -226,7 +309,8 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     files that could be read (``files``, ``ref_chars`` characters); ``failed`` counts the others;
     ``cer_low``, ``cer_high``: the CER's 95 % bootstrap interval over files (:func:`cer_interval`).
     Streams also get the latency measures of :mod:`workbench.latency` over every utterance and
-    word of their files, revisions per minute of their audio, and their RTF on the CPU clock."""
+    word of their files, revisions per minute of their audio, and their RTF on the CPU clock.
+    ``point`` names each point in words (:attr:`GridPoint.name`)."""
     failed = results.error.notna()
     grouped = results[~failed].groupby(GRID_KEYS, dropna=False, sort=True)
     totals = grouped[["char_edits", "ref_chars", "word_edits", "ref_words", "audio_s"]].sum()
@@ -240,7 +324,9 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         summary[column] = [values[column] for values in latency]
     failures = results[failed].groupby(GRID_KEYS, dropna=False, sort=True).size()
     summary["failed"] = failures.reindex(summary.index, fill_value=0)
-    return summary.reset_index()
+    summary = summary.reset_index()
+    summary.insert(0, "point", [GridPoint.of(row).name for _, row in summary.iterrows()])
+    return summary
 
 
 def unreadable(results: pd.DataFrame) -> pd.Series:
@@ -301,12 +387,13 @@ def _check_models(denoiser, asr, drys) -> str | None:
     return str(denoiser) if any(d < 1 for d in drys) else None
 
 
-def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DENOISER, asr=DEFAULT_ASR,
-             lm=True, quantize: bool = False, live=True, device: str = "cpu", scheduler=None,
+def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, decoders=("lm",), denoiser=DEFAULT_DENOISER,
+             asr=DEFAULT_ASR, lm=True, quantize: bool = False, live=True, device: str = "cpu", scheduler=None,
              workers: int | None = None, threads: int | None = None,
              on_rows: Callable[[list[dict]], None] | None = None, on_start: Callable[[str | None], None] | None = None,
              cancel: threading.Event | None = None, progress: bool = True) -> pd.DataFrame:
-    """Per-file error rates for ``drys`` x ``streams`` over a folder, a manifest or a list of :class:`Item`.
+    """Per-file error rates for ``drys`` x ``streams`` x ``decoders`` (of :data:`DECODERS`) over a
+    folder, a manifest or a list of :class:`Item`.
 
     Runs in ``workers`` local processes (default: one per CPU, at most one per file; 0: a thread
     of this process) or, given ``scheduler`` (an address or a ``distributed.Client``), on that
@@ -321,6 +408,9 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     drys = [float(d) for d in drys]
     if not drys or not all(0.0 <= d <= 1.0 for d in drys):
         raise WorkbenchError("dry values must lie between 0 and 1")
+    decoders = list(decoders)
+    if not decoders or not set(decoders) <= set(DECODERS):
+        raise WorkbenchError(f"decoders must be some of {', '.join(DECODERS)}, got {', '.join(decoders) or 'none'}")
     denoiser = _check_models(denoiser, asr, drys)
     if workers is None:
         workers = min(len(items), os.cpu_count() or 1)
@@ -332,7 +422,7 @@ def evaluate(source, drys=DEFAULT_DRYS, streams=(None,), *, denoiser=DEFAULT_DEN
     rows, pending = [], []
     try:
         pending = [runner.submit(evaluate_file, item, drys, list(streams), denoiser, str(asr), device, threads, lm,
-                                   quantize, live)
+                                   quantize, live, decoders)
                    for item in items]
         with tqdm(total=len(items), unit="file", disable=not progress, desc="evaluate") as bar:
             while pending and not (cancel is not None and cancel.is_set()):
@@ -361,15 +451,18 @@ def has_live_mode(asr, live=True) -> bool:
     return bool(live) and (live is not True or companion_beside(asr).is_file())
 
 
-def streams_from(chunk_s=None, left_s=None, right_s=None, live: bool = False) -> list[StreamConfig | str | None]:
+def streams_from(chunk_s=None, left_s=None, right_s=None, live: bool = False,
+                 cache_aware: bool | None = None) -> list[StreamConfig | str | None]:
     """Offline decoding unless any streaming size is given; then every combination of them (sizes a
     stream cannot have, such as a negative context, as one message). ``live``: the live mode
-    (:data:`LIVE`) too, after offline decoding or before the buffered streams."""
+    (:data:`LIVE`) too, after offline decoding or before the buffered streams, and its cache-aware
+    companion alone (:data:`CACHE_AWARE`) unless ``cache_aware`` is False (None: as ``live``)."""
+    modes = [*([LIVE] if live else []), *([CACHE_AWARE] if (live if cache_aware is None else cache_aware) else [])]
     if chunk_s is None and left_s is None and right_s is None:
-        return [None, LIVE] if live else [None]
+        return [None, *modes]
     default = StreamConfig()
     sizes = product(chunk_s or [default.chunk_s], left_s or [default.left_s], right_s or [default.right_s])
     try:
-        return [*([LIVE] if live else []), *(StreamConfig(c, l, r) for c, l, r in sizes)]
+        return [*modes, *(StreamConfig(c, l, r) for c, l, r in sizes)]
     except ValueError as error:
         raise WorkbenchError(str(error)) from None

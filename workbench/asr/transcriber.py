@@ -3,6 +3,7 @@ import contextlib
 import io
 import logging
 import tarfile
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -134,6 +135,9 @@ class Transcriber:
         yield from streamer.flush()
 
 
+RESTORE_LOCK = threading.Lock()  # NeMo's restore changes the process's working folder: one restore at a time
+
+
 def _import_nemo_quietly():
     """Import NeMo's ASR collection without its start-up chatter on stdout/stderr."""
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -178,8 +182,9 @@ def load_transcriber(path, device: str = "cpu", lm=True, quantize: bool = False,
         models = _import_nemo_quietly()
         model_class = models.EncDecCTCModelBPE if kind == "EncDecCTCModelBPE" else models.EncDecCTCModel
         try:
-            model = model_class.restore_from(str(path), map_location=torch.device(device),
-                                             save_restore_connector=archive.connector(folder))
+            with RESTORE_LOCK:
+                model = model_class.restore_from(str(path), map_location=torch.device(device),
+                                                 save_restore_connector=archive.connector(folder))
         except CheckpointError as error:
             raise CheckpointError(f"cannot load {path}: {error}") from None
         except Exception as error:  # noqa: BLE001 - reported to the user as one message

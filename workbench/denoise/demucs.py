@@ -15,7 +15,7 @@ import math
 
 from torch import nn
 
-from .resample import downsample2, upsample2
+from ..resample import downsample2, upsample2
 
 # Named settings (the rest are the defaults: causal, resample 4, 16 kHz). facebook's released
 # weights (its ``pretrained.py``) and the model the workbench trains and bundles.

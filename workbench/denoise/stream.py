@@ -28,9 +28,9 @@ from torch import nn
 
 from ..audio import check_chunk
 from ..quantize import quantize_linear
+from ..resample import ZEROS, half_sample_kernel
 from .demucs import Demucs
 from .packed import InputMajorLinear, PackedLinear, packing_available
-from .resample import ZEROS, _half_sample_kernel
 
 
 class DemucsGeometry:
@@ -260,7 +260,7 @@ class DemucsStream:
         self._received = self._emitted = 0
         self._sum_squares = 0.0
         self._flushed = False
-        kernel = _half_sample_kernel().to(device)
+        kernel = half_sample_kernel().to(device)
         stages = int(math.log2(model.resample))
         self._up = [_Upsample2(kernel) for _ in range(stages)]
         self._down = [_Downsample2(kernel) for _ in range(stages)]

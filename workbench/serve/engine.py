@@ -15,8 +15,9 @@ import copy
 import ctypes
 import functools
 import gc
+import itertools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -24,13 +25,12 @@ import numpy as np
 
 from ..asr import Transcriber, TranscriptEvent
 from ..asr.stream import StreamConfig
-from ..audio import SAMPLE_RATE, chunks
+from ..audio import SAMPLE_RATE
 from ..denoise import Denoiser
 from ..live import LiveStream
 from ..threads import cores, use_share
 
-FILE_PIECE_S = 0.1   # a file is fed in pieces this long, as `python -m workbench transcribe` does
-PIECES_PER_STEP = 10  # ... and ten pieces (1 s of audio) make one step on the worker thread
+PIECES_PER_STEP = 10  # ten pieces of a whole file (FILE_PIECE_S each: 1 s of audio) make one step on the worker thread
 # The note of the request or stream being served (see :mod:`.middleware`): its jobs' compute seconds add up there.
 serving: contextvars.ContextVar[dict | None] = contextvars.ContextVar("serving", default=None)
 
@@ -65,30 +65,33 @@ class Engine:
         other.live_mode = live_mode
         return other
 
+    @property
+    def config(self) -> StreamConfig | None:
+        """The streams' sizes: None for the transcriber's default, else (no live mode) buffered
+        streaming with the default sizes, as the model alone streams (``--live none``)."""
+        return None if self.live_mode else StreamConfig()
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def stream(self, dry: float, use_lm: bool, scale: float | None = None) -> LiveStream:
-        """A live stream at ``dry`` (the denoiser is skipped at dry 1); without ``live_mode``, buffered
-        streaming with the default sizes, as the model alone streams (``--live none``)."""
+        """A live stream at ``dry`` (the denoiser is skipped at dry 1), sized by :attr:`config`."""
         denoiser = self.denoiser if dry < 1.0 else None
-        config = None if self.live_mode else StreamConfig()
-        return LiveStream(self.transcriber, denoiser, dry, use_lm, scale=scale, config=config)
+        return LiveStream(self.transcriber, denoiser, dry, use_lm, scale=scale, config=self.config)
 
     async def recognize(self, audio: np.ndarray, dry: float, use_lm: bool) -> list[TranscriptEvent]:
         """Finals of a whole 16 kHz signal, exactly as the CLI streams a file (offline normaliser)."""
-        stream = await self.run(self._file_stream, audio, dry, use_lm)
-        pieces = list(chunks(audio, FILE_PIECE_S))
+        steps = await self.run(self._file_stream, audio, dry, use_lm)
         events = []
-        for start in range(0, len(pieces), PIECES_PER_STEP):
-            events += await self.run(_feed_all, stream, pieces[start:start + PIECES_PER_STEP])
-        events += await self.run(stream.finish)
+        while (step := await self.run(_feed_all, steps)) is not None:
+            events += step
         return [event for event in events if event.final]
 
-    def _file_stream(self, audio: np.ndarray, dry: float, use_lm: bool) -> LiveStream:
-        """A stream whose denoiser normalises by the whole signal's std, as offline denoising does."""
-        scale = Denoiser.offline_scale(audio) if dry < 1.0 and self.denoiser is not None else None
-        return self.stream(dry, use_lm, scale)
+    def _file_stream(self, audio: np.ndarray, dry: float, use_lm: bool) -> Iterator[tuple[float, list[TranscriptEvent]]]:
+        """The steps of the core's whole-file stream (its denoiser normalises by the signal's std, as
+        offline denoising does; none at dry 1), fed in ``FILE_PIECE_S`` pieces."""
+        return LiveStream.for_file(audio, self.transcriber, self.denoiser, dry, use_lm,
+                                   config=self.config).run(audio)
 
     def describe(self) -> dict:
         """Names (file names only), sizes and defaults, as ``GET /v1/models`` shows them."""
@@ -111,8 +114,11 @@ def _timed(job: Callable, *args) -> tuple[object, float]:
     return job(*args), time.perf_counter() - started
 
 
-def _feed_all(stream: LiveStream, pieces: list[np.ndarray]) -> list[TranscriptEvent]:
-    return [event for piece in pieces for event in stream.feed(piece)]
+def _feed_all(steps: Iterator[tuple[float, list[TranscriptEvent]]]) -> list[TranscriptEvent] | None:
+    """The events of the next ``PIECES_PER_STEP`` pieces of a whole-file stream (one step on an
+    inference thread); None once it has finished."""
+    taken = list(itertools.islice(steps, PIECES_PER_STEP))
+    return [event for _, events in taken for event in events] if taken else None
 
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # mallopt parameters (malloc.h)

@@ -1,5 +1,4 @@
-"""The notebook workbench: ``Workbench().show()`` displays every panel, wired to a :class:`Session`."""
+"""The notebook workbench: ``Workbench().show()`` displays every panel, wired to a :class:`workbench.session.Session`."""
 from .app import Workbench
-from .session import Session
 
-__all__ = ["Session", "Workbench"]
+__all__ = ["Workbench"]

@@ -3,11 +3,10 @@
 Widget callbacks (kernel main thread) only bump request counters and submit
 jobs; jobs (worker thread) do the work and check the counters to notice that
 they were superseded: a new source or Stop ends the processing of a file, a
-slider move ends a running transcription. Recordings carry a token so that
-late chunks of an ended recording are dropped.
+slider move ends a running transcription. Recordings are the
+:class:`~workbench.recording.RecordingController`'s; the workbench shows them through its hooks.
 """
 import math
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,16 +17,16 @@ from IPython.display import display
 
 from .. import paths
 from ..asr import load_transcriber
-from ..audio import SAMPLE_RATE, load_audio
+from ..audio import load_audio
 from ..denoise import DEFAULT_DRY, load_denoiser
 from ..errors import MicrophoneUnavailable, WorkbenchError
-from ..live import PendingChunks
-from ..sources import MicrophoneSource, find_microphone
+from ..recording import RecordingController
+from ..session import Session
+from ..sources import find_microphone
 from .dry import DryPanel
 from .models import ModelsPanel, describe_model
 from .panel import css
 from .recorder import BrowserRecorder
-from .session import Session
 from .source import OTHER, SourcePanel
 from .spectrograms import SpectrogramPanel
 from .transcript import TranscriptPanel
@@ -65,30 +64,31 @@ class Workbench:
         self.session = Session(dry)
         self.worker = Worker()
         self.examples = paths.examples() if examples is None else dict(examples)
-        recorder = BrowserRecorder(self._browser_started, self._browser_chunk, self._browser_stopped,
-                                   lambda message: self.source.fail(message))
+        self.recordings = RecordingController(
+            self.session, self.worker.submit, self._new_audio, on_error=lambda message: self.source.fail(message),
+            on_named=self._recording_named, on_started=self._recording_started,
+            on_fed=lambda: self._refresh(raw=True), on_finished=self._recording_finished,
+            on_microphone=lambda on: self.source.show_recording(on))
+        recorder = BrowserRecorder(self.recordings.browser_started, self.recordings.browser_chunk,
+                                   self.recordings.browser_stopped, lambda message: self.source.fail(message))
         self.source = SourcePanel(list(self.examples), recorder, kernel_microphone())
         self.spectrograms = SpectrogramPanel()
         self.dry = DryPanel(dry)
         self.transcript = TranscriptPanel()
         self.models = ModelsPanel(denoiser, asr, device)
-        self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen)
+        self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen, on_apply=self.apply_point)
         tuning = css(widgets.Accordion([self.tuning], titles=("Tune the dry mix on a corpus (CER sweep)",),
                                        selected_index=None), "wb-tuning")
         self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models,
                                       tuning]), "wb-workbench")
         self._audio_request = self._mix_request = 0   # bumped on the main thread
-        self._live = None                             # token of the recording the worker is processing
-        self._browser_token = None
-        self._microphone: MicrophoneSource | None = None
-        self._pending = PendingChunks()               # recorded chunks not yet processed
         self._stage, self._reference = ("", 0.0), None
         self._drawn_at, self._draw_every = 0.0, 0.25
 
         self.source.example.observe(self._example_chosen, "value")
         self.source.upload.observe(self._uploaded, "value")
         self.source.open_path.on_click(lambda _: self.open_path(self.source.path.value))
-        self.source.record.on_click(lambda _: self.toggle_kernel_recording())
+        self.source.record.on_click(lambda _: self.recordings.toggle_kernel())
         self.source.stop.on_click(lambda _: self.stop())
         self.dry.slider.observe(lambda change: self.set_dry(change["new"]), "value")
         self.transcript.use_lm.observe(lambda change: self.set_use_lm(change["new"]), "value")
@@ -181,7 +181,7 @@ class Workbench:
 
     def _open(self, load: Callable[[], np.ndarray], name: str, reference: str | None,
               example: bool = False) -> None:
-        self._stop_recordings()
+        self.recordings.stop()
         request = self._new_audio()
         self.source.clear_error()
         self.source.say(f"opening {name}…")
@@ -270,96 +270,34 @@ class Workbench:
         if self.session.can_retranscribe:
             self.worker.submit(lambda: self._transcribe(self._audio_request, request), self.transcript.fail)
 
-    # -- recordings ----------------------------------------------------
-    def toggle_kernel_recording(self) -> None:
-        """Start recording from the kernel machine's microphone, or stop it."""
-        if self._microphone is not None:
-            self._microphone.stop()
-            return
-        try:
-            microphone = MicrophoneSource()
-        except MicrophoneUnavailable as error:
-            self.source.fail(str(error))
-            return
-        self._stop_recordings()
-        token = self._start_live("kernel microphone")
-        self._microphone = microphone
-        self.source.show_recording(True)
-        threading.Thread(target=self._pump, args=(microphone, token), name="workbench-microphone",
-                         daemon=True).start()
+    def apply_point(self, point) -> None:
+        """A tuning grid point (:class:`~workbench.tuning.GridPoint`): its stream and decoder for the
+        session's transcriptions, its dry on the slider; the current mix is transcribed again."""
+        self.session.stream = point.stream
+        self.transcript.use_lm.value = point.use_lm
+        self.dry.slider.value = point.dry
+        self.set_dry(point.dry)  # re-mixed and re-transcribed even when neither value changed
 
-    def _pump(self, microphone: MicrophoneSource, token: int) -> None:
-        """Read the kernel microphone on its own thread (reads block) and pass chunks to the worker."""
-        try:
-            for chunk in microphone:
-                self._live_chunk(token, chunk)
-        except Exception as error:  # noqa: BLE001 - reported to the user as one message
-            self.source.fail(describe(error))
-        finally:
-            self._microphone = None
-            self.source.show_recording(False)
-            self.worker.submit(lambda: self._live_finish(token), self.source.fail)
-
-    def _browser_started(self, rate: int) -> None:
-        if self._microphone is not None:
-            self._microphone.stop()
-        self._browser_token = self._start_live(f"browser recording ({rate} Hz)")
-
-    def _browser_chunk(self, pcm: bytes, rate: int) -> None:
-        self._live_chunk(self._browser_token, pcm, rate)
-
-    def _browser_stopped(self) -> None:
-        token, self._browser_token = self._browser_token, None
-        self.worker.submit(lambda: self._live_finish(token), self.source.fail)
-
-    def _start_live(self, name: str) -> int:
-        token = self._new_audio()
+    # -- recordings (the controller's hooks) ----------------------------
+    def _recording_named(self, name: str) -> None:
         self.source.show_source(name, example=False)
         self.source.clear_error()
-        self.worker.submit(lambda: self._live_start(name, token), self.source.fail)
-        return token
 
-    def _live_start(self, name: str, token: int) -> None:
-        self.session.start_live(name)
-        self._live, self._reference = token, None
+    def _recording_started(self) -> None:
+        self._reference = None
         self.transcript.show_reference(None, "")
         self._play(raw=True, mixed=True)
         self._stage = ("recording", None)
         self._refresh(force=True, raw=True)
 
-    def _live_chunk(self, token: int, data: bytes | np.ndarray, rate: int = SAMPLE_RATE) -> None:
-        """Queue recorded audio (PCM16 bytes at ``rate``, or 16 kHz float32) for one draining job."""
-        if self._pending.put(token, data, rate):
-            self.worker.submit(self._drain, self.source.fail)
-
-    def _drain(self) -> None:
-        for token, data, rate in self._pending.take():
-            self._live_feed(token, data, rate)
-
-    def _live_feed(self, token: int, chunk: bytes | np.ndarray, rate: int) -> None:
-        """Process a chunk of the current recording (resampled to 16 kHz without seams, see LiveStream)."""
-        if token != self._live or not self.session.recording:
-            return  # a chunk of a recording that has ended
-        self.session.feed(chunk, rate)
-        self._refresh(raw=True)
-
-    def _live_finish(self, token: int) -> None:
-        if token != self._live or not self.session.recording:
-            return
-        session = self.session
-        session.finish_live()
+    def _recording_finished(self) -> None:
         self._stage = ("done", 1.0)
         self._refresh(force=True, raw=True)
         self._play(raw=True, mixed=True)
 
-    def _stop_recordings(self) -> None:
-        if self._microphone is not None:
-            self._microphone.stop()
-        self.source.recorder.stop()
-
     def stop(self) -> None:
         """End what is running: a recording (it is flushed and kept) or the processing of a file."""
-        self._stop_recordings()
+        self.recordings.stop()
         self._audio_request += 1
         self._mix_request += 1
         self.worker.submit(self._stopped, self.source.fail)

@@ -5,20 +5,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from ..errors import WorkbenchError
+from ..errors import describe
 from ..threads import use_share
 
 log = logging.getLogger(__name__)
 
 # Threads of the workbench that may run models at once: this worker and the sweep panel's run.
 MODEL_THREADS = 2
-
-
-def describe(error: BaseException) -> str:
-    """One line for the user: the message of a WorkbenchError, type and message otherwise."""
-    if isinstance(error, WorkbenchError):
-        return str(error)
-    return f"{type(error).__name__}: {error}"
 
 
 class Worker:

@@ -1,21 +1,19 @@
 """The workbench's state without any widgets or threads: audio, cached denoised signal, mix, transcript.
 
-Tests and the widgets drive the same object. Long operations are generators
-that yield the fraction done after each piece, so the caller decides when to
-redraw and when to give up.
+Tests, scripts and the notebook's widgets drive the same object; the composing
+(denoise, mix, recognise) is :mod:`workbench.live`'s. Long operations are
+generators that yield the fraction done after each piece, so the caller decides
+when to redraw and when to give up.
 """
 import time
 from collections.abc import Iterator
 
 import numpy as np
 
-from ..asr import Transcriber, TranscriptEvent
-from ..audio import SAMPLE_RATE, check_audio, chunks
-from ..denoise import DEFAULT_DRY, Denoiser, check_dry, mix
-from ..live import Buffer, LiveStream, Timer
-
-DENOISE_PIECE_S = 2.0   # file denoising runs in pieces this long (exact, see DemucsStream)
-ASR_CHUNK_S = 0.5       # mixed audio goes to the recogniser in chunks this long
+from .asr import Transcriber, TranscriptEvent
+from .audio import SAMPLE_RATE, check_audio
+from .denoise import DEFAULT_DRY, Denoiser, check_dry, mix
+from .live import Buffer, LiveStream, Timer, denoise_blocks
 
 
 class Session:
@@ -26,7 +24,14 @@ class Session:
         self.transcriber: Transcriber | None = None
         self.dry = dry
         self.use_lm = True  # decode with the transcriber's LM when it has one
+        self.stream = None  # a tuning grid point's stream (workbench.tuning.GridPoint); None: the default
         self.set_audio(np.zeros(0, np.float32))
+
+    def recogniser(self) -> tuple:
+        """The transcriber and buffered sizes that stream as :attr:`stream` says (:func:`~workbench.tuning.stream_source`)."""
+        from .tuning import stream_source
+
+        return (None, None) if self.transcriber is None else stream_source(self.transcriber, self.stream)
 
     # -- audio and mix -------------------------------------------------
     def set_audio(self, audio: np.ndarray, name: str = "") -> None:
@@ -73,47 +78,40 @@ class Session:
 
     # -- whole signals -------------------------------------------------
     def denoise(self) -> Iterator[float]:
-        """Denoise the whole signal once (exactly :meth:`Denoiser.denoise`, in pieces); yields progress."""
+        """Denoise the whole signal once (exactly :meth:`Denoiser.denoise`, block by block); yields progress."""
         if self.denoiser is None:
             return
         audio = check_audio(self.audio)
         self.denoised, self.denoise_time = Buffer(), Timer()
-        if not self.denoiser.model.causal:  # cannot stream: one piece
+        started = time.perf_counter()
+        for block in denoise_blocks(self.denoiser, audio):
+            self.denoised.append(block)
+            self.denoise_time.add(started, len(block))
             started = time.perf_counter()
-            self.denoised.append(self.denoiser.denoise(audio))
-            self.denoise_time.add(started, len(audio))
-            yield 1.0
-            return
-        stream = self.denoiser.stream(0.0, hop_ms=1000 * DENOISE_PIECE_S, scale=Denoiser.offline_scale(audio))
-        for piece in chunks(audio, DENOISE_PIECE_S):
-            started = time.perf_counter()
-            self.denoised.append(stream.feed(piece))
-            self.denoise_time.add(started, len(piece))
             yield len(self.denoised) / len(audio)
-        self.denoised.append(stream.flush())
-        yield 1.0
 
     def transcribe(self) -> Iterator[float]:
-        """Stream the current mix through the recogniser, collecting events; yields progress."""
+        """Stream the current mix (the cached denoised signal at ``dry``) through the recogniser,
+        collecting events; yields progress."""
         self.clear_transcript()
         if self.transcriber is None:
             return
         self.transcript_dry = self.dry
-        signal = self.mixed
-        recogniser, self.asr_time = self.transcriber.streamer(use_lm=self.use_lm), Timer()
-        for index, piece in enumerate(chunks(signal, ASR_CHUNK_S)):
-            started = time.perf_counter()
-            self.take(recogniser.feed(piece))
-            self.asr_time.add(started, len(piece))
-            yield min(1.0, (index + 1) * ASR_CHUNK_S * SAMPLE_RATE / len(signal))
-        self.take(recogniser.flush())
-        yield 1.0
+        audio = self.audio if self.denoised is None else self.audio[:len(self.denoised)]
+        model, config = self.recogniser()
+        stream = LiveStream.for_file(audio, model, dry=self.dry, use_lm=self.use_lm, config=config,
+                                     denoised=None if self.denoised is None else self.denoised.array)
+        self.asr_time = stream.asr_time
+        for done, events in stream.run(audio):
+            self.take(events)
+            yield done
 
     # -- live ----------------------------------------------------------
     def start_live(self, name: str = "recording") -> None:
         """Begin a recording: chunks come through :meth:`feed` and are processed as they arrive."""
         self.set_audio(np.zeros(0, np.float32), name)
-        self.live = LiveStream(self.transcriber, self.denoiser, self.dry, self.use_lm, keep=True)
+        model, config = self.recogniser()
+        self.live = LiveStream(model, self.denoiser, self.dry, self.use_lm, keep=True, config=config)
         self.raw, self.denoised = self.live.raw, self.live.denoised
         self.denoise_time, self.asr_time = self.live.denoise_time, self.live.asr_time
         self.transcript_dry = self.dry
