@@ -39,7 +39,8 @@ class Running:
         self.port = free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn_config(service, "127.0.0.1", self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn_config(service.app(), service.limits, "127.0.0.1", self.port,
+                                                    log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30

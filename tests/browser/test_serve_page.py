@@ -168,3 +168,19 @@ def test_subtitles_from_words_are_cut_by_length_and_duration(service, page):
         assert len(cue["text"]) <= 40 and cue["end"] - cue["start"] <= 6
         assert all(len(line) <= 20 for line in cue["text"].split("\n"))
     assert cues[0]["start"] == 0 and cues[-1]["end"] == 14.8
+
+
+def test_the_docs_page_renders_the_schema_and_the_websocket_protocols(service, page, screenshot):
+    """Offline: the page and its script come from the package (no CDN), the schema with the page's token."""
+    page.goto(f"{service.url}/docs?token={service.token}")
+    page.wait_for_function("/HTTP routes$/.test(document.getElementById('status').innerText)", timeout=30_000)
+    routes = page.locator("#operations .wb-operation").evaluate_all("nodes => nodes.map(node => node.dataset.route)")
+    assert {"POST /recognize", "POST /v1/recognize", "POST /v1/enhance", "GET /metrics"} <= set(routes), routes
+    recognize = page.locator('#operations [data-route="POST /v1/recognize"]')
+    assert "live" in recognize.inner_text() and "multipart/form-data" in recognize.inner_text()
+    websockets = page.locator("#websockets").inner_text()
+    assert "/v1/stream" in websockets and '{"event": "end"}' in websockets and "1013" in websockets
+    assert page.locator("#page-link").get_attribute("href") == f"/?token={service.token}"
+    screenshot(page.locator("body"), "service-docs-page")
+    page.goto(f"{service.url}/docs")  # without the token: refused
+    assert "missing or wrong token" in page.locator("body").inner_text()

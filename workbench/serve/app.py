@@ -4,19 +4,24 @@
 |---|---|
 | ``POST /recognize`` | JSON ``{"uid", "sid", "data": [PCM16]}`` -> ``{"text", "final", "segments", "duration_s"}`` |
 | ``POST /v1/recognize`` | an audio file -> JSON ``{"text", "segments", "duration_s"}``, or ``srt`` / ``vtt`` |
+| ``POST /v1/enhance`` | an audio file -> the enhanced audio as a 16 kHz WAV (:mod:`.enhance`) |
 | ``WS /recognize`` | JSON frames ``{"state": 0|1, "data": [PCM16]}`` -> ``{"text", "final"}`` frames |
 | ``WS /v1/stream`` | binary int16 frames, then ``{"event": "end"}`` -> CLI ``--json`` events, close 1000 |
-| ``GET /healthz``, ``GET /v1/models`` | status; model names, sizes, rates, defaults |
+| ``GET /healthz``, ``GET /v1/models``, ``GET /metrics`` | status; model names, sizes, rates, defaults; Prometheus |
+| ``GET /openapi.json``, ``GET /docs`` | the HTTP routes' schema; a page that shows it and the websocket protocols |
 | ``GET /``, ``GET /static/NAME`` | the browser page and its scripts |
 
-Every connection is logged in one line; every refusal is one ``{"error"}``
-answer or one websocket close with a reason (see :mod:`.protocols`).
+:func:`create_app` is the ASGI app (``uvicorn --factory workbench.serve:create_app``): its
+lifespan loads the models and owns the inference threads. Token, limits and the log line are
+middleware (:mod:`.middleware`); every refusal is one ``{"error"}`` answer or one websocket close
+with a reason (see :mod:`.protocols`), mapped from exceptions by the app's exception handlers.
 """
 import asyncio
+import bisect
 import contextlib
-import hmac
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -25,28 +30,39 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.schemas import SchemaGenerator
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import subtitles
 from ..asr import TranscriptEvent
 from ..audio import SAMPLE_RATE, AudioTooLong, check_audio, load_audio, resample
-from ..errors import WorkbenchError
+from ..errors import WorkbenchError, printable
 from ..live import LiveStream, PendingChunks
 from . import protocols
-from .engine import Engine, release_memory
+from .engine import Engine, configure_allocator, release_memory
 from .enhance import enhance_route
-from .limits import BODY_GRACE_S, Limits, Slots
+from .limits import Limits, Slots
+from .metrics import Metrics
+from .middleware import AccessLog, StartupError, StreamLimits, TokenGate, close_with, error_answer, log, note, refused
 from .protocols import ClientError
+from .settings import Settings
 
-log = logging.getLogger("workbench.serve")
 WEB = Path(__file__).resolve().parent.parent / "web"
-MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-               ".css": "text/css; charset=utf-8"}
 SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+STREAM_PATHS = frozenset({"/recognize", "/v1/recognize", "/v1/enhance", "/v1/stream"})  # each takes a stream slot
 MAX_STEP_S = 2.0     # one inference step feeds at most this much of a stream's queued audio (bounds its memory)
+SCHEMAS = SchemaGenerator({
+    "openapi": "3.0.0",
+    "info": {"title": "workbench streaming speech recognition", "version": "v1",
+             "description": "The HTTP routes; the websocket protocols are described on /docs."},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+})
 
 
 def segments(finals: list[TranscriptEvent]) -> list[dict]:
@@ -65,17 +81,22 @@ class Feeder:
     on an inference thread; the next step takes them as one chunk (up to
     ``MAX_STEP_S``), so a stream that fell behind catches up on larger, cheaper
     chunks. Reading goes on meanwhile, up to ``max_queued_s`` of audio ahead of inference.
+    Each event's text lag goes to ``lag``: the time from the arrival of the audio at the
+    event's ``end_s`` to the event.
     """
 
-    def __init__(self, engine: Engine, live: LiveStream, send, max_queued_s: float):
-        self.engine, self.live, self.send, self.max_queued_s = engine, live, send, max_queued_s
+    def __init__(self, engine: Engine, live: LiveStream, send, max_queued_s: float, lag=None):
+        self.engine, self.live, self.send, self.max_queued_s, self.lag = engine, live, send, max_queued_s, lag
         self.pending = PendingChunks()
         self.queued_s = 0.0
+        self.received_s, self.arrived_at = [], []  # audio seconds received so far, and when, per frame
         self._task: asyncio.Task | None = None
 
     async def put(self, data: bytes | np.ndarray, rate: int, seconds: float) -> None:
         self.pending.put(None, data, rate)
         self.queued_s += seconds
+        self.received_s.append((self.received_s[-1] if self.received_s else 0.0) + seconds)
+        self.arrived_at.append(time.monotonic())
         if self._task is None or self._task.done():
             if self._task is not None:
                 self._task.result()  # a failed step ends the connection
@@ -89,14 +110,23 @@ class Feeder:
                 step = round(MAX_STEP_S * rate) * (2 if isinstance(data, bytes) else 1)
                 for start in range(0, len(data), step):
                     piece = data[start:start + step]
-                    await self.send(await self.engine.run(self.live.feed, piece, rate))
+                    await self.send(self._lagged(await self.engine.run(self.live.feed, piece, rate)))
                     self.queued_s -= len(piece) / step * MAX_STEP_S
+
+    def _lagged(self, events: list[TranscriptEvent]) -> list[TranscriptEvent]:
+        """``events``, their lag measured."""
+        if self.lag is not None and self.received_s:
+            now = time.monotonic()
+            for event in events:
+                frame = min(bisect.bisect_left(self.received_s, event.end_s - 1e-6), len(self.received_s) - 1)
+                self.lag.labels("final" if event.final else "partial").observe(now - self.arrived_at[frame])
+        return events
 
     async def finish(self) -> list[TranscriptEvent]:
         """Wait for the queued audio, then flush the stream; returns the last events."""
         if self._task is not None:
             await self._task
-        return await self.engine.run(self.live.finish)
+        return self._lagged(await self.engine.run(self.live.finish))
 
     def cancel(self) -> None:
         if self._task is not None and not self._task.done():
@@ -129,149 +159,190 @@ class Idle:
             self.deadline += time.monotonic() - started
 
 
-class Service:
-    """The routes around one :class:`Engine`, with its limits and optional token."""
+# -- exception handlers: every error a client causes becomes one answer or one close --------------
+async def client_error(connection, error: ClientError) -> Response | None:
+    """A refusal: ``{"error"}`` with its status, or the websocket closed with its code and reason."""
+    if isinstance(connection, WebSocket):
+        refused(connection.scope, error)
+        await close_with(connection, error.close_code, error.reason)
+        return None
+    return error_answer(connection.scope, error)
 
-    def __init__(self, engine: Engine, limits: Limits = Limits(), token: str | None = None):
+
+async def audio_error(connection, error: WorkbenchError) -> Response | None:
+    """Audio the loaders refuse: 400 / close 1007, or 413 for a file over the duration limit."""
+    if isinstance(error, AudioTooLong):
+        return await client_error(connection, ClientError(str(error), status=413, kind="too_long"))
+    return await client_error(connection, ClientError(str(error)))
+
+
+async def client_left(websocket: WebSocket, error: WebSocketDisconnect) -> None:
+    """The client closed, vanished, or sent a frame over the size limit (1009)."""
+    record = note(websocket)
+    record.update(code=error.code, left=error.code not in (1000, 1001))
+    if error.code == 1009:  # the server's websocket protocol refused the frame
+        refused(websocket.scope, ClientError(error.reason or "frame over the size limit", status=413))
+    elif error.reason:
+        record["error"] = error.reason
+
+
+async def http_error(request: Request, error: HTTPException) -> Response:
+    return JSONResponse({"error": error.detail}, error.status_code)
+
+
+async def internal_error(request: Request, error: Exception) -> Response:
+    """Any other failure: 500 (starlette re-raises it, so the server logs its traceback)."""
+    return JSONResponse({"error": "internal error"}, 500)
+
+
+class Service:
+    """The routes around one :class:`Engine`, with its limits and optional token.
+
+    ``engine`` may be None until :func:`create_app`'s lifespan loads it.
+    """
+
+    def __init__(self, engine: Engine | None, limits: Limits = Limits(), token: str | None = None):
         self.engine, self.limits, self.token = engine, limits, token
         self.slots = Slots(limits.max_streams)
         self.bodies = Slots(2 * limits.max_streams)  # bodies being received, before they take a stream slot
-        self.files = {path.name: (path.read_bytes(), MEDIA_TYPES[path.suffix])
-                      for path in sorted(WEB.iterdir()) if path.suffix in MEDIA_TYPES}
+        self.metrics = Metrics(lambda: self.slots.active)
 
-    def app(self) -> Starlette:
+    def app(self, lifespan=None) -> Starlette:
         routes = [
-            Route("/", self.page), Route("/static/{name}", self.static),
-            Route("/healthz", self.http(self.healthz, stream=False)),
-            Route("/v1/models", self.http(self.models, stream=False)),
-            Route("/recognize", self.http(self.recognize_json), methods=["POST"]),
-            Route("/v1/recognize", self.http(self.recognize_file), methods=["POST"]),
+            Route("/", self.page, include_in_schema=False),
+            Mount("/static", StaticFiles(directory=WEB), name="static"),
+            Route("/healthz", self.healthz),
+            Route("/v1/models", self.models),
+            Route("/metrics", self.prometheus),
+            Route("/openapi.json", self.openapi, include_in_schema=False),
+            Route("/docs", self.docs, include_in_schema=False),
+            Route("/recognize", self.recognize_json, methods=["POST"]),
+            Route("/v1/recognize", self.recognize_file, methods=["POST"]),
             enhance_route(self),
-            WebSocketRoute("/recognize", self.websocket(self.reference_stream)),
-            WebSocketRoute("/v1/stream", self.websocket(self.stream)),
+            WebSocketRoute("/recognize", self.reference_stream),
+            WebSocketRoute("/v1/stream", self.stream),
         ]
-        return Starlette(routes=routes, exception_handlers={HTTPException: self.http_error})
+        middleware = [Middleware(StartupError), Middleware(AccessLog, metrics=self.metrics),
+                      Middleware(TokenGate, token=self.token),
+                      Middleware(StreamLimits, service=self, paths=STREAM_PATHS)]
+        handlers = {ClientError: client_error, WorkbenchError: audio_error, WebSocketDisconnect: client_left,
+                    HTTPException: http_error, Exception: internal_error}
+        return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
 
-    async def _give_back(self) -> None:
-        """Free a stream slot; when the last one is free, memory goes back to the system."""
-        self.slots.give_back()
-        if self.slots.active == 0:
+    async def idle(self) -> None:
+        """After a request or stream: when no slot is taken, memory goes back to the system."""
+        if self.slots.active == 0 and self.engine is not None:
             await self.engine.run(release_memory)
 
-    # -- security --------------------------------------------------------
-    def _authorized(self, headers, query_token: str | None = None) -> bool:
-        if self.token is None:
-            return True
-        scheme, _, given = headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not given:
-            given = query_token or ""
-        return hmac.compare_digest(given.encode(), self.token.encode())
-
     # -- HTTP ------------------------------------------------------------
-    def http(self, handler, stream: bool = True):
-        """Token, body, stream slot, errors as ``{"error"}`` and one log line around
-        ``handler(request, note, body)``. A streaming request's body is received whole, in a
-        budget of its own (``2 x max_streams`` at once), before it takes a stream slot, so
-        clients that send slowly hold no stream."""
-
-        async def endpoint(request: Request) -> Response:
-            started, note, slot, body = time.monotonic(), {}, False, b""
-            try:
-                if not self._authorized(request.headers):
-                    raise ClientError("missing or wrong token (send Authorization: Bearer TOKEN)", status=401)
-                if stream:
-                    body = await self._body(request)
-                    slot = self.slots.take()
-                    if not slot:
-                        raise ClientError(f"server busy: {self.limits.max_streams} streams running", status=503)
-                response = await handler(request, note, body)
-            except ClientError as error:
-                response, note["error"] = JSONResponse({"error": str(error)}, error.status), str(error)
-                if error.status == 408:  # the rest of the body is not read: the connection cannot go on
-                    response.headers["connection"] = "close"
-            except AudioTooLong as error:
-                response, note["error"] = JSONResponse({"error": str(error)}, 413), str(error)
-            except WorkbenchError as error:  # audio the loaders refuse
-                response, note["error"] = JSONResponse({"error": str(error)}, 400), str(error)
-            except Exception as error:
-                log.exception("%s %s failed", request.method, request.url.path)
-                response, note["error"] = JSONResponse({"error": "internal error"}, 500), type(error).__name__
-            finally:
-                if slot:
-                    await self._give_back()
-            self._log(request, f"{request.method} {request.url.path}", response.status_code, started, note)
-            return response
-
-        return endpoint
-
-    async def http_error(self, request: Request, error: HTTPException) -> Response:
-        self._log(request, f"{request.method} {request.url.path}", error.status_code, time.monotonic(), {})
-        return JSONResponse({"error": error.detail}, error.status_code)
-
-    async def _body(self, request: Request) -> bytes:
-        """The whole body, in a body slot: at most ``max_message_bytes`` (413), and after
-        ``BODY_GRACE_S`` at least ``min_body_bytes_per_s`` on average (408)."""
-        limit, rate = self.limits.max_message_bytes, self.limits.min_body_bytes_per_s
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > limit:
-            raise ClientError(f"body of {int(length)} bytes is over the {limit}-byte limit", status=413)
-        if not self.bodies.take():
-            raise ClientError(f"server busy: {self.bodies.size} uploads being received", status=503)
-        try:
-            body, pieces = bytearray(), aiter(request.stream())
-            started = asyncio.get_running_loop().time()
-            while True:
-                try:
-                    async with asyncio.timeout_at(started + BODY_GRACE_S + len(body) / rate):
-                        piece = await anext(pieces)
-                except StopAsyncIteration:
-                    return bytes(body)
-                except TimeoutError:
-                    raise ClientError(f"the body came slower than {rate:g} bytes/s", status=408) from None
-                body += piece
-                if len(body) > limit:
-                    raise ClientError(f"body is over the {limit}-byte limit", status=413)
-        finally:
-            self.bodies.give_back()
-
     def _check_duration(self, audio: np.ndarray) -> None:
         seconds = len(audio) / SAMPLE_RATE
         if seconds > self.limits.max_stream_s:
             raise ClientError(f"{seconds:.0f} s of audio is over the {self.limits.max_stream_s:g} s limit",
-                              status=413)
+                              status=413, kind="too_long")
 
-    async def _finals(self, audio: np.ndarray, dry: float, use_lm: bool, note: dict) -> list[TranscriptEvent]:
+    def heard(self, record: dict, seconds: float) -> None:
+        """Count ``seconds`` of audio received by a request or stream."""
+        record["audio_s"] = record.get("audio_s", 0.0) + seconds
+        self.metrics.audio_s.inc(seconds)
+
+    async def _finals(self, engine: Engine, audio: np.ndarray, dry: float, use_lm: bool,
+                      record: dict) -> list[TranscriptEvent]:
         self._check_duration(audio)
-        note["audio_s"] = len(audio) / SAMPLE_RATE
-        return await self.engine.recognize(check_audio(audio), dry, use_lm)
+        self.heard(record, len(audio) / SAMPLE_RATE)
+        return await engine.recognize(check_audio(audio), dry, use_lm)
 
-    async def recognize_json(self, request: Request, note: dict, body: bytes) -> Response:
-        params = request.query_params
+    def _engine(self, params) -> Engine:
+        """The engine for ``?live=``."""
+        return self.engine.with_live(protocols.live(params))
+
+    async def recognize_json(self, request: Request) -> Response:
+        """Recognise PCM16 samples sent as JSON (the reference offline protocol).
+        ---
+        summary: recognise PCM16 samples sent as JSON
+        description: The body is JSON {"uid", "sid", "sample_rate", "data"}; "data" is a list of PCM16
+          integers (mono), "uid", "sid" and "sample_rate" are optional. The rate is the body's
+          "sample_rate", else ?sample_rate=, else the server's --sample-rate; a body rate that conflicts
+          with the query's is refused.
+        parameters:
+          - {name: sample_rate, in: query, schema: {type: integer, minimum: 8000, maximum: 48000}}
+          - {name: dry, in: query, description: share of the raw signal (default the server's), schema: {type: number, minimum: 0, maximum: 1}}
+          - {name: lm, in: query, description: auto (the server's LM) or none (greedy), schema: {type: string, enum: [auto, none]}}
+          - {name: live, in: query, description: auto (the live mode) or none (the model alone), schema: {type: string, enum: [auto, none]}}
+        requestBody:
+          required: true
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [data]
+                properties:
+                  uid: {type: string}
+                  sid: {type: string}
+                  sample_rate: {type: integer, minimum: 8000, maximum: 48000}
+                  data: {type: array, items: {type: integer, minimum: -32768, maximum: 32767}}
+        responses:
+          200:
+            description: '{"text", "final": true, "segments": [{"text", "start_s", "end_s", "words": [{"text", "start_s", "end_s"}]}], "duration_s"}'
+          400: {description: '{"error"}: malformed JSON, wrong types, bad parameters'}
+          401: {description: '{"error"}: missing or wrong token'}
+          408: {description: '{"error"}: the body came too slowly'}
+          413: {description: '{"error"}: body or audio over the limits'}
+          503: {description: '{"error"}: server busy'}
+        """
+        params, record = request.query_params, note(request)
         query_rate = protocols.sample_rate(params, None)
         dry, use_lm = self._decoding(params)
-        samples, body_rate = await asyncio.to_thread(protocols.recognize_body, body)
+        engine = self._engine(params)
+        samples, body_rate = await asyncio.to_thread(protocols.recognize_body, await request.body())
         if None not in (query_rate, body_rate) and query_rate != body_rate:
             raise ClientError(f'"sample_rate" {body_rate} in the body conflicts with ?sample_rate={query_rate}')
         rate = body_rate or query_rate or self.engine.sample_rate
         if not len(samples):
             raise ClientError('"data" holds no samples')
         if len(samples) / rate > self.limits.max_stream_s:
-            raise ClientError(f"over the {self.limits.max_stream_s:g} s limit", status=413)
-        audio = await self.engine.run(resample, samples, rate)
-        finals = await self._finals(audio, dry, use_lm, note)
+            raise ClientError(f"over the {self.limits.max_stream_s:g} s limit", status=413, kind="too_long")
+        audio = await engine.run(resample, samples, rate)
+        finals = await self._finals(engine, audio, dry, use_lm, record)
         return JSONResponse({"text": joined(finals), "final": True, "segments": segments(finals),
                              "duration_s": len(audio) / SAMPLE_RATE})
 
-    async def recognize_file(self, request: Request, note: dict, body: bytes) -> Response:
-        params = request.query_params
+    async def recognize_file(self, request: Request) -> Response:
+        """Recognise an audio file.
+        ---
+        summary: recognise an audio file
+        description: The body is an audio file (WAV, FLAC, OGG, MP3, ... as load_audio reads them), or a
+          multipart form holding one file (curl -F file=@talk.wav). The answer is JSON, or subtitles.
+        parameters:
+          - {name: format, in: query, schema: {type: string, enum: [json, srt, vtt]}}
+          - {name: dry, in: query, description: share of the raw signal (default the server's), schema: {type: number, minimum: 0, maximum: 1}}
+          - {name: lm, in: query, description: auto (the server's LM) or none (greedy), schema: {type: string, enum: [auto, none]}}
+          - {name: live, in: query, description: auto (the live mode) or none (the model alone), schema: {type: string, enum: [auto, none]}}
+        requestBody:
+          required: true
+          content:
+            application/octet-stream: {schema: {type: string, format: binary}}
+            multipart/form-data: {schema: {type: object, properties: {file: {type: string, format: binary}}}}
+        responses:
+          200:
+            description: '{"text", "segments", "duration_s"} (format=json), or SubRip / WebVTT cues'
+          400: {description: '{"error"}: undecodable audio (the message names the accepted formats), bad parameters'}
+          401: {description: '{"error"}: missing or wrong token'}
+          408: {description: '{"error"}: the body came too slowly'}
+          413: {description: '{"error"}: body or audio over the limits'}
+          503: {description: '{"error"}: server busy'}
+        """
+        params, record = request.query_params, note(request)
         dry, use_lm = self._decoding(params)
         form = protocols.output_format(params)
+        engine = self._engine(params)
+        body = await request.body()
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
             body = await self._uploaded_file(request, body)
         if not body:
             raise ClientError("the body is empty: send an audio file")
-        audio = await self.engine.run(load_audio, body, "the uploaded file", self.limits.max_stream_s)
-        finals = await self._finals(audio, dry, use_lm, note)
+        audio = await engine.run(load_audio, body, "the uploaded file", self.limits.max_stream_s)
+        finals = await self._finals(engine, audio, dry, use_lm, record)
         if form in SUBTITLE_TYPES:
             return Response(subtitles.subtitles(finals, form), media_type=SUBTITLE_TYPES[form])
         return JSONResponse({"text": joined(finals), "segments": segments(finals),
@@ -295,68 +366,49 @@ class Service:
         finally:
             await form.close()
 
-    async def healthz(self, request: Request, note: dict, body: bytes) -> Response:
+    async def healthz(self, request: Request) -> Response:
+        """Health.
+        ---
+        summary: health and load
+        responses:
+          200: {description: '{"status": "ok", "streams", "max_streams"}'}
+        """
         return JSONResponse({"status": "ok", "streams": self.slots.active, "max_streams": self.limits.max_streams})
 
-    async def models(self, request: Request, note: dict, body: bytes) -> Response:
+    async def models(self, request: Request) -> Response:
+        """The models.
+        ---
+        summary: the models and defaults
+        responses:
+          200: {description: '{"asr": {"name", "parameters", "lm"}, "live", "denoiser", "sample_rate", "model_sample_rate", "dry", "lm"}'}
+        """
         return JSONResponse(self.engine.describe())
 
-    async def page(self, request: Request) -> Response:
-        return await self.static(request, "index.html")
+    async def prometheus(self, request: Request) -> Response:
+        """Metrics.
+        ---
+        summary: metrics in Prometheus text format (workbench_*)
+        responses:
+          200: {description: 'active streams, audio seconds, real-time factor, text lag, refusals by reason'}
+        """
+        return Response(self.metrics.text(), media_type=self.metrics.content_type)
 
-    async def static(self, request: Request, name: str | None = None) -> Response:
-        name = name or request.path_params["name"]
-        if name not in self.files:  # only the page's own files: clients never name others
-            raise HTTPException(404, "not found")
-        content, media_type = self.files[name]
-        return Response(content, media_type=media_type)
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(SCHEMAS.get_schema(routes=request.app.routes))
+
+    async def docs(self, request: Request) -> Response:
+        return FileResponse(WEB / "docs.html")
+
+    async def page(self, request: Request) -> Response:
+        return FileResponse(WEB / "index.html")
 
     # -- websockets ------------------------------------------------------
-    def websocket(self, handler):
-        """Token, stream slot, closes with a reason and one log line around ``handler(websocket, note)``."""
-
-        async def endpoint(websocket: WebSocket) -> None:
-            started, note, slot = time.monotonic(), {}, False
-            await websocket.accept()
-            code, reason = 1000, ""
-            try:
-                if not self._authorized(websocket.headers, websocket.query_params.get("token")):
-                    raise ClientError("missing or wrong token (add ?token=TOKEN)", close_code=1008)
-                slot = self.slots.take()
-                if not slot:
-                    raise ClientError(f"server busy: {self.limits.max_streams} streams running", close_code=1013)
-                await handler(websocket, note)
-            except ClientError as error:
-                code, reason = error.close_code, error.reason
-            except WebSocketDisconnect as error:  # the client closed, vanished, or sent too big a frame
-                code, reason, note["left"] = error.code, error.reason or "", error.code not in (1000, 1001)
-                note["closed"] = True
-            except WorkbenchError as error:
-                code, reason = 1007, str(error)[:120]
-            except Exception as error:
-                log.exception("websocket %s failed", websocket.url.path)
-                code, reason = 1011, "internal error"
-                note["error"] = type(error).__name__
-            finally:
-                if slot:
-                    await self._give_back()
-            if not note.get("closed"):
-                try:
-                    await websocket.close(code, reason)
-                except (WebSocketDisconnect, RuntimeError, OSError):  # it left meanwhile
-                    note["left"] = True
-            if reason:
-                note["error"] = reason
-            self._log(websocket, f"WS {websocket.url.path}", code, started, note)
-
-        return endpoint
-
     async def _receive(self, websocket: WebSocket, idle: Idle) -> dict:
         """The next message; a client that sent no samples for the idle timeout is closed (1008)."""
         try:
             message = await asyncio.wait_for(websocket.receive(), idle.left_s())
         except TimeoutError:
-            raise ClientError(f"idle for {self.limits.idle_timeout_s:g} s", close_code=1008) from None
+            raise ClientError(f"idle for {self.limits.idle_timeout_s:g} s", close_code=1008, kind="idle") from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1005), message.get("reason"))
         return message
@@ -366,30 +418,36 @@ class Service:
         return protocols.dry(params, self.engine.dry), protocols.use_lm(params)
 
     @staticmethod
-    def _sender(websocket: WebSocket, note: dict, frame):
+    def _sender(websocket: WebSocket, record: dict, frame):
         """``send(events)``: each event as the JSON text frame ``frame(event)``, finals counted for the log."""
         async def send(events: list[TranscriptEvent]) -> None:
             for event in events:
-                note["finals"] = note.get("finals", 0) + event.final
+                record["finals"] = record.get("finals", 0) + event.final
                 await websocket.send_text(json.dumps(frame(event), ensure_ascii=False))
         return send
 
-    def _count(self, note: dict, seconds: float) -> None:
+    def _count(self, record: dict, seconds: float) -> None:
         """Add ``seconds`` of received audio; past the limit the stream is refused."""
-        note["audio_s"] = note.get("audio_s", 0.0) + seconds
-        if note["audio_s"] > self.limits.max_stream_s:
-            raise ClientError(f"stream over the {self.limits.max_stream_s:g} s limit", close_code=1008)
+        self.heard(record, seconds)
+        if record["audio_s"] > self.limits.max_stream_s:
+            raise ClientError(f"stream over the {self.limits.max_stream_s:g} s limit", close_code=1008,
+                              kind="too_long")
 
-    async def stream(self, websocket: WebSocket, note: dict) -> None:
+    def _feeder(self, engine: Engine, dry: float, use_lm: bool, send) -> Feeder:
+        return Feeder(engine, engine.stream(dry, use_lm), send, self.limits.max_queued_s, self.metrics.lag)
+
+    async def stream(self, websocket: WebSocket) -> None:
         """``/v1/stream``: binary PCM16 frames at ``?sample_rate``, then ``{"event": "end"}``."""
-        params = websocket.query_params
+        await websocket.accept()
+        params, record = websocket.query_params, note(websocket)
         rate = protocols.sample_rate(params, self.engine.sample_rate)
         dry, use_lm = self._decoding(params)
-        note["rate"] = rate
+        engine = self._engine(params)
+        record["rate"] = rate
 
-        send = self._sender(websocket, note, TranscriptEvent.to_dict)
+        send = self._sender(websocket, record, TranscriptEvent.to_dict)
 
-        feeder = Feeder(self.engine, self.engine.stream(dry, use_lm), send, self.limits.max_queued_s)
+        feeder = self._feeder(engine, dry, use_lm, send)
         idle = Idle(self.limits.idle_timeout_s)
         try:
             while True:
@@ -402,21 +460,24 @@ class Service:
                 if not data:  # an empty frame is no audio: it does not keep the stream alive
                     continue
                 idle.heard()
-                self._count(note, seconds)
+                self._count(record, seconds)
                 async with idle.paused():
                     await feeder.put(data, rate, seconds)
             await send(await feeder.finish())
         finally:
             feeder.cancel()
+        await close_with(websocket, 1000)
 
-    async def reference_stream(self, websocket: WebSocket, note: dict) -> None:
+    async def reference_stream(self, websocket: WebSocket) -> None:
         """``/recognize``: ``{"state": 0|1, "data"}`` frames; a final when speech turns to silence."""
-        params = websocket.query_params
+        await websocket.accept()
+        params, record = websocket.query_params, note(websocket)
         rate = protocols.sample_rate(params, self.engine.sample_rate)
         dry, use_lm = self._decoding(params)
-        note["rate"] = rate
+        engine = self._engine(params)
+        record["rate"] = rate
 
-        send = self._sender(websocket, note, lambda event: {"text": event.text, "final": event.final})
+        send = self._sender(websocket, record, lambda event: {"text": event.text, "final": event.final})
 
         feeder, idle = None, Idle(self.limits.idle_timeout_s)
         try:
@@ -425,12 +486,11 @@ class Service:
                 if message.get("text") is None:
                     raise ClientError('this endpoint takes JSON text frames {"state", "data"}', close_code=1003)
                 state, samples = protocols.state_frame(message["text"])
-                self._count(note, len(samples) / rate)
+                self._count(record, len(samples) / rate)
                 if len(samples):  # frames without samples do not keep the stream alive
                     idle.heard()
                 if state == 1:
-                    feeder = feeder or Feeder(self.engine, self.engine.stream(dry, use_lm), send,
-                                              self.limits.max_queued_s)
+                    feeder = feeder or self._feeder(engine, dry, use_lm, send)
                     async with idle.paused():
                         await feeder.put(samples, rate, len(samples) / rate)
                 elif feeder is not None:  # speech ended: close the utterance with a final
@@ -444,17 +504,45 @@ class Service:
             if feeder is not None:
                 feeder.cancel()
 
-    # -- logging ---------------------------------------------------------
-    def _log(self, connection, what: str, code: int, started: float, note: dict) -> None:
-        client = connection.client
-        parts = [f"{client.host}:{client.port}" if client else "-", what, str(code),
-                 f"{time.monotonic() - started:.2f} s"]
-        if "audio_s" in note:
-            parts.append(f"audio {note['audio_s']:.1f} s" + (f" at {note['rate']} Hz" if "rate" in note else ""))
-        if "finals" in note:
-            parts.append(f"{note['finals']} finals")
-        if note.get("left"):
-            parts.append("client left")
-        if "error" in note:
-            parts.append(f"error: {note['error']}")
-        log.info(" ".join(parts))
+
+def load_engine(settings: Settings) -> Engine:
+    """The models ``settings`` name, behind the inference threads."""
+    from ..models import load_models
+
+    denoiser, transcriber = load_models(settings.denoiser or None, settings.asr, settings.device, settings.lm,
+                                        settings.quantize, settings.live)
+    return Engine(transcriber, denoiser, settings.dry, settings.sample_rate)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The service as an ASGI app, from ``settings`` (default: the ``WORKBENCH_*`` variables, see
+    :mod:`.settings`). Its lifespan loads the models and owns (then shuts down) the inference threads."""
+    settings = Settings.from_env() if settings is None else settings
+    service = Service(None, settings.limits, settings.token)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        configure_allocator()
+        try:
+            service.engine = load_engine(settings)
+        except WorkbenchError as error:
+            app.state.startup_error = f"error: {printable(str(error))}"
+            raise
+        try:
+            yield
+        finally:
+            service.engine.close()
+
+    log_to_stderr()
+    return service.app(lifespan)
+
+
+def log_to_stderr() -> None:
+    """The service's log lines go to stderr (once per process), on a copy of fd 2: the log goes on
+    even while a decoder silences fd 2."""
+    if not log.handlers:
+        stderr = open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - kept open
+        handler = logging.StreamHandler(stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)

@@ -10,10 +10,13 @@ audio, or one second of a file), so the steps of concurrent clients
 interleave in arrival order; one stream's steps never run at once.
 """
 import asyncio
+import contextvars
+import copy
 import ctypes
 import functools
 import gc
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,12 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from ..asr import Transcriber, TranscriptEvent
+from ..asr.stream import StreamConfig
 from ..audio import SAMPLE_RATE
 from ..denoise import Denoiser
 from ..live import LiveStream
 from ..threads import cores, use_share
 
 PIECES_PER_STEP = 10  # ten pieces of a whole file (FILE_PIECE_S each: 1 s of audio) make one step on the worker thread
+# The note of the request or stream being served (see :mod:`.middleware`): its jobs' compute seconds add up there.
+serving: contextvars.ContextVar[dict | None] = contextvars.ContextVar("serving", default=None)
 
 
 class Engine:
@@ -37,21 +43,41 @@ class Engine:
         """``threads``: inference threads, by default one per core this process may use."""
         self.transcriber, self.denoiser = transcriber, denoiser
         self.dry, self.sample_rate = dry, sample_rate
+        self.live_mode = True  # streams use the transcriber's default (the live mode, when it has a companion)
         self.threads = threads or cores()
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="workbench-inference",
                                             initializer=use_share, initargs=(self.threads,))
 
     async def run(self, job: Callable, *args):
-        """``job(*args)`` on an inference thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(job, *args))
+        """``job(*args)`` on an inference thread; its compute seconds are added to the ``serving`` note."""
+        result, seconds = await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(_timed, job, *args))
+        note = serving.get()
+        if note is not None:
+            note["compute_s"] = note.get("compute_s", 0.0) + seconds
+        return result
+
+    def with_live(self, live_mode: bool) -> "Engine":
+        """This engine (models, threads) whose streams use the live mode (``True``) or the model alone."""
+        if live_mode == self.live_mode:
+            return self
+        other = copy.copy(self)
+        other.live_mode = live_mode
+        return other
+
+    @property
+    def config(self) -> StreamConfig | None:
+        """The streams' sizes: None for the transcriber's default, else (no live mode) buffered
+        streaming with the default sizes, as the model alone streams (``--live none``)."""
+        return None if self.live_mode else StreamConfig()
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     def stream(self, dry: float, use_lm: bool, scale: float | None = None) -> LiveStream:
-        """A live stream at ``dry`` (the denoiser is skipped at dry 1)."""
+        """A live stream at ``dry`` (the denoiser is skipped at dry 1), sized by :attr:`config`."""
         denoiser = self.denoiser if dry < 1.0 else None
-        return LiveStream(self.transcriber, denoiser, dry, use_lm, scale=scale)
+        return LiveStream(self.transcriber, denoiser, dry, use_lm, scale=scale, config=self.config)
 
     async def recognize(self, audio: np.ndarray, dry: float, use_lm: bool) -> list[TranscriptEvent]:
         """Finals of a whole 16 kHz signal, exactly as the CLI streams a file (offline normaliser)."""
@@ -64,7 +90,8 @@ class Engine:
     def _file_stream(self, audio: np.ndarray, dry: float, use_lm: bool) -> Iterator[tuple[float, list[TranscriptEvent]]]:
         """The steps of the core's whole-file stream (its denoiser normalises by the signal's std, as
         offline denoising does; none at dry 1), fed in ``FILE_PIECE_S`` pieces."""
-        return LiveStream.for_file(audio, self.transcriber, self.denoiser, dry, use_lm).run(audio)
+        return LiveStream.for_file(audio, self.transcriber, self.denoiser, dry, use_lm,
+                                   config=self.config).run(audio)
 
     def describe(self) -> dict:
         """Names (file names only), sizes and defaults, as ``GET /v1/models`` shows them."""
@@ -80,6 +107,11 @@ class Engine:
             "dry": self.dry,
             "lm": transcriber.lm is not None,
         }
+
+
+def _timed(job: Callable, *args) -> tuple[object, float]:
+    started = time.perf_counter()
+    return job(*args), time.perf_counter() - started
 
 
 def _feed_all(steps: Iterator[tuple[float, list[TranscriptEvent]]]) -> list[TranscriptEvent] | None:

@@ -14,24 +14,44 @@ from ..audio import SAMPLE_RATE, chunks, load_audio, to_wav_bytes
 from ..denoise import Denoiser, mix
 from ..denoise.denoiser import FILE_BLOCK_S
 from . import protocols
+from .middleware import note
 from .protocols import ClientError
 
 
 def enhance_route(service) -> Route:
-    """The route, wrapped by ``service.http`` (token, body read under its limits, stream slot,
-    ``{"error"}`` answers, log line)."""
+    """The route of ``service`` (its middleware reads the body under the limits and takes a stream slot)."""
 
-    async def enhance(request: Request, note: dict, body: bytes) -> Response:
+    async def enhance(request: Request) -> Response:
+        """Enhance an audio file.
+        ---
+        summary: denoise and dry-mix an audio file
+        description: The body is an audio file; the answer is dry * x + (1 - dry) * denoise(x) as a
+          16 kHz mono PCM16 WAV, the audio the recogniser hears for /v1/recognize at the same dry.
+        parameters:
+          - {name: dry, in: query, description: share of the raw signal (default the server's), schema: {type: number, minimum: 0, maximum: 1}}
+        requestBody:
+          required: true
+          content:
+            application/octet-stream: {schema: {type: string, format: binary}}
+        responses:
+          200: {description: 'audio/wav'}
+          400: {description: '{"error"}: undecodable audio, bad dry'}
+          401: {description: '{"error"}: missing or wrong token'}
+          409: {description: '{"error"}: dry below 1 on a server without a denoiser'}
+          413: {description: '{"error"}: body or audio over the limits'}
+          503: {description: '{"error"}: server busy'}
+        """
         dry = protocols.dry(request.query_params, service.engine.dry)
+        body = await request.body()
         if not body:
             raise ClientError("the body is empty: send an audio file")
         audio = await service.engine.run(load_audio, body, "the uploaded file", service.limits.max_stream_s)
         service._check_duration(audio)
-        note["audio_s"] = len(audio) / SAMPLE_RATE
+        service.heard(note(request), len(audio) / SAMPLE_RATE)
         enhanced = await enhanced_audio(service.engine, audio, dry)
         return Response(await service.engine.run(to_wav_bytes, enhanced), media_type="audio/wav")
 
-    return Route("/v1/enhance", service.http(enhance), methods=["POST"])
+    return Route("/v1/enhance", enhance, methods=["POST"])
 
 
 async def enhanced_audio(engine, audio, dry: float):

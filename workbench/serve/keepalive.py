@@ -37,6 +37,14 @@ class PatientWebSocketProtocol(WebSocketProtocol):
             self._put_message_waiter.set_result(None)
         await super().close(code, reason)
 
+    async def asgi_receive(self):
+        """The next ASGI event; when the server failed the connection (a frame over the size limit:
+        1009, a late pong: 1011) and no close frame came back, the app is told that code, not 1006."""
+        message = await super().asgi_receive()
+        if message["type"] == "websocket.disconnect" and self.close_rcvd is None and self.close_sent is not None:
+            message = {**message, "code": self.close_sent.code, "reason": self.close_sent.reason}
+        return message
+
     def _server_not_reading(self) -> bool:
         return self.max_queue is not None and len(self.messages) >= self.max_queue
 

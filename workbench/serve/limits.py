@@ -1,7 +1,12 @@
 """The service's limits, and the counts of bodies and streams running under them."""
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 BODY_GRACE_S = 2.0  # a body may start this late; after that it must keep up with min_body_bytes_per_s
+
+
+def limit(default, help: str):
+    """A field of :class:`Limits`, with the ``--flag`` help its option shows (see :mod:`.settings`)."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass(frozen=True)
@@ -19,14 +24,16 @@ class Limits:
     than ``ping_timeout_s`` of the time the server was reading (1011).
     """
 
-    max_message_bytes: int = 16 * 1024 * 1024
-    max_stream_s: float = 3600.0
-    max_streams: int = 8
-    idle_timeout_s: float = 30.0
-    min_body_bytes_per_s: float = 16384.0  # 128 kbit/s
-    max_queued_s: float = 60.0
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
+    max_message_bytes: int = limit(16 * 1024 * 1024, "largest HTTP body or websocket frame (then 413 / close 1009)")
+    max_stream_s: float = limit(3600.0, "longest audio of one request or stream")
+    max_streams: int = limit(8, "requests and streams served at once (then 503 / close 1013)")
+    idle_timeout_s: float = limit(30.0, "a silent websocket client is closed after this long")
+    min_body_bytes_per_s: float = limit(16384.0, "an HTTP body slower than this (after a 2 s grace) "
+                                                 "is cut off with 408")  # 128 kbit/s
+    max_queued_s: float = limit(60.0, "a stream this far ahead of inference is not read from until it catches up")
+    ping_interval_s: float = limit(20.0, "websocket keepalive ping interval")
+    ping_timeout_s: float = limit(20.0, "a websocket client whose pong is this late (not counting "
+                                        "back-pressure) is closed with 1011")
 
     def __post_init__(self):
         for name in (spec.name for spec in fields(self)):

@@ -13,12 +13,17 @@ FORMATS = ("json", "srt", "vtt")
 PCM_MIN, PCM_MAX = -32768, 32767
 
 
-class ClientError(Exception):
-    """A request or frame the server refuses; ``str(error)`` is the reason shown to the client."""
+KINDS = {401: "unauthorized", 408: "slow_body", 409: "no_denoiser", 413: "too_large", 503: "busy"}
 
-    def __init__(self, reason: str, status: int = 400, close_code: int = 1007):
+
+class ClientError(Exception):
+    """A request or frame the server refuses; ``str(error)`` is the reason shown to the client,
+    ``kind`` the reason counted in the metrics (by default from the status; ``invalid`` for 400)."""
+
+    def __init__(self, reason: str, status: int = 400, close_code: int = 1007, kind: str | None = None):
         super().__init__(reason)
         self.status, self.close_code = status, close_code
+        self.kind = kind or KINDS.get(status, "invalid")
 
     @property
     def reason(self) -> str:
@@ -65,6 +70,16 @@ def use_lm(params) -> bool:
     if text in ("none", "off", "false", "0"):
         return False
     raise ClientError(f"lm must be auto or none, got {text[:20]!r} (clients cannot name server files)")
+
+
+def live(params) -> bool:
+    """``?live=auto`` streams in the live mode (when the server has its low-latency companion),
+    ``none`` with the model alone (as ``--live none``); anything else is refused (400 / close 1008)."""
+    text = params.get("live", "auto").lower()
+    if text not in ("auto", "none"):
+        raise ClientError(f"live must be auto or none, got {text[:20]!r} (clients cannot name server files)",
+                          close_code=1008)
+    return text == "auto"
 
 
 def output_format(params) -> str:
