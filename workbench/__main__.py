@@ -44,8 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     from .serve.cli import add_arguments as add_serve_arguments
 
-    add_serve_arguments(commands.add_parser("serve", help="run the streaming recognition service (HTTP, websockets)"),
-                        dry)
+    add_serve_arguments(commands.add_parser("serve", help="run the streaming recognition service (HTTP, websockets)"))
 
     add_model_options(transcribe)
     add_model_options(enhance, "denoiser", "device", "quantize")

@@ -18,9 +18,9 @@ UVICORN_HANDSHAKE_LINES = ('%s - "WebSocket %s" [accepted]', '%s - "WebSocket %s
                            "connection open", "connection closed")
 
 
-def add_arguments(parser: argparse.ArgumentParser, dry_type=None) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options: every setting of :class:`Settings` and :class:`Listen`, each also a
-    ``WORKBENCH_*`` variable. (``dry_type``: unused, the settings check dry themselves.)"""
+    ``WORKBENCH_*`` variable."""
     add_settings(parser, Listen)
     add_settings(parser, Settings)
 
