@@ -384,7 +384,7 @@ def test_serve_live_none_streams_with_the_model_alone():
 
     from workbench.serve.cli import add_arguments
     parser = argparse.ArgumentParser()
-    add_arguments(parser, float)
+    add_arguments(parser)
     assert parser.parse_args([]).live is True and parser.parse_args(["--live", "none"]).live is False
     engine = Engine(load_transcriber(paths.DEFAULT_ASR, live=False), None, dry=1.0)
     try:

@@ -89,6 +89,9 @@ def lab_server(tmp_path_factory):
     news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    documents = home / "settings" / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    documents.parent.mkdir(parents=True)
+    documents.write_text('{"autosave": false}')  # the notebooks the tests run stay as committed
     command = [tool("jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
                f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={ROOT}",
                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",

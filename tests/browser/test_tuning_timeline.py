@@ -4,6 +4,7 @@
 ``docs/tuning-pareto.png`` and ``docs/timeline-notebook.png``.
 """
 import pytest
+from lab_pages import run_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -17,10 +18,7 @@ def fill(page, label: str, value: str) -> None:
 
 def test_timeline_notebook_draws_each_stream(lab_server, page, request, tmp_path):
     page.set_viewport_size({"width": 1280, "height": 3600})  # the whole notebook in view
-    page.goto(f"{lab_server.url}/lab/tree/notebooks/streaming_time.ipynb?token={lab_server.token}")
-    page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-                           "?.status === 'idle'", timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_notebook(page, lab_server, "notebooks/streaming_time.ipynb")
     page.wait_for_function("[...document.querySelectorAll('img.wb-timeline')].filter((i) => i.complete"
                            " && i.naturalWidth > 0).length === 4", timeout=LOAD_TIMEOUT_MS)
     assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
@@ -41,7 +39,7 @@ def test_tuning_panel_plots_cer_against_lag_and_applies_a_point(voila_server, pa
     # threads restoring at once can fail (found here; the loaders are not this test's subject)
     page.wait_for_function("/parameters/.test(document.querySelector('.wb-models-info')?.innerText ?? '')",
                            timeout=LOAD_TIMEOUT_MS)
-    page.get_by_text("Tune the dry mix on a corpus").click()
+    page.get_by_text("Tune on a corpus").click()
     fill(page, "dry values", "1")
     fill(page, "chunk s", "1")
     fill(page, "right s", "0,0.5")

@@ -11,6 +11,7 @@ import wave
 import numpy as np
 import pytest
 import soundfile
+from lab_pages import run_notebook
 
 from workbench.audio import load_audio
 from workbench.metrics import cer
@@ -69,10 +70,7 @@ def drag_dry_slider_to_one(page) -> None:
 
 def open_lab_notebook(page, server) -> None:
     """Open the workbench notebook in JupyterLab, wait for its kernel, Run All."""
-    page.goto(f"{server.url}/lab/tree/notebooks/workbench.ipynb?token={server.token}")
-    page.wait_for_function("window.jupyterapp?.shell.currentWidget?.sessionContext?.session?.kernel"
-                           "?.status === 'idle'", timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_notebook(page, server, "notebooks/workbench.ipynb")
     wait_for_workbench(page)
 
 
@@ -128,7 +126,7 @@ def test_voila_serves_the_workbench(voila_server, page, screenshot):
     text = wait_for_transcript(page, "clean", "0.05")
     assert cer(reference_text(examples()["clean"]), text) <= MIC_MAX_CER, text
     screenshot(page.locator(".wb-workbench"), "voila")
-    page.get_by_text("Tune the dry mix on a corpus").click()  # the app shows the tuning settings
+    page.get_by_text("Tune on a corpus").click()  # the app shows the tuning settings
     for field in TUNING_FIELDS:
         assert page.locator(".wb-tuning label", has_text=field).first.is_visible(), field
     assert not page.locator(".wb-tuning label", has_text="Dask scheduler").first.is_visible()  # restricted

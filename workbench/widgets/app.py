@@ -77,7 +77,7 @@ class Workbench:
         self.transcript = TranscriptPanel()
         self.models = ModelsPanel(denoiser, asr, device)
         self.tuning = TuningPanel(slider=self.dry.slider, models_from=self.models.chosen, on_apply=self.apply_point)
-        tuning = css(widgets.Accordion([self.tuning], titles=("Tune the dry mix on a corpus (CER sweep)",),
+        tuning = css(widgets.Accordion([self.tuning], titles=("Tune on a corpus: CER and lag",),
                                        selected_index=None), "wb-tuning")
         self.view = css(widgets.VBox([self.source, self.spectrograms, self.dry, self.transcript, self.models,
                                       tuning]), "wb-workbench")
