@@ -45,3 +45,11 @@ def transcriber(char_nemo):
     from workbench import load_transcriber
 
     return load_transcriber(char_nemo)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The bundled models behind a service (one per test module that asks)."""
+    engine = models.bundled_engine()
+    yield engine
+    engine.close()

@@ -101,3 +101,11 @@ class RecordingTranscriber:
     @property
     def audio(self):
         return np.concatenate(self.fed)
+
+
+def bundled_engine(dry: float = 0.05):
+    """The bundled models behind a service, as ``python -m workbench serve`` loads them."""
+    from workbench import load_denoiser, load_transcriber, paths
+    from workbench.serve.engine import Engine
+
+    return Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=dry)

@@ -14,7 +14,7 @@ import uvicorn
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from workbench import load_denoiser, load_transcriber, paths
+from workbench import load_transcriber, paths
 from workbench.__main__ import main
 from workbench.serve.app import Service
 from workbench.serve.cli import uvicorn_config
@@ -51,18 +51,6 @@ class Running:
     def stop(self):
         self.server.should_exit = True
         self.thread.join(30)
-
-
-def bundled_engine(dry: float = 0.05) -> Engine:
-    """The bundled models behind a service, as ``python -m workbench serve`` loads them."""
-    return Engine(load_transcriber(paths.DEFAULT_ASR), load_denoiser(paths.DEFAULT_DENOISER), dry=dry)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = bundled_engine()
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

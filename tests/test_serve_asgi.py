@@ -16,18 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from starlette.testclient import TestClient
-from test_serve import (
-    CLEAN,
-    TELEPHONE,
-    TOKEN,
-    Running,
-    bundled_engine,
-    closed_with,
-    finals_text,
-    free_port,
-    pcm16,
-    stream,
-)
+from test_serve import CLEAN, TELEPHONE, TOKEN, Running, closed_with, finals_text, free_port, pcm16, stream
 
 from workbench.__main__ import _parser, main
 from workbench.errors import WorkbenchError
@@ -118,13 +107,6 @@ def test_the_lifespan_loads_the_models_and_shuts_the_threads_down():
 
 
 # -- metrics, schema, docs behind the token; ?live= ------------------------------------
-@pytest.fixture(scope="module")
-def engine():
-    engine = bundled_engine()
-    yield engine
-    engine.close()
-
-
 @pytest.fixture(scope="module")
 def guarded(engine):
     running = Running(Service(engine, Limits(max_message_bytes=1 << 20, max_streams=2), token=TOKEN))

@@ -15,7 +15,8 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-from test_serve import CLEAN, TELEPHONE, Running, bundled_engine, closed_with, finals_text, pcm16, stream
+from models import bundled_engine
+from test_serve import CLEAN, TELEPHONE, Running, closed_with, finals_text, pcm16, stream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

@@ -5,7 +5,7 @@ import httpx
 import numpy as np
 import pytest
 import soundfile
-from test_serve import CLEAN, TELEPHONE, TOKEN, Running, bundled_engine
+from test_serve import CLEAN, TELEPHONE, TOKEN, Running
 
 from workbench.audio import load_audio
 from workbench.serve.app import Service
@@ -13,13 +13,6 @@ from workbench.serve.engine import Engine
 from workbench.serve.limits import Limits
 
 LSB = 1 / 32768
-
-
-@pytest.fixture(scope="module")
-def engine():
-    engine = bundled_engine()
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")

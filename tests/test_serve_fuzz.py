@@ -16,7 +16,8 @@ import pytest
 import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_serve import CLEAN, Running, bundled_engine, finals_text, pcm16, stream
+from models import bundled_engine
+from test_serve import CLEAN, Running, finals_text, pcm16, stream
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 

@@ -205,3 +205,21 @@ def test_average_interpolates_weights_of_equal_architectures(tmp_path, char_nemo
             torch.testing.assert_close(value, 0.25 * first[key] + 0.75 * second[key])
     with pytest.raises(ValueError, match="different labels"):
         main(["average", str(char_nemo), str(tiny_bpe_ctc(tmp_path / "bpe.nemo")), "--to", str(out)])
+
+
+def _noting(signum, frame):
+    """A SIGTERM handler that notes the signal and goes on, as Lightning's does."""
+
+
+def test_synthesis_workers_end_on_sigterm_whatever_handler_the_parent_has():
+    import signal
+
+    from workbench.train.data import synthesis_pool
+
+    previous = signal.signal(signal.SIGTERM, _noting)
+    try:
+        with synthesis_pool(2) as pool:
+            handlers = pool.map(signal.getsignal, [signal.SIGTERM] * 4)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert handlers == [signal.SIG_DFL] * 4

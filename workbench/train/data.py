@@ -19,6 +19,7 @@ Everything is derived from ``seed``.
 """
 import json
 import random
+import signal
 import time
 from dataclasses import dataclass
 from multiprocessing import Pool
@@ -127,6 +128,16 @@ def _plans(count, recipe, rng, rooms, line_noises) -> list[Plan]:
     return plans
 
 
+def _default_sigterm() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def synthesis_pool(workers: int) -> Pool:
+    """A process pool whose workers end on the pool's SIGTERM whatever handler the parent process has
+    (one that notes the signal and goes on, as Lightning's does, kept a pool's exit waiting forever)."""
+    return Pool(workers, initializer=_default_sigterm)
+
+
 def build(out="runs/data", n_train=20000, n_heldout=300, n_val=100, recipe: Recipe = Recipe(),
           noise_per_kind=10, noise_seconds=10.0, seed=0, workers=2, log=print):
     """Sentences from every text source, speech in the training voices through the recipe's acoustic paths,
@@ -162,7 +173,7 @@ def build(out="runs/data", n_train=20000, n_heldout=300, n_val=100, recipe: Reci
     for name in ("pool", "train", "tel", "room", "eval", "val", "natural"):
         (out / "wav" / name).mkdir(parents=True, exist_ok=True)
     entries: dict[str, list[manifest.Entry]] = {}
-    with Pool(workers) as workers_pool:
+    with synthesis_pool(workers) as workers_pool:
         def synthesize(split, jobs):
             entries[split] = list(workers_pool.imap(_synthesize, jobs, chunksize=16))
             hours = sum(entry.duration for entry in entries[split]) / 3600
