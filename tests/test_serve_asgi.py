@@ -17,6 +17,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 from test_serve import CLEAN, TELEPHONE, TOKEN, Running, closed_with, finals_text, free_port, pcm16, stream
+from test_serve_process import ServerProcess
 
 from workbench.__main__ import _parser, main
 from workbench.errors import WorkbenchError
@@ -227,35 +228,7 @@ def test_an_unknown_live_gets_400(guarded, path):
 
 
 # -- uvicorn --factory answers as python -m workbench serve -------------------------------
-class Process:
-    """A server command on a free port with the token, stopped at the end."""
-
-    def __init__(self, command: list[str], port: int, log: Path, env: dict):
-        self.http, self.ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
-        self.log = log
-        with open(log, "wb") as err:
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=err, stderr=subprocess.STDOUT,
-                                            env={**os.environ, "PYTHONPATH": str(ROOT), **env})
-
-    def wait(self) -> None:
-        for _ in range(600):
-            try:
-                httpx.get(f"{self.http}/healthz", timeout=2)
-                return
-            except httpx.HTTPError:
-                assert self.process.poll() is None, self.log.read_text()[-2000:]
-                threading.Event().wait(0.3)
-        raise AssertionError(f"not started: {self.log.read_text()[-2000:]}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
-def answers(server: Process) -> dict:
+def answers(server: ServerProcess) -> dict:
     """What the server answers to the same requests."""
     data, rate = pcm16(TELEPHONE)
     events, close = stream(server.ws, data, rate, f"&token={TOKEN}")  # partials depend on timing, finals not
@@ -279,9 +252,9 @@ def test_uvicorn_factory_answers_as_the_command(tmp_path):
     """The same settings, once as flags of ``python -m workbench serve``, once as WORKBENCH_* variables
     of ``uvicorn --factory workbench.serve:create_app`` with the flags docs/service.md gives."""
     command_port, uvicorn_port = free_port(), free_port()
-    command = Process([sys.executable, "-m", "workbench", "serve", "--port", str(command_port), "--token", TOKEN,
+    command = ServerProcess([sys.executable, "-m", "workbench", "serve", "--port", str(command_port), "--token", TOKEN,
                        "--max-streams", "3", "--dry", "0.1"], command_port, tmp_path / "command.log", {})
-    factory = Process([sys.executable, "-m", "uvicorn", "--factory", "workbench.serve:create_app",
+    factory = ServerProcess([sys.executable, "-m", "uvicorn", "--factory", "workbench.serve:create_app",
                        "--host", "127.0.0.1", "--port", str(uvicorn_port),
                        "--ws", "workbench.serve.keepalive:PatientWebSocketProtocol",
                        "--ws-max-size", str(Limits().max_message_bytes), "--ws-max-queue", "4", "--no-access-log"],

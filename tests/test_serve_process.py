@@ -29,26 +29,42 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Served:
-    """``python -m workbench serve`` on a free port, its stderr in ``log``."""
+class ServerProcess:
+    """A server command listening on ``port``, its output in ``log``; :meth:`wait` until it answers."""
 
-    def __init__(self, log: Path, *args: str, root: Path = ROOT):
-        self.port = free_port()
-        self.http, self.ws = f"http://127.0.0.1:{self.port}", f"ws://127.0.0.1:{self.port}"
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-        env.pop("MALLOC_ARENA_MAX", None)
-        self.log = log
-        with open(log, "wb") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--port", str(self.port),
-                                             *args], cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    def __init__(self, command: list[str], port: int, log: Path, env: dict | None = None, root: Path = ROOT):
+        self.port, self.log = port, log
+        self.http, self.ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+        environ = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root), **(env or {})}
+        environ.pop("MALLOC_ARENA_MAX", None)  # the service sets its own malloc settings
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(command, cwd=root, env=environ, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait(self) -> None:
         deadline = time.monotonic() + 180
         while True:
             try:
                 httpx.get(f"{self.http}/healthz", timeout=2)
                 return
             except httpx.HTTPError:
-                assert time.monotonic() < deadline and self.process.poll() is None, log.read_text()[-2000:]
+                assert time.monotonic() < deadline and self.process.poll() is None, self.log.read_text()[-2000:]
                 time.sleep(0.3)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+class Served(ServerProcess):
+    """``python -m workbench serve`` on a free port, answering."""
+
+    def __init__(self, log: Path, *args: str, root: Path = ROOT):
+        port = free_port()
+        super().__init__([sys.executable, "-m", "workbench", "serve", "--port", str(port), *args], port, log, root=root)
+        self.wait()
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -61,14 +77,6 @@ class Served:
             time.sleep(0.2)
         time.sleep(1.0)
         return self.rss_mb()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
 
 def speech() -> np.ndarray:
     import soundfile
