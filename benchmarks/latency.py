@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workbench import load_audio, load_transcriber, manifest
 from workbench.asr import TranscriptEvent
-from workbench.asr.live_mode import live_streamer
+from workbench.asr.live_mode import Redecodes, live_streamer
 from workbench.asr.stream import StreamConfig
 from workbench.asr.words import forced_path, token_spans
 from workbench.audio import SAMPLE_RATE
@@ -250,9 +250,13 @@ GRID = {  # live-mode settings tried beside the default (live_streamer and Endpo
     "live, cache-aware partials (the old live default's)": {"partials": "companion", "partial_lm": False},
     "live, cache-aware partials with the LM": {"partials": "companion"},
     "live, re-decodes greedy": {"partial_lm": False},
-    "live, re-decodes every 0.1 s": {"redecode_s": 0.1},
-    "live, re-decodes every 0.3 s": {"redecode_s": 0.3},
-    "live, re-decodes every 0.4 s": {"redecode_s": 0.4},
+    "live, re-decodes every 0.1 s": {"redecodes": Redecodes(0.1)},
+    "live, re-decodes every 0.3 s": {"redecodes": Redecodes(0.3)},
+    "live, re-decodes every 0.4 s": {"redecodes": Redecodes(0.4)},
+    "live, re-decodes every 0.2 s, at most 20 decodes' worth": {"redecodes": Redecodes(0.2, 20)},
+    "live, re-decodes every 0.1 s, at most 20 decodes' worth": {"redecodes": Redecodes(0.1, 20)},
+    "live, re-decodes every 0.1 s, at most 40 decodes' worth": {"redecodes": Redecodes(0.1, 40)},
+    "live, re-decodes every 0.1 s, no cap": {"redecodes": Redecodes(0.1, float("inf"))},
     "live, hangover 0.15 s": {"hangover_s": 0.15},
     "live, hangover 0.3 s": {"hangover_s": 0.3},
     "live, VAD mode 3": {"mode": 3},

@@ -13,10 +13,11 @@ from workbench.asr.cache_aware import CacheAwareStream
 from workbench.asr.hangul import LONE_JAMO, whole_syllables
 from workbench.asr.live_mode import (
     ONSET_SEARCH_S,
-    REDECODE_RATE,
+    REDECODES,
     VAD_FRAME,
     Endpointer,
     LiveModeStream,
+    Redecodes,
     final_log_probs,
     live_streamer,
     speech_onset,
@@ -157,7 +158,7 @@ class Counting:
 def test_redecoded_partials_are_the_decode_of_the_utterance_so_far_in_whole_syllables(transcriber, talk, use_lm):
     audio, _ = talk
     counting = Counting(transcriber)
-    stream = live_streamer(counting, use_lm=use_lm, redecode_s=0.2)
+    stream = live_streamer(counting, use_lm=use_lm)
     assert stream.partials is None
     events = run(stream, audio)
     partials = [event for event in events if not event.final and event.text]
@@ -166,18 +167,26 @@ def test_redecoded_partials_are_the_decode_of_the_utterance_so_far_in_whole_syll
         heard = audio[round(event.start_s * SAMPLE_RATE):round(event.end_s * SAMPLE_RATE)]
         assert event.text == whole_syllables(transcriber.transcribe(heard, use_lm))
         assert not LONE_JAMO.search(event.text)
-    # re-decodes read at most REDECODE_RATE times the audio (each also its onset search and pre-roll)
+    # re-decodes read at most REDECODES.rate times the audio (each also its onset search and pre-roll)
     finals = len(stream.utterances)
     redecoded = sum(counting.lengths) - sum(end - start for start, end in stream.utterances)
     slack = (len(counting.lengths) - finals) * (ONSET_SEARCH_S * SAMPLE_RATE + stream.pre_roll)
-    assert redecoded <= REDECODE_RATE * len(audio) + slack
+    assert redecoded <= REDECODES.rate * len(audio) + slack
     assert len(counting.lengths) - finals <= len(audio) / (0.2 * SAMPLE_RATE)
+
+
+def test_redecodes_are_due_every_period_or_a_share_of_the_utterance():
+    assert REDECODES == Redecodes(0.2, 10.0)
+    assert REDECODES.due(0.2, 1.0) and not REDECODES.due(0.1, 1.0)
+    assert not REDECODES.due(0.25, 3.0) and REDECODES.due(0.3, 3.0)  # past 2 s: every tenth of the length
+    uncapped = Redecodes(0.1, float("inf"))
+    assert uncapped.due(0.1, 100.0) and not uncapped.due(0.05, 100.0)
 
 
 def test_a_long_utterance_is_redecoded_less_often(transcriber, talk):
     audio, _ = talk
     counting = Counting(transcriber)
-    stream = live_streamer(counting, redecode_s=0.1, max_s=30.0, hangover_s=5.0)  # the whole talk: one utterance
+    stream = live_streamer(counting, redecodes=Redecodes(0.1), max_s=30.0, hangover_s=5.0)  # the whole talk: one utterance
     run(stream, audio)
     assert len(stream.utterances) == 1
     redecodes = counting.lengths[:-1]

@@ -2,11 +2,10 @@
 
 Three parts run on the same audio:
 
-- partials, by default from the full-context model itself: every ``redecode_s`` (0.2 s) of audio
-  the open utterance so far is decoded again (beam search and LM, as the final), and its whole
-  syllables are the partial; once the utterance is longer than ``REDECODE_RATE * redecode_s``
-  the re-decodes come every ``length / REDECODE_RATE``, so they cost at most ``REDECODE_RATE``
-  offline decodes of the audio (the whole live mode: RTF 0.09 on the held-out set, 1 thread). Or (``partials=
+- partials, by default from the full-context model itself: the open utterance so far is decoded
+  again (beam search and LM, as the final) as often as :class:`Redecodes` says (every 0.2 s of
+  audio, and at most 10 offline decodes' worth: the whole live mode's RTF is 0.09 on the held-out
+  set, 1 thread), and its whole syllables are the partial. Or (``partials=
   "companion"``) from a low-latency streamer: the cache-aware companion model
   (``NAME_streaming.nemo`` beside ``NAME.nemo``, greedy), or short buffered chunks of the full
   model; its text since the current utterance began is the partial, and it never closes a
@@ -28,6 +27,8 @@ Cost per utterance: the partials (each frame once for a companion, the re-decode
 full-context encoder passes for the final. The text is complete ``hangover_s`` plus the final's
 compute after the speech ends, or sooner when a re-decoded partial already equals the final.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..audio import SAMPLE_RATE, check_chunk
@@ -48,8 +49,24 @@ MIN_LEVEL = 0.003          # RMS below which a frame is quiet (-50 dBFS; the VAD
 CHUNKS = StreamConfig(0.2, 2.0, 0.2)  # streamed partials from the full model when there is no companion
 NEVER_S = 1e6              # the partial streamer's own endpoint: never
 SHIFT_FRAMES = 1           # the final averages its crop's posteriors with those of the crop this many frames shorter
-REDECODE_S = 0.2           # audio between two re-decoded partials, at least
-REDECODE_RATE = 10.0       # at most this much audio re-decoded per second of audio (long utterances wait longer)
+
+
+@dataclass(frozen=True)
+class Redecodes:
+    """How often the open utterance is decoded again for a partial: every ``every_s`` of audio, or
+    every ``length / rate`` once it is longer than ``rate * every_s``, so that re-decoding costs at
+    most ``rate`` offline decodes of the audio. Sooner costs more and shows words sooner
+    (docs/latency.md)."""
+
+    every_s: float = 0.2
+    rate: float = 10.0
+
+    def due(self, waited_s: float, length_s: float) -> bool:
+        """Whether a re-decode is due ``waited_s`` after the last one, the utterance ``length_s`` long."""
+        return waited_s >= max(self.every_s, length_s / self.rate)
+
+
+REDECODES = Redecodes()
 
 
 class Endpointer:
@@ -137,17 +154,15 @@ class LiveModeStream:
     """Feed audio chunks of any length; get :class:`~.stream.TranscriptEvent` lists back: partials
     from ``partials`` (a streamer; greedy, or with its model's LM if ``partial_lm``), or, when it
     is None, from ``transcriber`` itself re-decoding the open utterance so far (with the LM if
-    ``partial_lm``) every ``redecode_s`` of audio, or every ``length / REDECODE_RATE`` once the
-    utterance is longer (so re-decoding costs at most ``REDECODE_RATE`` times an offline decode
-    of the audio); finals from ``transcriber`` at the endpointer's boundaries.
+    ``partial_lm``) as often as ``redecodes`` says; finals from ``transcriber`` at the endpointer's boundaries.
     ``utterances`` lists the (start, end) samples of each re-decoded utterance."""
 
     def __init__(self, transcriber, partials=None, use_lm: bool = True, endpointer: Endpointer | None = None,
-                 pre_roll_s: float = PRE_ROLL_S, partial_lm: bool = False, redecode_s: float = REDECODE_S):
+                 pre_roll_s: float = PRE_ROLL_S, partial_lm: bool = False, redecodes: Redecodes = REDECODES):
         self.transcriber, self.partials, self.use_lm, self.partial_lm = transcriber, partials, use_lm, partial_lm
         self.endpointer = endpointer or Endpointer()
         self.pre_roll = round(pre_roll_s * SAMPLE_RATE)
-        self.redecode = max(1, round(redecode_s * SAMPLE_RATE))
+        self.redecodes = redecodes
         self.utterances: list[tuple[int, int]] = []
         self._audio = np.zeros(0, np.float32)
         self._offset = 0      # absolute index of _audio[0]
@@ -170,7 +185,7 @@ class LiveModeStream:
         if self.partials is None and self.endpointer.start is not None:
             begun = self.endpointer.start * VAD_FRAME
             waited = self._received - max(self._decoded_to, begun)
-            if waited >= max(self.redecode, (self._received - begun) / REDECODE_RATE):
+            if self.redecodes.due(waited / SAMPLE_RATE, (self._received - begun) / SAMPLE_RATE):
                 events += self._redecoded_partial()
         if self.endpointer.start is None:  # quiet: keep what the next onset search and pre-roll may read
             self._drop_before(self.endpointer.frames * VAD_FRAME - self.pre_roll - round(ONSET_SEARCH_S * SAMPLE_RATE))
@@ -239,10 +254,10 @@ class LiveModeStream:
 
 
 def live_streamer(transcriber, companion=None, use_lm: bool = True, partial_lm: bool = True,
-                  pre_roll_s: float = PRE_ROLL_S, partials: str = "redecode", redecode_s: float = REDECODE_S,
+                  pre_roll_s: float = PRE_ROLL_S, partials: str = "redecode", redecodes: Redecodes = REDECODES,
                   **options) -> LiveModeStream:
     """The live mode of ``transcriber``. ``partials``: ``"redecode"``: ``transcriber`` re-decoding
-    the open utterance every ``redecode_s``; ``"companion"``: ``companion``'s cache-aware stream
+    the open utterance as often as ``redecodes`` says; ``"companion"``: ``companion``'s cache-aware stream
     (short buffered chunks of ``transcriber``, :data:`CHUNKS`, when there is none). Partials use the
     LM when ``partial_lm`` and ``use_lm``. ``options`` go to :class:`Endpointer`."""
     if partials not in ("redecode", "companion"):
@@ -254,4 +269,4 @@ def live_streamer(transcriber, companion=None, use_lm: bool = True, partial_lm: 
         streamer = companion.streamer(endpoint_s=NEVER_S, use_lm=False, cache_aware=True)
     else:
         streamer = transcriber.streamer(CHUNKS, endpoint_s=NEVER_S, use_lm=False, cache_aware=False)
-    return LiveModeStream(transcriber, streamer, use_lm, Endpointer(**options), pre_roll_s, partial_lm, redecode_s)
+    return LiveModeStream(transcriber, streamer, use_lm, Endpointer(**options), pre_roll_s, partial_lm, redecodes)
