@@ -9,7 +9,7 @@ Methods:
       context (``load_transcriber(..., live=False).streamer()``);
   cache-aware: the cache-aware model (``--asr-ca``) alone;
   live: :mod:`workbench.asr.live_mode` (the new default, ``load_transcriber(...).streamer()``):
-      cache-aware partials, WebRTC VAD endpoints, full-context finals; and some of its settings;
+      re-decoded partials, WebRTC VAD endpoints, full-context finals; and some of its settings (GRID);
   cumulative (``--cumulative``): every ``--step-s`` the full-context model decodes everything heard
       so far again (the original system's streaming), so each step costs more than the one before.
 
@@ -250,12 +250,10 @@ GRID = {  # live-mode settings tried beside the default (live_streamer and Endpo
     "live, cache-aware partials (the old live default's)": {"partials": "companion", "partial_lm": False},
     "live, cache-aware partials with the LM": {"partials": "companion"},
     "live, re-decodes greedy": {"partial_lm": False},
-    "live, re-decodes every 0.1 s": {"redecodes": Redecodes(0.1)},
-    "live, re-decodes every 0.3 s": {"redecodes": Redecodes(0.3)},
-    "live, re-decodes every 0.4 s": {"redecodes": Redecodes(0.4)},
+    "live, re-decodes every 0.2 s, at most 10 decodes' worth (the last default)": {"redecodes": Redecodes(0.2, 10)},
     "live, re-decodes every 0.2 s, at most 20 decodes' worth": {"redecodes": Redecodes(0.2, 20)},
+    "live, re-decodes every 0.2 s": {"redecodes": Redecodes(0.2)},
     "live, re-decodes every 0.1 s, at most 20 decodes' worth": {"redecodes": Redecodes(0.1, 20)},
-    "live, re-decodes every 0.1 s, at most 40 decodes' worth": {"redecodes": Redecodes(0.1, 40)},
     "live, re-decodes every 0.1 s, no cap": {"redecodes": Redecodes(0.1, float("inf"))},
     "live, hangover 0.15 s": {"hangover_s": 0.15},
     "live, hangover 0.3 s": {"hangover_s": 0.3},

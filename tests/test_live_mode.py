@@ -172,13 +172,14 @@ def test_redecoded_partials_are_the_decode_of_the_utterance_so_far_in_whole_syll
     redecoded = sum(counting.lengths) - sum(end - start for start, end in stream.utterances)
     slack = (len(counting.lengths) - finals) * (ONSET_SEARCH_S * SAMPLE_RATE + stream.pre_roll)
     assert redecoded <= REDECODES.rate * len(audio) + slack
-    assert len(counting.lengths) - finals <= len(audio) / (0.2 * SAMPLE_RATE)
+    assert len(counting.lengths) - finals <= len(audio) / (REDECODES.every_s * SAMPLE_RATE)
 
 
 def test_redecodes_are_due_every_period_or_a_share_of_the_utterance():
-    assert REDECODES == Redecodes(0.2, 10.0)
-    assert REDECODES.due(0.2, 1.0) and not REDECODES.due(0.1, 1.0)
-    assert not REDECODES.due(0.25, 3.0) and REDECODES.due(0.3, 3.0)  # past 2 s: every tenth of the length
+    assert REDECODES == Redecodes(0.1, 40.0)
+    tenths = Redecodes(0.2, 10.0)
+    assert tenths.due(0.2, 1.0) and not tenths.due(0.1, 1.0)
+    assert not tenths.due(0.25, 3.0) and tenths.due(0.3, 3.0)  # past 2 s: every tenth of the length
     uncapped = Redecodes(0.1, float("inf"))
     assert uncapped.due(0.1, 100.0) and not uncapped.due(0.05, 100.0)
 
@@ -186,7 +187,7 @@ def test_redecodes_are_due_every_period_or_a_share_of_the_utterance():
 def test_a_long_utterance_is_redecoded_less_often(transcriber, talk):
     audio, _ = talk
     counting = Counting(transcriber)
-    stream = live_streamer(counting, redecodes=Redecodes(0.1), max_s=30.0, hangover_s=5.0)  # the whole talk: one utterance
+    stream = live_streamer(counting, redecodes=Redecodes(0.1, 10.0), max_s=30.0, hangover_s=5.0)  # the whole talk: one utterance
     run(stream, audio)
     assert len(stream.utterances) == 1
     redecodes = counting.lengths[:-1]

@@ -3,9 +3,10 @@
 Three parts run on the same audio:
 
 - partials, by default from the full-context model itself: the open utterance so far is decoded
-  again (beam search and LM, as the final) as often as :class:`Redecodes` says (every 0.2 s of
-  audio, and at most 10 offline decodes' worth: the whole live mode's RTF is 0.09 on the held-out
-  set, 1 thread), and its whole syllables are the partial. Or (``partials=
+  again (beam search and LM, as the final) as often as :class:`Redecodes` says (every 0.1 s of
+  audio, and at most 40 offline decodes' worth: the whole live mode's RTF is 0.23 on the held-out
+  set, 1 thread; a busy service re-decodes less often, as its chunks queue), and its whole
+  syllables are the partial. Or (``partials=
   "companion"``) from a low-latency streamer: the cache-aware companion model
   (``NAME_streaming.nemo`` beside ``NAME.nemo``, greedy), or short buffered chunks of the full
   model; its text since the current utterance began is the partial, and it never closes a
@@ -58,8 +59,8 @@ class Redecodes:
     most ``rate`` offline decodes of the audio. Sooner costs more and shows words sooner
     (docs/latency.md)."""
 
-    every_s: float = 0.2
-    rate: float = 10.0
+    every_s: float = 0.1
+    rate: float = 40.0
 
     def due(self, waited_s: float, length_s: float) -> bool:
         """Whether a re-decode is due ``waited_s`` after the last one, the utterance ``length_s`` long."""
