@@ -58,10 +58,10 @@ def test_slow_bodies_hold_no_stream_and_are_cut_off_with_408(tight):
     bodies = [hanging_body(tight.port, path) for path in ("/v1/recognize", "/recognize") * TIGHT.max_streams]
     try:
         time.sleep(0.3)
-        events, close = stream(tight.ws, data, rate, "&dry=1")  # streams are served meanwhile
-        assert close == 1000 and finals_text(events)
         extra = httpx.post(f"{tight.http}/v1/recognize", content=CLEAN.read_bytes(), timeout=10)
         assert extra.status_code == 503 and "uploads being received" in extra.json()["error"]
+        events, close = stream(tight.ws, data, rate, "&dry=1")  # streams are served meanwhile
+        assert close == 1000 and finals_text(events)
         answers = [status_line(sock, 10) for sock in bodies]
         assert answers == [b"HTTP/1.1 408 Request Timeout"] * len(bodies)
         assert BODY_GRACE_S <= time.monotonic() - started < BODY_GRACE_S + 4
