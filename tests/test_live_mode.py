@@ -23,6 +23,7 @@ from workbench.asr.live_mode import (
     speech_onset,
 )
 from workbench.audio import SAMPLE_RATE, chunks
+from workbench.live import FILE_REDECODES, LiveStream
 from workbench.paths import ROOT
 
 QUIET_S = 1.0
@@ -253,6 +254,18 @@ def test_load_transcriber_finds_the_companion_and_streams_in_the_live_mode_by_de
     # a given buffered setting, or cache_aware, asks for that streamer, as before
     assert isinstance(full.streamer(config=stream_config()), CTCStream)
     assert isinstance(full.streamer(cache_aware=False), CTCStream)
+
+
+def test_a_whole_file_has_a_live_streams_finals_with_partials_once_a_second(pair, talk):
+    full = load_transcriber(pair / "asr.nemo")
+    audio, _ = talk
+    live = LiveStream(full)
+    streamed = [event for chunk in chunks(audio, 0.1) for event in live.feed(chunk)] + live.finish()
+    whole = LiveStream.for_file(audio, full)
+    from_file = [event for _, new in whole.run(audio) for event in new]
+    finals = [event.text for event in streamed if event.final]
+    assert finals and [event.text for event in from_file if event.final] == finals
+    assert live._recogniser.redecodes == REDECODES and whole._recogniser.redecodes == FILE_REDECODES == Redecodes(1, 10)
 
 
 def stream_config():

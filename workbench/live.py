@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from .asr import Transcriber, TranscriptEvent
+from .asr.live_mode import REDECODES, Redecodes
 from .asr.stream import StreamConfig
 from .audio import SAMPLE_RATE, check_audio, check_chunk, chunks, pcm16_samples
 from .denoise import DEFAULT_DRY, Denoiser, check_dry, mix
@@ -32,6 +33,7 @@ from .resample import stream_resampler
 
 LEVEL_S = 0.1        # the level meter is the RMS of the last this many seconds
 FILE_PIECE_S = 0.1   # a whole signal is fed in pieces this long, as a live source sends it
+FILE_REDECODES = Redecodes(1.0, 10.0)  # a whole signal's partials show progress, not words early: one a second
 
 
 class Buffer:
@@ -98,19 +100,20 @@ class LiveStream:
     ``Denoiser.offline_scale`` reproduces offline denoising; None: running RMS).
     ``denoised``: the audio to come, already denoised (dry 0): it is mixed instead of running a denoiser.
     ``config``: None for the transcriber's default stream (the live mode when it has a low-latency
-    companion, see ``Transcriber.streamer``), or buffered streaming with these sizes.
+    companion, see ``Transcriber.streamer``; ``redecodes``: how often it re-decodes its partials),
+    or buffered streaming with these sizes.
     """
 
     def __init__(self, transcriber: Transcriber | None = None, denoiser: Denoiser | None = None,
                  dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False,
                  hop_ms: float = HOP_MS, scale: float | None = None, config: StreamConfig | None = None,
-                 denoised: np.ndarray | None = None):
+                 denoised: np.ndarray | None = None, redecodes: Redecodes = REDECODES):
         self.dry = check_dry(dry)
         if denoised is not None:
             self._enhancer = Denoised(denoised)
         else:
             self._enhancer = denoiser.stream(0.0, hop_ms, scale) if denoiser is not None else None
-        self._recogniser = (transcriber.streamer(config, use_lm=use_lm)
+        self._recogniser = (transcriber.streamer(config, use_lm=use_lm, redecodes=redecodes)
                             if transcriber is not None else None)
         self.raw = Buffer() if keep else None
         self.denoised = Buffer() if keep and self._enhancer is not None else None
@@ -126,11 +129,13 @@ class LiveStream:
                  dry: float = DEFAULT_DRY, use_lm: bool = True, keep: bool = False, hop_ms: float = HOP_MS,
                  config: StreamConfig | None = None, denoised: np.ndarray | None = None) -> "LiveStream":
         """A stream for the whole 16 kHz signal ``audio`` (feed it with :meth:`run`): the denoiser
-        normalises by the signal's std, as offline denoising does; at dry 1 nothing is denoised."""
+        normalises by the signal's std, as offline denoising does; at dry 1 nothing is denoised. Its
+        finals are a live stream's; the live mode's partials come once a second of audio
+        (:data:`FILE_REDECODES`): nobody waits for a word of a file, only for the whole."""
         if dry == 1.0:
             denoiser = denoised = None
         scale = Denoiser.offline_scale(audio) if denoiser is not None and denoised is None else None
-        return cls(transcriber, denoiser, dry, use_lm, keep, hop_ms, scale, config, denoised)
+        return cls(transcriber, denoiser, dry, use_lm, keep, hop_ms, scale, config, denoised, FILE_REDECODES)
 
     def run(self, audio: np.ndarray, piece_s: float = FILE_PIECE_S) -> Iterator[tuple[float, list[TranscriptEvent]]]:
         """Feed the whole 16 kHz ``audio`` in pieces of ``piece_s`` seconds, then finish; after each

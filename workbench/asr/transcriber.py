@@ -19,7 +19,7 @@ from . import archive, silence
 from .cache_aware import CacheAwareStream, trained_for_cache_aware
 from .ctc import GreedySearch, PrefixBeamSearch, Segment
 from .hangul import compose
-from .live_mode import LiveModeStream, live_streamer
+from .live_mode import REDECODES, LiveModeStream, Redecodes, live_streamer
 from .lm import LabelLM, lm_beside
 from .stream import ENDPOINT_S, CTCStream, StreamConfig, TranscriptEvent
 from .words import Word, segment_words
@@ -105,8 +105,9 @@ class Transcriber:
         """Whether the model was trained for cache-aware streaming (see :mod:`.cache_aware`)."""
         return trained_for_cache_aware(self.model)
 
-    def streamer(self, config: StreamConfig | None = None, endpoint_s: float = ENDPOINT_S,
-                 use_lm: bool = True, cache_aware: bool | None = None) -> CTCStream | CacheAwareStream | LiveModeStream:
+    def streamer(self, config: StreamConfig | None = None, endpoint_s: float = ENDPOINT_S, use_lm: bool = True,
+                 cache_aware: bool | None = None,
+                 redecodes: Redecodes = REDECODES) -> CTCStream | CacheAwareStream | LiveModeStream:
         """An incremental decoder: ``feed(chunk) -> events``, ``flush() -> events``.
 
         By default, with a low-latency ``companion`` (see :func:`load_transcriber`), the live mode
@@ -115,10 +116,11 @@ class Transcriber:
         config: a model trained for it streams cache-aware (:mod:`.cache_aware`: each frame computed
         once, chunks fixed by the model), any other buffered (:mod:`.stream`: chunks and contexts as
         ``config`` says, default :class:`StreamConfig`). ``False`` forces buffered streaming; ``True``
-        requires a cache-aware model. ``endpoint_s``: the blank that closes a segment (not the live mode's).
+        requires a cache-aware model. ``endpoint_s``: the blank that closes a segment (not the live mode's);
+        ``redecodes``: how often the live mode re-decodes its partials.
         """
         if config is None and cache_aware is None and self.companion is not None:
-            return live_streamer(self, self.companion, use_lm)
+            return live_streamer(self, self.companion, use_lm, redecodes=redecodes)
         if cache_aware is None:
             cache_aware = self.cache_aware
         if not cache_aware:
