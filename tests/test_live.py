@@ -7,6 +7,7 @@ import pytest
 from models import RecordingTranscriber, speechlike, tiny_demucs
 
 from workbench import AudioError, Denoiser, mix, pcm16_to_float
+from workbench.asr.live_mode import REDECODES
 from workbench.asr.stream import StreamConfig
 from workbench.audio import chunks
 from workbench.live import LiveStream, PendingChunks
@@ -46,7 +47,7 @@ def test_denoised_output_is_mixed_with_the_raw_samples_it_answers():
     assert len(stream.denoised) == len(stream.raw) == len(audio)
     np.testing.assert_allclose(stream.denoised.array, denoised, atol=1e-6)
     np.testing.assert_allclose(recogniser.audio, mix(audio, denoised, 0.3), atol=1e-6)
-    assert recogniser.options == {"use_lm": True, "config": StreamConfig(chunk_s=0.5)}
+    assert recogniser.options == {"use_lm": True, "config": StreamConfig(chunk_s=0.5), "redecodes": REDECODES}
 
 
 def test_a_new_dry_applies_to_the_samples_mixed_after_it():
